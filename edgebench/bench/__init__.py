@@ -1,0 +1,1 @@
+"""The timing loop and what is derived from its samples."""

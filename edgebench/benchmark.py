@@ -1,0 +1,297 @@
+"""One benchmark run: model source x targets -> RunResult.
+
+Failures are per target: an unavailable runtime or a model it cannot load is recorded
+with its reason and the other targets still run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol as TypingProtocol
+
+import numpy as np
+
+from edgebench.errors import TargetUnavailable, UserError
+from edgebench.models.artifact import Artifact, inspect_model_file, sha256_of
+from edgebench.protocol import CLASSIC, Protocol
+from edgebench.results.schema import ProtocolInfo, RunResult, TargetResult
+from edgebench.runtimes.base import TARGETS, RuntimeOptions, TargetDef, load_runtime
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What `edgebench run` was asked to do. model: a zoo name or a .tflite/.onnx path."""
+
+    model: str = "mobilenet_v2"
+    image: Path | None = None
+    targets: tuple[str, ...] | None = None     # None: every target that applies
+    protocol: Protocol = CLASSIC
+    threads: int | None = None
+    preprocess: str = "auto"                   # user models: auto, torchvision, inception, unit, raw
+    torch_mode: str = "frozen"
+    allow_download: bool = True
+    extra_options: dict[str, str] = field(default_factory=dict)
+
+
+class RunEvents(TypingProtocol):
+    """What a front end hears while a run is under way."""
+
+    def prepare_step(self, message: str) -> None: ...
+    def target_started(self, target: str, runs: int) -> None: ...
+    def target_progress(self, target: str, done: int) -> None: ...
+    def target_finished(self, result: TargetResult) -> None: ...
+
+
+class SilentEvents:
+    def prepare_step(self, message: str) -> None: pass
+    def target_started(self, target: str, runs: int) -> None: pass
+    def target_progress(self, target: str, done: int) -> None: pass
+    def target_finished(self, result: TargetResult) -> None: pass
+
+
+class ZooSource:
+    """A zoo model: artifacts are prepared (or found cached) per target."""
+
+    def __init__(self, name: str, allow_download: bool, events: RunEvents):
+        from edgebench.models.prepare import Preparer
+        from edgebench.models.zoo import get_model
+
+        self.spec = get_model(name)
+        self.preparer = Preparer(self.spec, allow_download=allow_download, on_step=events.prepare_step)
+        self.name = self.spec.name
+
+    def applies(self, target: TargetDef, formats: tuple[str, ...]) -> bool:
+        return any((fmt, target.precision) in self.spec.variants for fmt in formats)
+
+    def artifact_for(self, target: TargetDef, formats: tuple[str, ...]) -> Artifact:
+        for fmt in formats:
+            if (fmt, target.precision) in self.spec.variants:
+                return self.preparer.get((fmt, target.precision))
+        raise TargetUnavailable(f"{self.name} has no {target.precision} variant in "
+                                f"{'/'.join(formats)} format")
+
+    def preprocessing(self, _input_spec, _choice: str):
+        return self.spec.preprocessing
+
+    def describe(self) -> dict:
+        return {"name": self.name, "source": "zoo", "weights_sha256": self.spec.weights.sha256,
+                "description": self.spec.description}
+
+
+class FileSource:
+    """A user's .tflite or .onnx file: it runs on each runtime that reads its format."""
+
+    def __init__(self, path: Path):
+        self.artifact = inspect_model_file(path)
+        self.name = self.artifact.model
+
+    def applies(self, target: TargetDef, formats: tuple[str, ...]) -> bool:
+        return self.artifact.format in formats and self.artifact.precision == target.precision
+
+    def artifact_for(self, target: TargetDef, formats: tuple[str, ...]) -> Artifact:
+        if self.artifact.format not in formats:
+            raise TargetUnavailable(f"{target.runtime} does not read {self.artifact.format} files")
+        if self.artifact.precision != target.precision:
+            raise TargetUnavailable(f"the model is {self.artifact.precision}, the target is "
+                                    f"{target.precision}")
+        return self.artifact
+
+    def preprocessing(self, input_spec, choice: str):
+        from edgebench.models.images import preprocessing_for
+
+        return preprocessing_for(input_spec, choice)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "source": "file", "path": str(self.artifact.path),
+                "sha256": self.artifact.sha256, "format": self.artifact.format,
+                "precision": self.artifact.precision}
+
+
+def open_source(model: str, allow_download: bool, events: RunEvents):
+    from edgebench.models.zoo import ZOO
+
+    if model in ZOO:
+        return ZooSource(model, allow_download, events)
+    if Path(model).suffix.lower() in (".tflite", ".onnx") or Path(model).exists():
+        return FileSource(Path(model))
+    raise UserError(f"unknown model '{model}': not a zoo model ({', '.join(sorted(ZOO))}) "
+                    "nor a .tflite/.onnx file")
+
+
+def resolve_targets(names: tuple[str, ...] | None) -> list[TargetDef]:
+    if names is None:
+        return list(TARGETS.values())
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        raise UserError(f"unknown target '{unknown[0]}'; known: {', '.join(TARGETS)}")
+    return [TARGETS[n] for n in dict.fromkeys(names)]
+
+
+class _Image:
+    """The decoded image, preprocessed once per normalisation and timed."""
+
+    def __init__(self, path: Path):
+        from edgebench.models.images import load_image
+
+        started = time.perf_counter()
+        self.path = path
+        self.pil = load_image(path)
+        self.decode_ms = (time.perf_counter() - started) * 1e3
+        self._tensors: dict = {}
+
+    def tensor(self, prep) -> tuple[np.ndarray, float]:
+        from edgebench.models.images import to_float_nchw
+
+        if prep not in self._tensors:
+            started = time.perf_counter()
+            x = to_float_nchw(self.pil, prep)
+            self._tensors[prep] = (x, self.decode_ms + (time.perf_counter() - started) * 1e3)
+        return self._tensors[prep]
+
+
+def run(config: RunConfig = RunConfig(), events: RunEvents | None = None) -> RunResult:
+    """Benchmark config.model on every selected target. Example:
+
+    >>> from edgebench.benchmark import run, RunConfig
+    >>> result = run(RunConfig(targets=("litert-int8",)))
+    """
+    from edgebench.models.images import default_image
+    from edgebench.system import device_info
+
+    events = events or SilentEvents()
+    image_path = Path(config.image) if config.image else default_image()
+    image = _Image(image_path)
+    source = open_source(config.model, config.allow_download, events)
+    explicit = config.targets is not None
+    planned = []
+    # Prepare every artifact before timing anything: conversions must not run between
+    # one target's measurement and the next.
+    for target in resolve_targets(config.targets):
+        runtime = load_runtime(target.runtime)
+        if not explicit and not source.applies(target, runtime.formats):
+            continue  # a user's int8 .tflite does not "run" on onnxruntime-fp32: leave it out
+        result = _new_result(target, runtime, source, config.protocol)
+        planned.append((target, runtime, _artifact_or_reason(target, runtime, source, result), result))
+    events.prepare_step("models prepared")
+    results: list[TargetResult] = []
+    for target, runtime, artifact, result in planned:
+        if artifact is not None:
+            _measure_target(target, runtime, artifact, source, image, config, events, result)
+        results.append(result)
+        events.target_finished(result)
+
+    from edgebench.bench.agreement import mark_agreement
+
+    reference = mark_agreement(results)
+    return RunResult(
+        run_id=uuid.uuid4().hex,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        edgebench_version=_own_version(),
+        device=device_info(),
+        model=source.describe(),
+        image={"path": str(image_path), "sha256": sha256_of(image_path),
+               "size": list(image.pil.size)},
+        reference_target=reference,
+        results=results,
+    )
+
+
+def _new_result(target: TargetDef, runtime, source, protocol: Protocol) -> TargetResult:
+    return TargetResult(
+        target=target.name, runtime=target.runtime, runtime_version=runtime.version(),
+        precision=target.precision, device=target.device, model=source.name, status="ok",
+        protocol=ProtocolInfo(name=protocol.name, warmup=protocol.warmup,
+                              settle_s=protocol.settle_s, runs=protocol.runs))
+
+
+def _artifact_or_reason(target: TargetDef, runtime, source, result: TargetResult) -> Artifact | None:
+    """The artifact this target runs, or None with the reason recorded on result."""
+    ok, reason = runtime.available()
+    if not ok:
+        result.status, result.error = "unavailable", reason
+        return None
+    try:
+        artifact = source.artifact_for(target, runtime.formats)
+    except TargetUnavailable as exc:
+        result.status, result.error = "unavailable", str(exc)
+        return None
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one variant failing to build must not stop the rest
+        result.status, result.error = "failed", f"{type(exc).__name__}: {_first_line(exc)}"
+        return None
+    result.artifact = {"format": artifact.format, "path": str(artifact.path),
+                       "sha256": artifact.sha256, "toolchain": artifact.toolchain}
+    return artifact
+
+
+def _measure_target(target: TargetDef, runtime, artifact: Artifact, source, image: _Image,
+                    config: RunConfig, events: RunEvents, result: TargetResult) -> None:
+    from edgebench.bench.agreement import scores, top_k
+    from edgebench.bench.runner import measure
+    from edgebench.bench.stats import latency_stats
+    from edgebench.models.images import to_input
+    from edgebench.models.labels import labels_for
+
+    session = None
+    try:
+        options = RuntimeOptions(threads=config.threads, extra={
+            "torch_mode": config.torch_mode,
+            **({"input_shape": source.spec.input_shape} if hasattr(source, "spec") else {}),
+            **config.extra_options})
+        result.options = {"threads": config.threads or _cores(), **(
+            {"torch_mode": config.torch_mode} if target.runtime == "torch" else {})}
+        started = time.perf_counter()
+        session = runtime.load(artifact, options)
+        result.load_s = round(time.perf_counter() - started, 3)
+        spec = session.input_spec
+        if spec.layout is None:
+            raise TargetUnavailable(f"input {spec.name} {spec.shape} is not an image tensor")
+        float_x, preprocess_ms = image.tensor(source.preprocessing(spec, config.preprocess))
+        started = time.perf_counter()
+        x = to_input(float_x, spec)
+        result.preprocess_ms = round(preprocess_ms + (time.perf_counter() - started) * 1e3, 3)
+        result.input = {"shape": list(spec.shape), "layout": spec.layout, "dtype": spec.dtype,
+                        "quantization": (None if spec.quantization is None else
+                                         {"scale": spec.quantization.scale,
+                                          "zero_point": spec.quantization.zero_point})}
+        events.target_started(target.name, config.protocol.runs)
+        m = measure(session, x, config.protocol,
+                    lambda done: events.target_progress(target.name, done))
+        result.latency_ms = latency_stats(m.samples_ms)
+        result.fps = m.fps
+        result.elapsed_s = m.elapsed_s
+        result.samples_ms = [round(float(v), 6) for v in m.samples_ms]
+        probabilities = scores(m.output, session.output_spec)
+        predictions = top_k(probabilities, labels_for(probabilities.size))
+        result.top1, result.top5 = predictions[0], predictions
+    except TargetUnavailable as exc:
+        result.status, result.error = "unavailable", str(exc)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a runtime's failure must not stop the others
+        result.status, result.error = "failed", f"{type(exc).__name__}: {_first_line(exc)}"
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else "no message"
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+def _own_version() -> str:
+    from edgebench import __version__
+
+    return __version__

@@ -1,0 +1,1 @@
+"""The `edgebench` command line. Modules here import only typer/rich at load time."""

@@ -1,0 +1,20 @@
+"""`edgebench targets`: every known target, available or not, and why."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from edgebench.cli.common import console
+
+
+def targets_command() -> None:
+    """List every known target (runtime-precision) with whether it can run here and why not."""
+    from edgebench.targets import list_targets
+
+    table = Table(title="edgebench targets")
+    for col in ("target", "device", "available", "version", "detail"):
+        table.add_column(col)
+    for t in list_targets():
+        table.add_row(t.name, t.device, "[green]yes[/]" if t.available else "[red]no[/]",
+                      t.version or "-", t.detail)
+    console.print(table)

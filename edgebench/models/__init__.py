@@ -1,0 +1,1 @@
+"""Models: the zoo, where weights come from, preparing variants, images and labels."""

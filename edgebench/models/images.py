@@ -1,0 +1,83 @@
+"""Images -> tensors that match a session's TensorSpec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgebench.errors import UserError
+from edgebench.models.zoo import Preprocessing, preprocessing_named
+from edgebench.runtimes.base import TensorSpec
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def default_image() -> Path:
+    """matplotlib's public-domain photo of Grace Hopper (the article's magpie is not shipped)."""
+    import matplotlib.cbook
+
+    return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+def load_image(path: Path):
+    """Open an image as RGB; UserError when missing or not an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"{path} is not a readable image: {exc}") from None
+
+
+def to_float_nchw(img, prep: Preprocessing) -> np.ndarray:
+    """Resize the shorter side, centre-crop, normalise: float32 (1, 3, crop, crop)."""
+    from PIL import Image
+
+    w, h = img.size
+    scale = prep.resize / min(w, h)
+    img = img.resize((max(prep.crop, round(w * scale)), max(prep.crop, round(h * scale))),
+                     Image.BILINEAR)
+    w, h = img.size
+    left, top = (w - prep.crop) // 2, (h - prep.crop) // 2
+    img = img.crop((left, top, left + prep.crop, top + prep.crop))
+    x = np.asarray(img, dtype=np.float32) / 255.0
+    x = (x - np.asarray(prep.mean, np.float32)) / np.asarray(prep.std, np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+
+def to_input(x_nchw: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    """Lay out and quantize a float NCHW image for a session's input spec."""
+    x = x_nchw.transpose(0, 2, 3, 1) if spec.layout == "NHWC" else x_nchw
+    dtype = np.dtype(spec.dtype)
+    if spec.quantization is not None and dtype.kind in "iu":
+        q = spec.quantization
+        info = np.iinfo(dtype)
+        x = np.clip(np.round(x / q.scale + q.zero_point), info.min, info.max)
+    return np.ascontiguousarray(x.astype(dtype))
+
+
+def preprocessing_for(spec: TensorSpec, name: str = "auto") -> Preprocessing:
+    """How to normalise for a user's model. 'auto' reads the range a quantized input encodes."""
+    size = spec.image_size[0]
+    if name != "auto":
+        return preprocessing_named(name, size)
+    q = spec.quantization
+    if q is not None and np.dtype(spec.dtype).kind in "iu":
+        info = np.iinfo(np.dtype(spec.dtype))
+        lo, hi = (info.min - q.zero_point) * q.scale, (info.max - q.zero_point) * q.scale
+        for candidate, (want_lo, want_hi) in (("inception", (-1, 1)), ("unit", (0, 1)),
+                                              ("raw", (0, 255))):
+            span = want_hi - want_lo
+            if abs(lo - want_lo) < 0.05 * span and abs(hi - want_hi) < 0.05 * span:
+                return preprocessing_named(candidate, size)
+    return preprocessing_named("torchvision", size)
+
+
+def find_images(directory: Path) -> list[Path]:
+    return sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)

@@ -1,0 +1,293 @@
+"""Build a zoo model's variants (ONNX/TFLite, fp32/int8) from its one checkpoint, cached.
+
+A variant's cache key hashes the source checkpoint's sha256, the versions of the
+packages that build it, the recipe version and the key of the variant it is built from,
+so upgrading a converter or changing weights rebuilds exactly what it affects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgebench.errors import TargetUnavailable
+from edgebench.models.artifact import Artifact, sha256_of
+from edgebench.models.sources import resolve_weights
+from edgebench.models.zoo import ModelSpec
+from edgebench.paths import cache_dir
+from edgebench.runtimes.base import package_version
+
+# Bump when a builder's output would change for the same inputs and toolchain.
+RECIPE_VERSION = 2
+
+Variant = tuple[str, str]  # (format, precision)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one variant is made. toolchain: distributions whose versions key the cache."""
+
+    suffix: str
+    toolchain: tuple[str, ...]
+    install_hint: str
+    builder: str                 # function name in this module
+    source: Variant | None = None  # variant it is built from, if not the checkpoint
+
+
+RECIPES: dict[Variant, Recipe] = {
+    ("onnx", "fp32"): Recipe(".onnx", ("torch", "onnx", "onnxscript"),
+                             "pip install 'edgebench[onnx]'", "_export_onnx_fp32"),
+    ("tflite", "fp32"): Recipe(".tflite", ("torch", "litert-torch"),
+                               "pip install 'edgebench[convert]'", "_convert_tflite_fp32"),
+    ("tflite", "int8"): Recipe(".tflite", ("ai-edge-quantizer", "ai-edge-litert"),
+                               "pip install 'edgebench[convert]'", "_quantize_tflite_int8",
+                               source=("tflite", "fp32")),
+    ("onnx", "int8"): Recipe(".onnx", ("onnxruntime", "onnx"),
+                             "pip install 'edgebench[onnx]'", "_quantize_onnx_int8",
+                             source=("onnx", "fp32")),
+}
+
+StepCallback = Callable[[str], None]
+
+
+class PrepareFailed(Exception):
+    """A converter or quantizer failed; the message names the variant and the log file."""
+
+
+def _toolchain(recipe: Recipe) -> dict[str, str]:
+    versions = {dist: package_version(dist) for dist in recipe.toolchain}
+    missing = [dist for dist, version in versions.items() if version is None]
+    if missing:
+        raise TargetUnavailable(f"{', '.join(missing)} not installed ({recipe.install_hint})")
+    return versions  # type: ignore[return-value]
+
+
+class Preparer:
+    """Finds or builds the artifacts of one zoo model."""
+
+    def __init__(self, spec: ModelSpec, *, allow_download: bool = True,
+                 on_step: StepCallback | None = None, weights: Path | None = None):
+        self.spec = spec
+        self.allow_download = allow_download
+        self.on_step = on_step or (lambda _msg: None)
+        self._weights = weights  # already verified by the caller, when given
+
+    @property
+    def weights(self) -> Path:
+        if self._weights is None:
+            self._weights = resolve_weights(self.spec.weights, allow_download=self.allow_download,
+                                            notify=self.on_step)
+        return self._weights
+
+    def key(self, variant: Variant) -> str:
+        recipe = RECIPES[variant]
+        material = {
+            "source_sha256": self.spec.weights.sha256,
+            "variant": list(variant),
+            "toolchain": _toolchain(recipe),
+            "recipe": RECIPE_VERSION,
+            "from": self.key(recipe.source) if recipe.source else None,
+        }
+        return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
+
+    def path(self, variant: Variant) -> Path:
+        fmt, precision = variant
+        return (cache_dir() / "models" / self.spec.name /
+                f"{fmt}-{precision}-{self.key(variant)}{RECIPES[variant].suffix}")
+
+    def cached(self, variant: Variant) -> Artifact | None:
+        """The artifact if built for the current source and toolchain, intact; else None."""
+        if variant == ("torch", "fp32"):
+            return self._torch_artifact()
+        path = self.path(variant)
+        meta_path = path.with_suffix(".json")
+        if not (path.is_file() and meta_path.is_file()):
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            return None
+        if meta.get("sha256") != sha256_of(path):
+            return None  # damaged cache entry: rebuild rather than run a corrupt file
+        return Artifact(path, variant[0], variant[1], meta["sha256"], self.spec.name,
+                        toolchain=meta.get("toolchain", {}))
+
+    def get(self, variant: Variant) -> Artifact:
+        """The artifact, building it (and what it is built from) if it is not cached."""
+        if variant not in self.spec.variants:
+            raise TargetUnavailable(f"{self.spec.name} has no {variant[0]} {variant[1]} variant")
+        found = self.cached(variant)
+        if found is not None:
+            return found
+        recipe = RECIPES[variant]
+        _toolchain(recipe)
+        if recipe.source:
+            self.get(recipe.source)
+        self.on_step(f"building {self.spec.name} {variant[0]}-{variant[1]}")
+        self._build_in_subprocess(variant)
+        built = self.cached(variant)
+        if built is None:
+            raise PrepareFailed(f"{variant[0]}-{variant[1]} build left no valid artifact")
+        return built
+
+    def _build_in_subprocess(self, variant: Variant) -> None:
+        """Run the converters in a child process: they import JAX and TensorFlow-era
+        machinery that starts threads, which must not share a process with timing loops."""
+        log = self.path(variant).with_suffix(".log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "edgebench.models.prepare", self.spec.name, *variant,
+               str(self.weights)]
+        with open(log, "w") as log_file:
+            proc = subprocess.run(cmd, stdout=log_file, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode != 0:
+            lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+            reason = lines[-1] if lines else f"exit code {proc.returncode}"
+            raise PrepareFailed(f"building {variant[0]}-{variant[1]} failed: {reason} (log: {log})")
+
+    def build_here(self, variant: Variant) -> None:
+        """Build one variant in this process; its source variant must already be cached."""
+        recipe = RECIPES[variant]
+        toolchain = _toolchain(recipe)
+        source = self.cached(recipe.source) if recipe.source else None
+        if recipe.source and source is None:
+            raise PrepareFailed(f"{recipe.source} must be built before {variant}")
+        path = self.path(variant)
+        started = time.perf_counter()
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".build-", suffix=recipe.suffix)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            details = globals()[recipe.builder](self, source, tmp) or {}
+            digest = sha256_of(tmp)
+            os.replace(tmp, path)  # atomic: readers see the old state or the whole new file
+        finally:
+            tmp.unlink(missing_ok=True)
+        meta = {"model": self.spec.name, "format": variant[0], "precision": variant[1],
+                "sha256": digest, "source_sha256": self.spec.weights.sha256,
+                "toolchain": toolchain, "recipe": RECIPE_VERSION,
+                "build_s": round(time.perf_counter() - started, 2), **details}
+        meta_path = path.with_suffix(".json")
+        meta_path.with_suffix(".tmp").write_text(json.dumps(meta, indent=2))
+        os.replace(meta_path.with_suffix(".tmp"), meta_path)
+
+    def _torch_artifact(self) -> Artifact:
+        return Artifact(self.weights, "torch", "fp32", self.spec.weights.sha256, self.spec.name,
+                        arch=self.spec.arch, toolchain={"torch": package_version("torch") or "?"})
+
+    def torch_module(self):
+        from edgebench.models.torch_module import load_torch_module
+
+        return load_torch_module(self.spec.arch, self.weights)
+
+    def calibration_nchw(self) -> list[np.ndarray]:
+        from edgebench.models.calibration import calibration_batches
+
+        return list(calibration_batches(self.spec.preprocessing))
+
+
+# Builders: (preparer, source artifact or None, output path) -> extra metadata.
+
+def _export_onnx_fp32(prep: Preparer, _source, out: Path) -> dict:
+    import torch
+
+    sample = torch.zeros(prep.spec.input_shape)
+    torch.onnx.export(prep.torch_module(), (sample,), str(out), input_names=["input"],
+                      output_names=["logits"], dynamo=True, external_data=False, verbose=False)
+    return {"exporter": "torch.onnx.export(dynamo=True)"}
+
+
+def _convert_tflite_fp32(prep: Preparer, _source, out: Path) -> dict:
+    import litert_torch
+    import torch
+
+    n, c, h, w = prep.spec.input_shape
+    # NHWC input, as TFLite models conventionally take, so no transpose runs inside the graph.
+    module = litert_torch.to_channel_last_io(prep.torch_module(), args=[0]).eval()
+    litert_torch.convert(module, (torch.zeros(n, h, w, c),)).export(str(out))
+    return {"converter": "litert_torch.convert", "input_layout": "NHWC"}
+
+
+def _quantize_tflite_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_quantizer import quantizer, recipe
+
+    signatures = Interpreter(model_path=str(source.path)).get_signature_list()
+    signature, io = next(iter(signatures.items()))
+    input_name = io["inputs"][0]
+    samples = [{input_name: x.transpose(0, 2, 3, 1).copy()} for x in prep.calibration_nchw()]
+    qt = quantizer.Quantizer(str(source.path), recipe.static_wi8_ai8())
+    ranges = qt.calibrate({signature: samples})
+    widened = _widen_logit_range(ranges, Interpreter(model_path=str(source.path)))
+    result = qt.quantize(ranges)
+    result.export_model(str(out), overwrite=True)
+    return {"quantizer": "ai-edge-quantizer static_wi8_ai8 (full integer, int8 I/O)",
+            "calibration_samples": len(samples),
+            "calibration_policy": f"min-max; output logits' max widened x{LOGIT_MAX_FACTOR:g}",
+            "widened_tensors": widened}
+
+
+# A confident real-world photo (the chickadee: top logit ~24) drives the winning logit far
+# above anything a dozen generic calibration photos produce (~12). A saturated int8 output
+# ties many classes at the maximum and scrambles the top-1, so the logits' max is widened.
+LOGIT_MAX_FACTOR = 3.0
+
+
+def _widen_logit_range(ranges: dict, interpreter) -> list[str]:
+    widened = []
+    for detail in interpreter.get_output_details():
+        entry = ranges.get(detail["name"])
+        if entry is not None:
+            entry["max"] = entry["max"] * LOGIT_MAX_FACTOR
+            widened.append(detail["name"])
+    return widened
+
+
+def _quantize_onnx_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    samples = prep.calibration_nchw()
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._feeds = iter({"input": x} for x in samples)
+
+        def get_next(self):
+            return next(self._feeds, None)
+
+    pre = out.with_name(out.stem + ".pre.onnx")
+    try:
+        quant_pre_process(str(source.path), str(pre))
+        # u8 activations / s8 per-channel weights: ONNX Runtime's recommended x86 QDQ scheme.
+        quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        per_channel=True)
+    finally:
+        pre.unlink(missing_ok=True)
+    return {"quantizer": "onnxruntime.quantization.quantize_static QDQ u8s8 per-channel",
+            "calibration_samples": len(samples)}
+
+
+def _main(argv: list[str]) -> int:
+    """Child-process entry: python -m edgebench.models.prepare MODEL FORMAT PRECISION WEIGHTS."""
+    from edgebench.models.zoo import get_model
+
+    name, fmt, precision, weights = argv
+    preparer = Preparer(get_model(name), allow_download=False, weights=Path(weights))
+    preparer.build_here((fmt, precision))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

