@@ -93,6 +93,9 @@ class FileSource:
         return self.artifact.format in formats and self.artifact.precision == target.precision
 
     def artifact_for(self, target: TargetDef, formats: tuple[str, ...]) -> Artifact:
+        if self.artifact.requires == "edgetpu" and target.device != "edgetpu":
+            raise TargetUnavailable("the model is compiled for the Edge TPU: it runs only through "
+                                    "the Edge TPU delegate (libedgetpu), not on a CPU runtime")
         if self.artifact.format not in formats:
             raise TargetUnavailable(f"{target.runtime} does not read {self.artifact.format} files")
         if self.artifact.precision != target.precision:
@@ -281,8 +284,9 @@ def _measure_target(target: TargetDef, runtime, artifact: Artifact, source, imag
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[0][:300] if lines else "no message"
+    """The most specific line of an error: C++ runtimes prefix theirs with source locations."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
 
 
 def _cores() -> int:

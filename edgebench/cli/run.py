@@ -77,6 +77,8 @@ def run_command(
 
         if protocol not in PROTOCOLS:
             raise UserError(f"unknown protocol '{protocol}'; known: {', '.join(PROTOCOLS)}")
+        if out is not None and not out.parent.is_dir():
+            raise UserError(f"cannot write {out}: directory {out.parent} does not exist")
         if preprocess != "auto" and preprocess not in NORMALISATIONS:
             raise UserError(f"unknown preprocessing '{preprocess}'; known: auto, {', '.join(NORMALISATIONS)}")
         config = RunConfig(

@@ -26,6 +26,9 @@ class Artifact:
     arch: str | None = None
     toolchain: dict[str, str] = field(default_factory=dict)
     requires: str | None = None   # hardware a model needs beyond a CPU, e.g. "edgetpu"
+    # Quantization of the first input/output as the file records it ({"input": (scale, zp), ...});
+    # runtimes that expose integer I/O without its parameters (OpenVINO on TFLite) use this.
+    io_quantization: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -47,27 +50,33 @@ def inspect_model_file(path: Path) -> Artifact:
         if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
             raise UserError(f"{path} is not a TFLite model (no TFL3 flatbuffer identifier)")
         requires = "edgetpu" if EDGETPU_CUSTOM_OP in data else None
-        precision = "int8" if requires else _tflite_precision(path)
-        return Artifact(path, "tflite", precision, sha256_of(path), path.stem, requires=requires)
+        precision, io_quant = ("int8", {}) if requires else _tflite_precision(path)
+        return Artifact(path, "tflite", precision, sha256_of(path), path.stem, requires=requires,
+                        io_quantization=io_quant)
     if suffix == ".onnx":
         return Artifact(path, "onnx", _onnx_precision(path), sha256_of(path), path.stem)
     raise UserError(f"unsupported model file {path.name}: edgebench reads .tflite and .onnx")
 
 
-def _tflite_precision(path: Path) -> str:
-    """int8 when any tensor is quantized, else fp32. Needs ai-edge-litert to read the graph."""
+def _tflite_precision(path: Path) -> tuple[str, dict[str, tuple[float, int]]]:
+    """(int8 when any tensor is quantized else fp32, I/O quantization). Needs ai-edge-litert."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        return "fp32"  # cannot look inside; litert targets will say they are unavailable
+        return "fp32", {}  # cannot look inside; litert targets will say they are unavailable
     try:
         interpreter = Interpreter(model_path=str(path))
     except Exception as exc:  # noqa: BLE001 - the flatbuffer is corrupt or unreadable
         raise UserError(f"{path} is not a readable TFLite model: {_first_line(exc)}") from None
-    for detail in interpreter.get_tensor_details():
-        if detail["dtype"].__name__ in ("int8", "uint8") and detail["quantization"][0] != 0.0:
-            return "int8"
-    return "fp32"
+    io_quant = {}
+    for role, details in (("input", interpreter.get_input_details()),
+                          ("output", interpreter.get_output_details())):
+        scale, zero_point = details[0]["quantization"]
+        if scale:
+            io_quant[role] = (float(scale), int(zero_point))
+    quantized = any(d["dtype"].__name__ in ("int8", "uint8") and d["quantization"][0] != 0.0
+                    for d in interpreter.get_tensor_details())
+    return ("int8" if quantized else "fp32"), io_quant
 
 
 _QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",

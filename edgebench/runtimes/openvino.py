@@ -6,22 +6,26 @@ import os
 
 import numpy as np
 
-from edgebench.runtimes.base import (RuntimeOptions, TensorSpec, image_layout, module_importable,
-                                     package_version)
+from edgebench.runtimes.base import (Quantization, RuntimeOptions, TensorSpec, image_layout,
+                                     module_importable, package_version)
 
 
-def _spec(port) -> TensorSpec:
+def _spec(port, file_quantization: tuple[float, int] | None) -> TensorSpec:
     shape = tuple(d.get_length() if d.is_static else 1 for d in port.get_partial_shape())
     dtype = np.dtype(port.get_element_type().to_dtype()).name
     name = port.get_any_name() if port.get_names() else f"port{port.get_index()}"
-    return TensorSpec(name, shape, dtype, image_layout(shape))
+    # OpenVINO keeps a quantized TFLite model's integer I/O but not its scale/zero-point:
+    # those come from the file itself.
+    quant = Quantization(*file_quantization) if file_quantization and np.dtype(dtype).kind in "iu" else None
+    return TensorSpec(name, shape, dtype, image_layout(shape), quant)
 
 
 class OpenVinoSession:
-    def __init__(self, compiled):
+    def __init__(self, compiled, io_quantization: dict[str, tuple[float, int]]):
         self._compiled = compiled
         self._request = compiled.create_infer_request()
-        self.input_spec, self.output_spec = _spec(compiled.input(0)), _spec(compiled.output(0))
+        self.input_spec = _spec(compiled.input(0), io_quantization.get("input"))
+        self.output_spec = _spec(compiled.output(0), io_quantization.get("output"))
 
     def set_input(self, x: np.ndarray) -> None:
         import openvino as ov
@@ -61,4 +65,4 @@ class OpenVinoRuntime:
             "INFERENCE_NUM_THREADS": str(options.threads or os.cpu_count() or 1),
         }
         compiled = ov.Core().compile_model(str(artifact.path), "CPU", config)
-        return OpenVinoSession(compiled)
+        return OpenVinoSession(compiled, getattr(artifact, "io_quantization", {}) or {})

@@ -1,0 +1,114 @@
+"""Real runs on real models: the issue's acceptance run and user-supplied model files.
+
+The first test prepares every variant (real conversions and quantization) in the session cache;
+later tests reuse it.
+"""
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+ALL_TARGETS = ("litert-fp32", "litert-int8", "onnxruntime-fp32", "onnxruntime-int8",
+               "openvino-fp32", "openvino-int8", "torch-fp32")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bird_run(tmp_path_factory):
+    """`edgebench run --image bird.bmp --out r.json`, as the issue's must-show runs it."""
+    from tests.conftest import CORAL
+
+    if not (CORAL / "bird.bmp").is_file():
+        pytest.skip("../shared/fixtures/coral is not present")
+    out_path = tmp_path_factory.mktemp("run") / "r.json"
+    out = run_cli("run", "--image", str(CORAL / "bird.bmp"), "--out", str(out_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out, json.loads(out_path.read_text())
+
+
+def test_all_seven_targets_say_chickadee_with_the_classic_protocol(bird_run):
+    out, data = bird_run
+    assert data["schema_version"] == 1
+    results = {r["target"]: r for r in data["results"]}
+    assert set(results) == set(ALL_TARGETS)
+    for name, r in results.items():
+        assert r["status"] == "ok", (name, r["error"])
+        assert r["top1"]["label"] == "chickadee", (name, r["top5"])
+        assert r["protocol"] == {"name": "classic", "warmup": 1, "settle_s": 1.0, "runs": 250}
+        assert len(r["samples_ms"]) == 250
+        lat = r["latency_ms"]
+        assert 0 < lat["min"] <= lat["median"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+        assert r["fps"] == pytest.approx(250 / r["elapsed_s"])
+        assert len(r["top5"]) == 5 and r["top5"][0] == r["top1"]
+        assert r["agrees_with_reference"] is True or r["is_reference"]
+        assert r["runtime_version"] and r["artifact"]["sha256"]
+        assert r["preprocess_ms"] > 0
+    assert data["reference_target"] == "torch-fp32"
+    assert data["device"]["cores_logical"] >= 1 and data["device"]["toolchain"]["torch"]
+    assert "chickadee" in out.stdout and "classic" in out.stdout
+
+
+def test_results_json_round_trips_through_the_schema(bird_run):
+    from edgebench.results.schema import RunResult
+
+    _, data = bird_run
+    parsed = RunResult.model_validate(data)
+    assert json.loads(parsed.model_dump_json()) == data
+
+
+def test_int8_artifacts_are_full_integer(bird_run):
+    _, data = bird_run
+    results = {r["target"]: r for r in data["results"]}
+    assert results["litert-int8"]["input"]["dtype"] == "int8"
+    assert results["litert-int8"]["input"]["quantization"]["scale"] > 0
+    assert results["litert-fp32"]["input"]["layout"] == "NHWC"
+    assert results["onnxruntime-fp32"]["input"]["layout"] == "NCHW"
+
+
+def test_coral_quant_tflite_runs_on_every_runtime_that_reads_it(coral, tmp_path):
+    out_path = tmp_path / "r.json"
+    out = run_cli("run", "--model", str(coral / "mobilenet_v2_1.0_224_quant.tflite"),
+                  "--image", str(coral / "bird.bmp"), "--runs", "20", "--settle", "0",
+                  "--out", str(out_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    results = {r["target"]: r for r in json.loads(out_path.read_text())["results"]}
+    assert set(results) == {"litert-int8", "openvino-int8"}
+    for r in results.values():
+        assert r["status"] == "ok" and r["top1"]["label"] == "chickadee"
+        assert r["top1"]["index"] == 20  # 1001 classes, background first
+        assert r["input"]["dtype"] == "uint8"
+
+
+def test_user_onnx_file_runs_on_onnxruntime_and_openvino(coral, tmp_path, bird_run):
+    _, data = bird_run
+    onnx_path = next(r["artifact"]["path"] for r in data["results"] if r["target"] == "onnxruntime-fp32")
+    out_path = tmp_path / "r.json"
+    out = run_cli("run", "--model", onnx_path, "--image", str(coral / "parrot.jpg"), "--runs", "10",
+                  "--settle", "0", "--out", str(out_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    results = {r["target"]: r for r in json.loads(out_path.read_text())["results"]}
+    assert set(results) == {"onnxruntime-fp32", "openvino-fp32"}
+    assert {r["top1"]["label"] for r in results.values()} == {"macaw"}
+
+
+def test_edge_tpu_model_without_edge_tpu_is_a_clear_failure(coral):
+    out = run_cli("run", "--model", str(coral / "mobilenet_v2_1.0_224_quant_edgetpu.tflite"),
+                  "--runs", "2", "--settle", "0")
+    assert out.returncode == 2
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "Edge TPU delegate" in " ".join(out.stdout.split())
+
+
+def test_explicit_target_the_model_cannot_feed_is_reported_not_fatal(coral, tmp_path):
+    out_path = tmp_path / "r.json"
+    out = run_cli("run", "--model", str(coral / "mobilenet_v2_1.0_224_quant.tflite"), "--image",
+                  str(coral / "bird.bmp"), "--targets", "litert-int8,onnxruntime-fp32", "--runs", "5",
+                  "--settle", "0", "--out", str(out_path))
+    assert out.returncode == 0, out.stderr
+    results = {r["target"]: r for r in json.loads(out_path.read_text())["results"]}
+    assert results["litert-int8"]["status"] == "ok"
+    assert results["onnxruntime-fp32"]["status"] == "unavailable"
+    assert "does not read tflite" in results["onnxruntime-fp32"]["error"]

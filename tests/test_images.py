@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgebench.errors import UserError
+from edgebench.models.images import (default_image, load_image, preprocessing_for, to_float_nchw,
+                                     to_input)
+from edgebench.models.zoo import MOBILENET_V2, preprocessing_named
+from edgebench.runtimes.base import Quantization, TensorSpec
+
+
+def test_missing_and_corrupt_images_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_image(tmp_path / "nope.jpg")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    with pytest.raises(UserError, match="not a readable image"):
+        load_image(bad)
+
+
+def test_default_image_is_a_real_photo():
+    img = load_image(default_image())
+    assert img.mode == "RGB" and min(img.size) >= 224
+
+
+def test_float_tensor_is_normalised_nchw():
+    img = Image.new("RGB", (300, 250), (124, 116, 104))  # ImageNet mean colour
+    x = to_float_nchw(img, MOBILENET_V2.preprocessing)
+    assert x.shape == (1, 3, 224, 224) and x.dtype == np.float32
+    assert np.abs(x).max() < 0.01
+
+
+def test_input_is_laid_out_and_quantized_for_the_spec():
+    x = np.linspace(-2, 2, 2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2)
+    spec = TensorSpec("in", (2, 2, 2, 3), "int8", "NHWC", Quantization(0.01, -3))
+    q = to_input(x, spec)
+    assert q.shape == (2, 2, 2, 3) and q.dtype == np.int8
+    assert q.min() == -128 and q.max() == 127  # clipped, not wrapped
+    assert q[0, 0, 0, 0] == np.clip(round(x[0, 0, 0, 0] / 0.01 - 3), -128, 127)
+
+
+def test_auto_preprocessing_reads_the_quantized_range():
+    coral_like = TensorSpec("in", (1, 224, 224, 3), "uint8", "NHWC", Quantization(0.0078125, 128))
+    assert preprocessing_for(coral_like).mean == preprocessing_named("inception").mean
+    raw = TensorSpec("in", (1, 224, 224, 3), "uint8", "NHWC", Quantization(1.0, 0))
+    assert preprocessing_for(raw).std == preprocessing_named("raw").std
+    floating = TensorSpec("in", (1, 3, 224, 224), "float32", "NCHW")
+    assert preprocessing_for(floating).mean == preprocessing_named("torchvision").mean
+    assert preprocessing_for(floating, "unit").mean == (0.0, 0.0, 0.0)
