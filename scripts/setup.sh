@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+# constraints.txt pins the toolchain these results were verified with (regenerate it with
+# `pip freeze` after a deliberate upgrade); pyproject keeps the ranges that users may widen.
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check -c scripts/constraints.txt)
 
 # torch first and pinned: 2.13.0 is the CPU wheel on these machines; the extras below accept it
 # instead of pulling a multi-GB CUDA build.
