@@ -47,3 +47,11 @@ def test_auto_preprocessing_reads_the_quantized_range():
     floating = TensorSpec("in", (1, 3, 224, 224), "float32", "NCHW")
     assert preprocessing_for(floating).mean == preprocessing_named("torchvision").mean
     assert preprocessing_for(floating, "unit").mean == (0.0, 0.0, 0.0)
+
+
+def test_default_image_is_not_a_calibration_photo():
+    from edgebench.models.calibration import calibration_photos
+
+    photos = calibration_photos()
+    assert default_image() not in photos
+    assert len(photos) >= 10 and all(p.is_file() for p in photos)

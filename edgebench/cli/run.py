@@ -53,7 +53,7 @@ def _split_targets(value: str | None) -> tuple[str, ...] | None:
 
 def run_command(
     model: Annotated[str, typer.Option("--model", "-m", help="Zoo model name or a .tflite/.onnx file.")] = "mobilenet_v2",
-    image: Annotated[Optional[Path], typer.Option("--image", "-i", help="JPEG/PNG/BMP to classify (default: matplotlib's Grace Hopper photo).")] = None,
+    image: Annotated[Optional[Path], typer.Option("--image", "-i", help="JPEG/PNG/BMP to classify (default: scikit-image's coffee-cup photo, 'espresso').")] = None,
     targets: Annotated[Optional[str], typer.Option("--targets", "-t", help="Comma-separated targets, e.g. litert-int8,onnxruntime-fp32 (default: all that apply).")] = None,
     protocol: Annotated[str, typer.Option(help="Measurement protocol: classic (the 2019 article).")] = "classic",
     runs: Annotated[Optional[int], typer.Option(min=1, help="Timed runs (overrides the protocol).")] = None,

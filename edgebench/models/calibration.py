@@ -1,8 +1,9 @@
 """Calibration images for post-training quantization: real photos shipped by installed packages.
 
-Twelve photos (matplotlib's Grace Hopper; scikit-image's astronaut, cat, coffee, rocket,
-motorcycles, Hubble field, retina, textures). Each is used as a centre crop, its mirror
-image and a tighter crop, so the activation ranges see varied content, never noise.
+Eleven photos (matplotlib's Grace Hopper; scikit-image's astronaut, cat, rocket, motorcycles,
+Hubble field, retina, textures). Each is used as a centre crop, its mirror image and a
+tighter crop, so the activation ranges see varied content, never noise. The default test
+image (scikit-image's coffee cup) is left out on purpose.
 """
 
 from __future__ import annotations
@@ -13,24 +14,19 @@ from pathlib import Path
 import numpy as np
 
 from edgebench.errors import UserError
-from edgebench.models.images import default_image, load_image, to_float_nchw
+from edgebench.models.images import skimage_data_dir, load_image, matplotlib_photo, to_float_nchw
 from edgebench.models.zoo import Preprocessing
 
-_SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg",
+_SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "rocket.jpg",
                    "motorcycle_left.png", "motorcycle_right.png", "hubble_deep_field.jpg",
                    "retina.jpg", "brick.png", "grass.png", "gravel.png")
 
 
 def calibration_photos() -> list[Path]:
-    import importlib.util
-
-    photos = [default_image()]
-    spec = importlib.util.find_spec("skimage")
-    if spec is not None and spec.submodule_search_locations:
-        data = Path(list(spec.submodule_search_locations)[0]) / "data"
-        photos += [data / name for name in _SKIMAGE_PHOTOS if (data / name).is_file()]
+    data = skimage_data_dir()
+    photos = [matplotlib_photo()] + [data / name for name in _SKIMAGE_PHOTOS if (data / name).is_file()]
     if len(photos) < 4:
-        raise UserError("too few calibration photos: install scikit-image (pip install scikit-image)")
+        raise UserError("too few calibration photos: reinstall scikit-image (pip install scikit-image)")
     return photos
 
 

@@ -28,7 +28,7 @@ from edgebench.paths import cache_dir
 from edgebench.runtimes.base import package_version
 
 # Bump when a builder's output would change for the same inputs and toolchain.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 
 Variant = tuple[str, str]  # (format, precision)
 
