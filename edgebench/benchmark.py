@@ -34,6 +34,8 @@ class RunConfig:
     preprocess: str = "auto"                   # user models: auto, torchvision, inception, unit, raw
     torch_mode: str = "frozen"
     allow_download: bool = True
+    meter: str = "auto"             # auto (a measuring meter if present), none, rated, rapl
+    power_w: float | None = None    # for the rated meter: the device's rated power
     extra_options: dict[str, str] = field(default_factory=dict)
 
 
@@ -42,14 +44,30 @@ class RunEvents(TypingProtocol):
 
     def prepare_step(self, message: str) -> None: ...
     def target_started(self, target: str, runs: int) -> None: ...
-    def target_progress(self, target: str, done: int) -> None: ...
+    def target_progress(self, target: str, done: int, total: int) -> None: ...
     def target_finished(self, result: TargetResult) -> None: ...
+
+
+class Recorder(TypingProtocol):
+    """Where a run is saved while it happens (the results Store implements this)."""
+
+    def begin_run(self, run: RunResult) -> None: ...
+    def add_target(self, run_id: str, position: int, result: TargetResult) -> None: ...
+    def finish_run(self, run: RunResult) -> None: ...
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C during a run; .result holds the finished targets, status 'interrupted'."""
+
+    def __init__(self, result: RunResult):
+        super().__init__("run interrupted")
+        self.result = result
 
 
 class SilentEvents:
     def prepare_step(self, message: str) -> None: pass
     def target_started(self, target: str, runs: int) -> None: pass
-    def target_progress(self, target: str, done: int) -> None: pass
+    def target_progress(self, target: str, done: int, total: int) -> None: pass
     def target_finished(self, result: TargetResult) -> None: pass
 
 
@@ -156,12 +174,16 @@ class _Image:
         return self._tensors[prep]
 
 
-def run(config: RunConfig = RunConfig(), events: RunEvents | None = None) -> RunResult:
+def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
+        recorder: Recorder | None = None) -> RunResult:
     """Benchmark config.model on every selected target. Example:
 
     >>> from edgebench.benchmark import run, RunConfig
     >>> result = run(RunConfig(targets=("litert-int8",)))
+
+    Ctrl-C raises RunInterrupted carrying the targets finished so far (already recorded).
     """
+    from edgebench.bench.agreement import mark_agreement
     from edgebench.models.images import default_image
     from edgebench.system import device_info
 
@@ -169,6 +191,7 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None) -> Run
     image_path = Path(config.image) if config.image else default_image()
     image = _Image(image_path)
     source = open_source(config.model, config.allow_download, events)
+    meter = select_meter(config.meter, config.power_w)
     explicit = config.targets is not None
     planned = []
     # Prepare every artifact before timing anything: conversions must not run between
@@ -180,35 +203,96 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None) -> Run
         result = _new_result(target, runtime, source, config.protocol)
         planned.append((target, runtime, _artifact_or_reason(target, runtime, source, result), result))
     events.prepare_step("models prepared")
-    results: list[TargetResult] = []
-    for target, runtime, artifact, result in planned:
-        if artifact is not None:
-            _measure_target(target, runtime, artifact, source, image, config, events, result)
-        results.append(result)
-        events.target_finished(result)
 
-    from edgebench.bench.agreement import mark_agreement
-
-    reference = mark_agreement(results)
-    return RunResult(
+    run_result = RunResult(
         run_id=uuid.uuid4().hex,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         edgebench_version=_own_version(),
         device=device_info(),
         model=source.describe(),
-        image={"path": str(image_path), "sha256": sha256_of(image_path),
-               "size": list(image.pil.size)},
-        reference_target=reference,
-        results=results,
-    )
+        image={"path": str(image_path), "sha256": sha256_of(image_path), "size": list(image.pil.size)},
+        harness_overhead=harness_overhead(),
+        results=[])
+    if recorder is not None:
+        recorder.begin_run(run_result)
+    try:
+        for position, (target, runtime, artifact, result) in enumerate(planned):
+            if artifact is not None:
+                try:
+                    _measure_target(target, runtime, artifact, source, image, config, events, result, meter)
+                except KeyboardInterrupt:
+                    result.status, result.error = "interrupted", "interrupted by the user (Ctrl-C)"
+                    result.latency_ms = result.fps = None
+                    run_result.status = "interrupted"
+            run_result.results.append(result)
+            if recorder is not None:
+                recorder.add_target(run_result.run_id, position, result)
+            events.target_finished(result)
+            if run_result.status == "interrupted":
+                break
+    except KeyboardInterrupt:  # between targets: what finished is already recorded
+        run_result.status = "interrupted"
+    run_result.reference_target = mark_agreement(run_result.results)
+    from edgebench.hardware import thermal_zones
+
+    run_result.thermal_after_c = thermal_zones()
+    if recorder is not None:
+        recorder.finish_run(run_result)
+    if run_result.status == "interrupted":
+        raise RunInterrupted(run_result)
+    return run_result
+
+
+def select_meter(name: str, power_w: float | None):
+    """The energy meter for a run: None when energy is not measured."""
+    import importlib
+
+    from edgebench.meters.base import METERS
+
+    if power_w is not None and name in ("auto", "rated"):
+        from edgebench.meters.rated import RatedMeter
+
+        return RatedMeter(power_w)
+    if name == "rated":
+        raise UserError("the rated meter needs --power-w (the device's rated power in W)")
+    if name == "none":
+        return None
+    candidates = [name] if name != "auto" else [m for m in METERS if m != "rated"]
+    for candidate in candidates:
+        if candidate not in METERS:
+            raise UserError(f"unknown meter '{candidate}'; known: auto, none, {', '.join(METERS)}")
+        module, _, cls = METERS[candidate].partition(":")
+        meter = getattr(importlib.import_module(module), cls)()
+        ok, reason = meter.available()
+        if ok:
+            return meter
+        if name != "auto":
+            raise UserError(f"meter '{name}' is not available here: {reason}")
+    return None
+
+
+def harness_overhead():
+    """Per-call cost of the timing loop itself: a NullRuntime session through measure()."""
+    from edgebench.bench.runner import measure
+    from edgebench.results.schema import HarnessOverhead
+    from edgebench.runtimes.null import NullSession
+
+    session = NullSession()
+    x = np.zeros(session.input_spec.shape, np.float32)
+    m = measure(session, x, Protocol("null", warmup=200, settle_s=0.0, runs=5000))
+    us = m.samples_ns / 1e3
+    return HarnessOverhead(median_us=float(np.median(us)), p99_us=float(np.percentile(us, 99)),
+                           runs=int(us.size))
 
 
 def _new_result(target: TargetDef, runtime, source, protocol: Protocol) -> TargetResult:
     return TargetResult(
         target=target.name, runtime=target.runtime, runtime_version=runtime.version(),
         precision=target.precision, device=target.device, model=source.name, status="ok",
-        protocol=ProtocolInfo(name=protocol.name, warmup=protocol.warmup,
-                              settle_s=protocol.settle_s, runs=protocol.runs))
+        protocol=ProtocolInfo(name=protocol.name, warmup=protocol.warmup, settle_s=protocol.settle_s,
+                              runs=protocol.runs, warmup_s=protocol.warmup_s,
+                              min_duration_s=protocol.min_duration_s,
+                              repetitions=protocol.repetitions))
 
 
 def _artifact_or_reason(target: TargetDef, runtime, source, result: TargetResult) -> Artifact | None:
@@ -233,7 +317,7 @@ def _artifact_or_reason(target: TargetDef, runtime, source, result: TargetResult
 
 
 def _measure_target(target: TargetDef, runtime, artifact: Artifact, source, image: _Image,
-                    config: RunConfig, events: RunEvents, result: TargetResult) -> None:
+                    config: RunConfig, events: RunEvents, result: TargetResult, meter=None) -> None:
     from edgebench.bench.agreement import scores, top_k
     from edgebench.bench.runner import measure
     from edgebench.bench.stats import latency_stats
@@ -262,12 +346,17 @@ def _measure_target(target: TargetDef, runtime, artifact: Artifact, source, imag
                         "quantization": (None if spec.quantization is None else
                                          {"scale": spec.quantization.scale,
                                           "zero_point": spec.quantization.zero_point})}
-        events.target_started(target.name, config.protocol.runs)
+        events.target_started(target.name, config.protocol.runs * config.protocol.repetitions)
         m = measure(session, x, config.protocol,
-                    lambda done: events.target_progress(target.name, done))
-        result.latency_ms = latency_stats(m.samples_ms)
+                    lambda done, total: events.target_progress(target.name, done, total), meter)
+        result.latency_ms = latency_stats(
+            m.samples_ms, [float(np.median(r)) / 1e6 for r in m.repetitions])
         result.fps = m.fps
-        result.elapsed_s = m.elapsed_s
+        result.elapsed_s = m.total_elapsed_s
+        if m.energy:
+            from edgebench.meters.base import energy_from
+
+            result.energy = energy_from(m.energy, m.runs)
         result.samples_ms = [round(float(v), 6) for v in m.samples_ms]
         probabilities = scores(m.output, session.output_spec)
         predictions = top_k(probabilities, labels_for(probabilities.size))

@@ -11,8 +11,9 @@ from edgebench.results.schema import DeviceInfo
 from edgebench.runtimes.base import package_version
 
 # Distributions whose versions make a result reproducible.
-TOOLCHAIN = ("edgebench", "numpy", "torch", "ai-edge-litert", "litert-torch", "ai-edge-quantizer",
-             "onnx", "onnxscript", "onnxruntime", "openvino", "pillow")
+TOOLCHAIN = ("edgebench", "numpy", "scipy", "torch", "ai-edge-litert", "litert-torch",
+             "ai-edge-quantizer", "onnx", "onnxscript", "onnxruntime", "openvino", "pillow",
+             "sqlalchemy")
 
 
 def parse_cpuinfo(text: str) -> tuple[str, int | None]:
@@ -46,8 +47,18 @@ def _read(path: str) -> str:
 
 
 def device_info() -> DeviceInfo:
+    """Fingerprint of this machine, including its temperatures now (call it before a run)."""
+    from edgebench import hardware
+
     model, physical = parse_cpuinfo(_read("/proc/cpuinfo"))
+    governor, freq = hardware.cpu_frequency()
     return DeviceInfo(
+        cpu_governor=governor,
+        cpu_freq_mhz=freq,
+        gpus=hardware.gpus(),
+        board=hardware.board(),
+        edgetpus=hardware.edgetpus(),
+        thermal_c=hardware.thermal_zones(),
         hostname=socket.gethostname(),
         cpu_model=model or platform.processor() or "unknown",
         cores_physical=physical,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,51 +16,93 @@ from edgebench.runtimes.base import Session
 # that the callback costs nothing measurable per inference.
 PROGRESS_EVERY = 10
 
+ProgressCallback = Callable[[int, int], None]   # (runs done, expected total)
+
+
+if TYPE_CHECKING:
+    from edgebench.meters.base import Meter
 
 @dataclass(frozen=True)
 class Measurement:
     """Raw timings of one protocol on one session."""
 
-    samples_ns: np.ndarray     # per-inference latency: set_input + invoke + output
-    elapsed_s: float           # wall clock of the whole timed loop
-    output: np.ndarray         # what the last timed inference returned
+    repetitions: list[np.ndarray]   # per repetition: per-inference latency in ns
+    elapsed_s: list[float]          # per repetition: wall clock of its timed loop
+    output: np.ndarray              # what the last timed inference returned
+    energy: list | None = None      # per repetition: an EnergyReading, when a meter ran
 
     @property
-    def fps(self) -> float:
-        """The article's figure: timed runs / elapsed seconds."""
-        return len(self.samples_ns) / self.elapsed_s
+    def samples_ns(self) -> np.ndarray:
+        return np.concatenate(self.repetitions)
 
     @property
     def samples_ms(self) -> np.ndarray:
         return self.samples_ns / 1e6
 
+    @property
+    def runs(self) -> int:
+        return sum(len(r) for r in self.repetitions)
+
+    @property
+    def total_elapsed_s(self) -> float:
+        return float(sum(self.elapsed_s))
+
+    @property
+    def fps(self) -> float:
+        """The article's figure: timed runs / elapsed seconds of the timed loops."""
+        return self.runs / self.total_elapsed_s
+
 
 def measure(session: Session, x: np.ndarray, protocol: Protocol,
-            on_progress: Callable[[int], None] | None = None) -> Measurement:
-    """Warm up, settle, then time protocol.runs inferences of the same prepared input.
+            on_progress: ProgressCallback | None = None, meter: Meter | None = None) -> Measurement:
+    """Warm up, settle, then time protocol.repetitions loops of inferences on the same input.
 
     The timed region is what a frame loop does: set the input, invoke, read the output.
     """
     set_input, invoke, output = session.set_input, session.invoke, session.output
-    for _ in range(protocol.warmup):
+    clock = time.perf_counter_ns
+
+    warmup_started, done = clock(), 0
+    while done < protocol.warmup or (clock() - warmup_started) < protocol.warmup_s * 1e9:
         set_input(x)
         invoke()
         output()
+        done += 1
+    per_call_s = (clock() - warmup_started) / 1e9 / done if done else 0.0
     time.sleep(protocol.settle_s)
 
-    clock = time.perf_counter_ns
-    samples = np.empty(protocol.runs, dtype=np.int64)
+    expected_per_rep = protocol.runs
+    if protocol.min_duration_s and per_call_s:
+        expected_per_rep = max(protocol.runs, int(protocol.min_duration_s / per_call_s))
+    expected = expected_per_rep * protocol.repetitions
+
+    repetitions, elapsed, energy = [], [], []
     y = None
-    loop_start = clock()
-    for i in range(protocol.runs):
-        t0 = clock()
-        set_input(x)
-        invoke()
-        y = output()
-        samples[i] = clock() - t0
-        if on_progress is not None and (i + 1) % PROGRESS_EVERY == 0:
-            on_progress(i + 1)
-    elapsed_s = (clock() - loop_start) / 1e9
+    completed = 0
+    min_duration_ns = protocol.min_duration_s * 1e9
+    for _ in range(protocol.repetitions):
+        samples = np.empty(max(protocol.runs, expected_per_rep), dtype=np.int64)
+        if meter is not None:
+            meter.start()
+        i = 0
+        loop_start = clock()
+        while i < protocol.runs or (clock() - loop_start) < min_duration_ns:
+            t0 = clock()
+            set_input(x)
+            invoke()
+            y = output()
+            t1 = clock()
+            if i == len(samples):  # slower than the warm-up predicted: grow, rarely
+                samples = np.concatenate([samples, np.empty(len(samples), dtype=np.int64)])
+            samples[i] = t1 - t0
+            i += 1
+            if on_progress is not None and i % PROGRESS_EVERY == 0:
+                on_progress(completed + i, max(expected, completed + i))
+        elapsed.append((clock() - loop_start) / 1e9)
+        if meter is not None:
+            energy.append(meter.stop())
+        repetitions.append(samples[:i].copy())
+        completed += i
     if on_progress is not None:
-        on_progress(protocol.runs)
-    return Measurement(samples, elapsed_s, np.array(y, copy=True))
+        on_progress(completed, completed)
+    return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edgebench.cli import models, run, targets
+from edgebench.cli import accuracy, models, results, run, targets
 
 app = typer.Typer(
     name="edgebench",
@@ -15,7 +15,9 @@ app = typer.Typer(
 )
 app.command("run")(run.run_command)
 app.command("targets")(targets.targets_command)
+app.command("accuracy")(accuracy.accuracy_command)
 app.add_typer(models.app, name="models")
+app.add_typer(results.app, name="results")
 
 
 def _version(value: bool) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from edgebench.cli.common import console, user_errors, write_json_atomically
+from edgebench.cli.common import console, err_console, user_errors, write_json_atomically
 
 
 class RichEvents:
@@ -31,8 +31,8 @@ class RichEvents:
     def target_started(self, target: str, runs: int) -> None:
         self._tasks[target] = self.progress.add_task(target, total=runs)
 
-    def target_progress(self, target: str, done: int) -> None:
-        self.progress.update(self._tasks[target], completed=done)
+    def target_progress(self, target: str, done: int, total: int) -> None:
+        self.progress.update(self._tasks[target], completed=done, total=total)
 
     def target_finished(self, result) -> None:
         if result.status != "ok":
@@ -55,7 +55,7 @@ def run_command(
     model: Annotated[str, typer.Option("--model", "-m", help="Zoo model name or a .tflite/.onnx file.")] = "mobilenet_v2",
     image: Annotated[Optional[Path], typer.Option("--image", "-i", help="JPEG/PNG/BMP to classify (default: scikit-image's coffee-cup photo, 'espresso').")] = None,
     targets: Annotated[Optional[str], typer.Option("--targets", "-t", help="Comma-separated targets, e.g. litert-int8,onnxruntime-fp32 (default: all that apply).")] = None,
-    protocol: Annotated[str, typer.Option(help="Measurement protocol: classic (the 2019 article).")] = "classic",
+    protocol: Annotated[str, typer.Option(help="classic (the 2019 article: 1 warm-up, 1 s pause, 250 runs) or rigorous (>= 50 runs and 2 s warm-up; 3 x >= 1000 runs and 10 s).")] = "classic",
     runs: Annotated[Optional[int], typer.Option(min=1, help="Timed runs (overrides the protocol).")] = None,
     warmup: Annotated[Optional[int], typer.Option(min=0, help="Warm-up runs (overrides the protocol).")] = None,
     settle: Annotated[Optional[float], typer.Option(min=0.0, help="Seconds to pause after warm-up (overrides the protocol).")] = None,
@@ -63,6 +63,10 @@ def run_command(
     preprocess: Annotated[str, typer.Option(help="Normalisation for your own model: auto, torchvision, inception, unit, raw.")] = "auto",
     torch_mode: Annotated[str, typer.Option(help="torch execution mode: frozen (TorchScript, fastest on CPU), eager, compile.")] = "frozen",
     offline: Annotated[bool, typer.Option(help="Never download weights; fail if they are not installed.")] = False,
+    meter: Annotated[str, typer.Option(help="Energy meter: auto (RAPL where readable), none, rated (needs --power-w), rapl.")] = "auto",
+    power_w: Annotated[Optional[float], typer.Option(min=0.001, help="Rated power in W for the rated meter, the article's method (e.g. 2.5 for a Coral).")] = None,
+    store: Annotated[Optional[str], typer.Option(help="Results store: SQLite file or SQLAlchemy URL (default: user data dir).")] = None,
+    save: Annotated[bool, typer.Option(help="Save the run in the results store.")] = True,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the results as JSON here.")] = None,
 ) -> None:
     """Benchmark a model on every available runtime with the article's protocol.
@@ -84,38 +88,102 @@ def run_command(
         config = RunConfig(
             model=model, image=image, targets=_split_targets(targets),
             protocol=PROTOCOLS[protocol].with_overrides(warmup=warmup, settle_s=settle, runs=runs),
-            threads=threads, preprocess=preprocess, torch_mode=torch_mode, allow_download=not offline)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                      MofNCompleteColumn(), console=console, transient=False) as progress:
-            result = run(config, RichEvents(progress))
-        console.print(results_table(result))
+            threads=threads, preprocess=preprocess, torch_mode=torch_mode, allow_download=not offline,
+            meter=meter, power_w=power_w)
+        recorder = None
+        if save:
+            from edgebench.results.store import Store, store_url
+
+            recorder = Store(store_url(store) if store else None)
+        from edgebench.benchmark import RunInterrupted
+
+        try:
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                          MofNCompleteColumn(), console=console, transient=False) as progress:
+                result = run(config, RichEvents(progress), recorder)
+        except RunInterrupted as interrupted:
+            result = interrupted.result
+            print_run(result)
+            if out is not None:
+                write_json_atomically(out, result.model_dump_json(indent=2))
+            done = sum(r.status == "ok" for r in result.results)
+            saved = f"; saved as run {result.run_id[:12]} (interrupted)" if recorder else ""
+            err_console.print(f"interrupted: {done} target(s) finished{saved}")
+            raise typer.Exit(130) from None
+        print_run(result)
         if out is not None:
             write_json_atomically(out, result.model_dump_json(indent=2))
             console.print(f"results written to {out}")
+        if recorder is not None:
+            console.print(f"saved as run {result.run_id[:12]} in {recorder.engine_url_safe()}")
         if not any(r.status == "ok" for r in result.results):
             raise UserError("no target ran; see the reasons above (`edgebench targets`)")
+
+
+def print_run(result, detail: bool = False) -> None:
+    """The results table, plus fingerprint and harness overhead when detail is asked for."""
+    console.print(results_table(result))
+    if result.harness_overhead:
+        h = result.harness_overhead
+        console.print(f"harness overhead (NullRuntime, measured): median {h.median_us:.2f} us, "
+                      f"p99 {h.p99_us:.2f} us per inference")
+    if detail:
+        d = result.device
+        console.print(f"run {result.run_id} ({result.status}) {result.created} - image {result.image.get('path')}")
+        console.print(f"device: {d.hostname}, {d.cpu_model}, {d.cores_physical} physical / "
+                      f"{d.cores_logical} logical cores, {d.memory_gb} GiB, {d.os}, Python {d.python}")
+        if d.cpu_governor or d.cpu_freq_mhz:
+            console.print(f"cpu governor {d.cpu_governor}, frequency {d.cpu_freq_mhz} MHz")
+        for label, value in (("board", d.board), ("gpus", d.gpus), ("edge tpus", d.edgetpus)):
+            if value:
+                console.print(f"{label}: {value}")
+        if d.thermal_c or result.thermal_after_c:
+            console.print(f"thermal before {d.thermal_c} C, after {result.thermal_after_c} C")
+        versions = ", ".join(f"{k} {v}" for k, v in d.toolchain.items() if v)
+        console.print(f"toolchain: {versions}")
 
 
 def results_table(result) -> Table:
     protocol = result.results[0].protocol if result.results else None
     title = f"{result.model['name']} on {result.device.cpu_model}"
     if protocol:
-        title += (f" - protocol {protocol.name}: {protocol.warmup} warm-up, "
-                  f"{protocol.settle_s:g} s pause, {protocol.runs} timed runs")
-    table = Table(title=title, caption="median: per-inference latency, perf_counter around "
-                  "set_input+invoke+output; fps: timed runs / elapsed wall-clock s (the article's "
-                  "method); preprocessing runs once, outside the timed loop. All figures measured.")
-    for col, justify in (("target", "left"), ("runtime version", "left"), ("precision", "left"),
-                         ("median ms", "right"), ("fps", "right"), ("top-1 label", "left"),
-                         ("score", "right"), ("agrees", "left")):
+        title += f" - protocol {protocol.name}: " + _describe_protocol(protocol)
+    energy = next((r.energy for r in result.results if r.energy), None)
+    caption = ("median/p99: per-inference latency, perf_counter around set_input+invoke+output; "
+               "fps: timed runs / elapsed wall-clock s (the article's method); preprocessing runs "
+               "once, outside the timed loop. Latency and fps are measured.")
+    if energy:
+        caption += f" Energy: {energy.method}."
+    table = Table(title=title, caption=caption)
+    columns = [("target", "left"), ("runtime version", "left"), ("precision", "left"),
+               ("median ms", "right"), ("p99 ms", "right"), ("CV %", "right"), ("fps", "right")]
+    if energy:
+        columns += [("mJ/inference", "right"), ("inferences/J", "right"), ("avg W", "right")]
+    columns += [("top-1 label", "left"), ("score", "right"), ("agrees", "left")]
+    for col, justify in columns:
         table.add_column(col, justify=justify)
     for r in result.results:
         if r.status != "ok":
-            table.add_row(r.target, r.runtime_version or "-", r.precision, "-", "-",
+            filler = ["-"] * (len(columns) - 6)
+            table.add_row(r.target, r.runtime_version or "-", r.precision, *filler[:-2],
                           f"[yellow]{r.status}: {r.error}[/]", "-", "-")
             continue
         agrees = "ref" if r.is_reference else ("[green]yes[/]" if r.agrees_with_reference
                                                else "[bold red]NO[/]")
-        table.add_row(r.target, r.runtime_version or "-", r.precision, f"{r.latency_ms.median:.2f}",
-                      f"{r.fps:.1f}", r.top1.label, f"{r.top1.score:.3f}", agrees)
+        lat = r.latency_ms
+        row = [r.target, r.runtime_version or "-", r.precision, f"{lat.median:.2f}", f"{lat.p99:.2f}",
+               f"{lat.cv * 100:.1f}", f"{r.fps:.1f}"]
+        if energy:
+            e = r.energy
+            row += ([f"{e.j_per_inference * 1e3:.2f}", f"{e.inferences_per_j:.1f}", f"{e.avg_power_w:.2f}"]
+                    if e else ["-", "-", "-"])
+        row += [r.top1.label, f"{r.top1.score:.3f}", agrees]
+        table.add_row(*row)
     return table
+
+
+def _describe_protocol(p) -> str:
+    if p.repetitions == 1 and not p.min_duration_s and not p.warmup_s:
+        return f"{p.warmup} warm-up, {p.settle_s:g} s pause, {p.runs} timed runs"
+    return (f"warm-up >= {p.warmup} runs and {p.warmup_s:g} s, {p.settle_s:g} s pause, "
+            f"{p.repetitions} x (>= {p.runs} runs and {p.min_duration_s:g} s)")

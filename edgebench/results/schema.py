@@ -19,14 +19,21 @@ class Prediction(BaseModel):
 
 
 class LatencyStats(BaseModel):
-    """Milliseconds per inference."""
+    """Milliseconds per inference (cv is a fraction: std / mean)."""
 
     median: float
     mean: float
+    std: float = 0.0
+    cv: float = 0.0
     p90: float
     p99: float
+    p999: float | None = None
     min: float
     max: float
+    ci95_median: tuple[float, float] | None = None
+    ci_method: str | None = None
+    n: int | None = None
+    repetition_medians: list[float] = Field(default_factory=list)
 
 
 class ProtocolInfo(BaseModel):
@@ -34,6 +41,30 @@ class ProtocolInfo(BaseModel):
     warmup: int
     settle_s: float
     runs: int
+    warmup_s: float = 0.0
+    min_duration_s: float = 0.0
+    repetitions: int = 1
+
+
+class Energy(BaseModel):
+    """Energy over the timed loops. method says how it was obtained (rated power is not measured)."""
+
+    method: str
+    joules: float
+    seconds: float
+    inferences: int
+    j_per_inference: float
+    inferences_per_j: float
+    avg_power_w: float
+
+
+class HarnessOverhead(BaseModel):
+    """What the timing loop itself costs per inference, measured with the NullRuntime."""
+
+    median_us: float
+    p99_us: float
+    runs: int
+    method: str = "NullRuntime session through the same timing loop"
 
 
 class TargetResult(BaseModel):
@@ -46,7 +77,7 @@ class TargetResult(BaseModel):
     device: str = "cpu"
     model: str
     artifact: dict | None = Field(default=None, description="format, path, sha256, toolchain")
-    status: Literal["ok", "unavailable", "failed"]
+    status: Literal["ok", "unavailable", "failed", "interrupted"]
     error: str | None = None
     protocol: ProtocolInfo
     options: dict = Field(default_factory=dict)
@@ -59,6 +90,7 @@ class TargetResult(BaseModel):
     fps_method: str = FPS_METHOD
     elapsed_s: float | None = None
     samples_ms: list[float] = Field(default_factory=list)
+    energy: Energy | None = None
     top1: Prediction | None = None
     top5: list[Prediction] = Field(default_factory=list)
     is_reference: bool = False
@@ -66,6 +98,8 @@ class TargetResult(BaseModel):
 
 
 class DeviceInfo(BaseModel):
+    """The machine a result was measured on; thermal_c is read at the start of the run."""
+
     hostname: str
     cpu_model: str
     cores_physical: int | None
@@ -76,15 +110,33 @@ class DeviceInfo(BaseModel):
     memory_gb: float | None
     python: str
     toolchain: dict[str, str | None]
+    cpu_governor: str | None = None
+    cpu_freq_mhz: dict[str, float] = Field(default_factory=dict)   # current, max
+    gpus: list[dict] = Field(default_factory=list)
+    board: dict | None = None                                     # Raspberry Pi / Jetson
+    edgetpus: list[dict] = Field(default_factory=list)            # with USB link speed
+    thermal_c: dict[str, float] = Field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """Stable id of the hardware: the same machine gives the same id across runs."""
+        import hashlib
+
+        key = "|".join(str(v) for v in (self.hostname, self.cpu_model, self.cores_physical,
+                                         self.cores_logical, self.arch, self.memory_gb,
+                                         (self.board or {}).get("model"), len(self.gpus)))
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 class RunResult(BaseModel):
     schema_version: int = SCHEMA_VERSION
     run_id: str
     created: str
+    status: Literal["complete", "interrupted"] = "complete"
     edgebench_version: str
     device: DeviceInfo
     model: dict
     image: dict
+    harness_overhead: HarnessOverhead | None = None
+    thermal_after_c: dict[str, float] = Field(default_factory=dict)
     reference_target: str | None = None
     results: list[TargetResult]

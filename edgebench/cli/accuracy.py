@@ -1,0 +1,50 @@
+"""`edgebench accuracy`: top-1/top-5 per target over a folder of labelled images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from edgebench.cli.common import console, user_errors, write_json_atomically
+
+
+def accuracy_command(
+    images: Annotated[Path, typer.Option("--images", help="Folder of labelled images (CSV, class folders or synset names).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Zoo model name or a .tflite/.onnx file.")] = "mobilenet_v2",
+    targets: Annotated[Optional[str], typer.Option("--targets", "-t", help="Comma-separated targets (default: all that apply).")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Use at most N images.")] = None,
+    labels: Annotated[Optional[Path], typer.Option(help="CSV of file,label_index (default: DIR/labels.csv if present).")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads per runtime.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the results as JSON here.")] = None,
+) -> None:
+    """Top-1 and top-5 accuracy per target, and how often each agrees with the fp32 reference.
+
+    Example: edgebench accuracy --images ~/imagenet-val-subset --targets litert-int8,torch-fp32
+    """
+    with user_errors():
+        from edgebench.accuracy import evaluate
+        from edgebench.cli.run import _split_targets
+        from edgebench.errors import UserError
+
+        if out is not None and not out.parent.is_dir():
+            raise UserError(f"cannot write {out}: directory {out.parent} does not exist")
+        result = evaluate(model, images, _split_targets(targets), limit, labels, threads)
+        table = Table(title=f"{result.model}: accuracy on {len(result.images)} labelled images in {images}",
+                      caption="Measured: one inference per image per target; agreement = fraction of "
+                              f"images whose top-1 equals the reference's ({result.reference_target}).")
+        for col, justify in (("target", "left"), ("runtime version", "left"), ("precision", "left"),
+                             ("top-1 %", "right"), ("top-5 %", "right"), ("agrees with ref %", "right")):
+            table.add_column(col, justify=justify)
+        for r in result.results:
+            if r.status != "ok":
+                table.add_row(r.target, r.runtime_version or "-", r.precision, f"[yellow]{r.status}: {r.error}[/]", "-", "-")
+                continue
+            table.add_row(r.target, r.runtime_version or "-", r.precision, f"{r.top1_accuracy * 100:.1f}",
+                          f"{r.top5_accuracy * 100:.1f}", f"{r.agreement_with_reference * 100:.1f}")
+        console.print(table)
+        if out is not None:
+            write_json_atomically(out, result.model_dump_json(indent=2))
+            console.print(f"results written to {out}")

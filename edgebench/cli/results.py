@@ -1,0 +1,97 @@
+"""`edgebench results list|show|export|import|delete`: the results store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from edgebench.cli.common import console, user_errors, write_json_atomically
+
+app = typer.Typer(help="Stored results: list, show, export, import, delete.", no_args_is_help=True)
+
+StoreOption = Annotated[Optional[str], typer.Option(
+    "--store", help="SQLite file or SQLAlchemy URL (default: the user data dir, or $EDGEBENCH_STORE).")]
+
+
+def open_store(store: str | None):
+    from edgebench.results.store import Store, store_url
+
+    return Store(store_url(store) if store else None)
+
+
+@app.command("list")
+def list_command(store: StoreOption = None,
+                 limit: Annotated[int, typer.Option(min=1, help="Newest N runs.")] = 50) -> None:
+    """List stored runs, newest first."""
+    with user_errors():
+        s = open_store(store)
+        table = Table(title=f"runs in {s.engine_url_safe()}")
+        for col in ("run id", "created (UTC)", "status", "model", "protocol", "device", "targets"):
+            table.add_column(col)
+        for r in s.list_runs(limit):
+            status = r["status"] if r["status"] == "complete" else f"[yellow]{r['status']}[/]"
+            table.add_row(r["run_id"][:12], r["created"], status, r["model"], r["protocol"],
+                          r["device"], str(r["targets"]))
+        console.print(table)
+
+
+@app.command("show")
+def show_command(run_id: Annotated[str, typer.Argument(help="Run id or unique prefix.")],
+                 store: StoreOption = None) -> None:
+    """Show one run: its table, device fingerprint and harness overhead."""
+    with user_errors():
+        from edgebench.cli.run import print_run
+
+        print_run(open_store(store).get(run_id), detail=True)
+
+
+@app.command("export")
+def export_command(
+    run_ids: Annotated[Optional[list[str]], typer.Argument(help="Runs to export (default: all).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="File to write (default: stdout).")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Export runs as JSON (lossless bundle) or CSV (one row per target)."""
+    with user_errors():
+        from edgebench.errors import UserError
+        from edgebench.results.exchange import dump_csv, dump_json
+
+        if fmt not in ("json", "csv"):
+            raise UserError(f"unknown format '{fmt}'; choose json or csv")
+        s = open_store(store)
+        runs = [s.get(i) for i in run_ids] if run_ids else s.all_runs()
+        text = dump_json(runs) if fmt == "json" else dump_csv(runs)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            write_json_atomically(out, text)
+            console.print(f"exported {len(runs)} run(s) to {out}")
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="A results JSON (run --out, export) or CSV export.")],
+    skip_existing: Annotated[bool, typer.Option(help="Skip runs already stored instead of refusing.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Import results from another machine. The file is validated whole: all runs land or none."""
+    with user_errors():
+        from edgebench.results.exchange import load_runs
+
+        runs = load_runs(path)
+        imported, skipped = open_store(store).import_runs(runs, skip_existing=skip_existing)
+        console.print(f"imported {imported} run(s)" + (f", skipped {skipped} already stored" if skipped else ""))
+
+
+@app.command("delete")
+def delete_command(run_ids: Annotated[list[str], typer.Argument(help="Run ids or unique prefixes.")],
+                   store: StoreOption = None) -> None:
+    """Delete runs and their target results."""
+    with user_errors():
+        s = open_store(store)
+        for run_id in run_ids:
+            console.print(f"deleted run {s.delete(run_id)}")

@@ -1,0 +1,1 @@
+"""Energy meters behind one protocol; see base.py."""

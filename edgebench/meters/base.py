@@ -1,0 +1,44 @@
+"""The Meter protocol and the energy figures derived from a reading.
+
+A meter brackets a timed loop: start() just before it, stop() just after. Meters that read
+a cumulative counter (RAPL, NVML, Jetson rails) and meters that multiply a power by time
+(rated) look the same to the runner; every reading carries the method that produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from edgebench.results.schema import Energy
+
+
+@dataclass(frozen=True)
+class EnergyReading:
+    joules: float
+    seconds: float
+    method: str
+
+
+class Meter(Protocol):
+    name: str
+
+    def available(self) -> tuple[bool, str]: ...
+    def start(self) -> None: ...
+    def stop(self) -> EnergyReading: ...
+
+
+def energy_from(readings: list[EnergyReading], inferences: int) -> Energy:
+    joules = sum(r.joules for r in readings)
+    seconds = sum(r.seconds for r in readings)
+    return Energy(method=readings[0].method, joules=joules, seconds=seconds, inferences=inferences,
+                  j_per_inference=joules / inferences,
+                  inferences_per_j=inferences / joules if joules > 0 else 0.0,
+                  avg_power_w=joules / seconds if seconds > 0 else 0.0)
+
+
+# name -> import path: choosing a meter never imports another's dependencies.
+METERS: dict[str, str] = {
+    "rated": "edgebench.meters.rated:RatedMeter",
+    "rapl": "edgebench.meters.rapl:RaplMeter",
+}

@@ -1,0 +1,318 @@
+"""The results store: SQLAlchemy over embedded SQLite (default) or any URL (PostgreSQL tested).
+
+A run is written as it happens: its row first (status "running"), each target as it
+finishes, then its final status. A Ctrl-C or a crash therefore keeps every finished
+target, and the run says it did not complete. Each write is one short transaction, so
+several processes can write one store at once (SQLite: WAL journal + busy timeout).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import (JSON, Float, ForeignKey, Integer, String, create_engine, event, func,
+                        select)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from edgebench.errors import UserError
+from edgebench.results.schema import DeviceInfo, RunResult, TargetResult
+
+STORE_SCHEMA_VERSION = 1
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MetaRow(Base):
+    __tablename__ = "edgebench_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)     # DeviceInfo.fingerprint()
+    hostname: Mapped[str] = mapped_column(String(256))
+    cpu_model: Mapped[str] = mapped_column(String(256))
+    info: Mapped[dict] = mapped_column(JSON)                           # latest full DeviceInfo
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created: Mapped[str] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(16))                    # running|complete|interrupted
+    model: Mapped[str] = mapped_column(String(256))
+    protocol: Mapped[str] = mapped_column(String(32))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    document: Mapped[dict] = mapped_column(JSON)                       # RunResult without results
+    targets: Mapped[list[TargetRow]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="TargetRow.position")
+
+
+class TargetRow(Base):
+    __tablename__ = "target_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    target: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    median_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    top1_label: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    document: Mapped[dict] = mapped_column(JSON)                       # the whole TargetResult
+    run: Mapped[RunRow] = relationship(back_populates="targets")
+
+
+def default_store_url() -> str:
+    override = os.environ.get("EDGEBENCH_STORE")
+    if override:
+        return store_url(override)
+    from platformdirs import user_data_dir
+
+    return store_url(str(Path(user_data_dir("edgebench")) / "results.db"))
+
+
+def store_url(path_or_url: str) -> str:
+    """A SQLAlchemy URL from --store: URLs pass through, anything else is a SQLite file path."""
+    if "://" in path_or_url:
+        return path_or_url
+    return f"sqlite:///{Path(path_or_url).expanduser().resolve()}"
+
+
+class Store:
+    """Open (creating if absent) an edgebench store. Refuses files that are not one."""
+
+    def __init__(self, url: str | None = None):
+        self.url = url or default_store_url()
+        self._sqlite_path = self._check_sqlite_file()
+        try:
+            self.engine = create_engine(self.url, **self._engine_options())
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise UserError(f"cannot open store {self._display()}: {_reason(exc)}") from None
+        if self._sqlite_path is not None:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._create_schema()
+
+    # -- opening -----------------------------------------------------------------------------
+    def _display(self) -> str:
+        return str(self._sqlite_path) if self._sqlite_path else self.engine_url_safe()
+
+    def engine_url_safe(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - a malformed URL is shown as given
+            return self.url
+
+    def _engine_options(self) -> dict:
+        if self._sqlite_path is not None:
+            return {"connect_args": {"timeout": 60}}
+        return {"pool_pre_ping": True}
+
+    def _check_sqlite_file(self) -> Path | None:
+        if not self.url.startswith("sqlite:///"):
+            return None
+        path = Path(self.url[len("sqlite:///"):])
+        if path.exists() and path.stat().st_size > 0:
+            try:
+                with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60) as conn:
+                    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                    conn.execute("PRAGMA quick_check").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise UserError(f"store {path} is not a readable SQLite database ({exc}); "
+                                "it was left untouched") from None
+            if tables and "edgebench_meta" not in tables:
+                raise UserError(f"store {path} is a SQLite database but not an edgebench store; "
+                                "it was left untouched")
+        else:
+            if not path.parent.is_dir():
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise UserError(f"cannot create store directory {path.parent}: {exc.strerror}") from None
+        return path
+
+    def _create_schema(self) -> None:
+        # Two processes may create a fresh store at once: the loser of that race retries.
+        for attempt in range(5):
+            try:
+                Base.metadata.create_all(self.engine)
+                with Session(self.engine) as s, s.begin():
+                    row = s.get(MetaRow, "schema_version")
+                    if row is None:
+                        s.add(MetaRow(key="schema_version", value=str(STORE_SCHEMA_VERSION)))
+                    elif int(row.value) > STORE_SCHEMA_VERSION:
+                        raise UserError(f"store {self._display()} has schema {row.value}, newer than "
+                                        f"this edgebench understands ({STORE_SCHEMA_VERSION})")
+                return
+            except (OperationalError, IntegrityError) as exc:
+                if attempt == 4 or not _is_transient(exc):
+                    raise UserError(f"cannot open store {self._display()}: {_reason(exc)}") from None
+                time.sleep(0.2 * (attempt + 1))
+            except DBAPIError as exc:
+                raise UserError(f"cannot open store {self._display()}: {_reason(exc)}") from None
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine) as s, s.begin():
+                yield s
+        except UserError:
+            raise
+        except SQLAlchemyError as exc:
+            raise UserError(f"store {self._display()}: {_reason(exc)}") from None
+
+    # -- writing -----------------------------------------------------------------------------
+    def begin_run(self, run: RunResult) -> None:
+        """Record a run as started (status running) with its device; targets follow."""
+        with self._session() as s:
+            self._upsert_device(s, run.device)
+            s.add(RunRow(id=run.run_id, created=run.created, status="running", model=run.model["name"],
+                         protocol=_protocol_name(run), device_id=run.device.fingerprint(),
+                         document=_run_document(run)))
+
+    def add_target(self, run_id: str, position: int, result: TargetResult) -> None:
+        with self._session() as s:
+            s.add(_target_row(run_id, position, result))
+
+    def finish_run(self, run: RunResult) -> None:
+        """Final status and run-level fields (reference, agreement, thermal after)."""
+        with self._session() as s:
+            row = s.get(RunRow, run.run_id)
+            row.status = run.status
+            row.protocol = _protocol_name(run)
+            row.document = _run_document(run)
+            for target_row in row.targets:  # agreement is only known once all targets ran
+                match = next((r for r in run.results if r.target == target_row.target), None)
+                if match is not None:
+                    target_row.document = match.model_dump(mode="json")
+                    target_row.status = match.status
+
+    def save(self, run: RunResult) -> None:
+        """Write a whole run in one go (used by import)."""
+        with self._session() as s:
+            self._save_in(s, run)
+
+    def import_runs(self, runs: list[RunResult], skip_existing: bool = False) -> tuple[int, int]:
+        """All runs in one transaction: all land or none. Returns (imported, skipped)."""
+        imported = skipped = 0
+        with self._session() as s:
+            for run in runs:
+                if s.get(RunRow, run.run_id) is not None:
+                    if skip_existing:
+                        skipped += 1
+                        continue
+                    raise UserError(f"run {run.run_id} is already in the store; nothing was imported "
+                                    "(use --skip-existing to import the others)")
+                self._save_in(s, run)
+                imported += 1
+        return imported, skipped
+
+    def _save_in(self, s: Session, run: RunResult) -> None:
+        self._upsert_device(s, run.device)
+        s.add(RunRow(id=run.run_id, created=run.created, status=run.status, model=run.model["name"],
+                     protocol=_protocol_name(run), device_id=run.device.fingerprint(),
+                     document=_run_document(run),
+                     targets=[_target_row(run.run_id, i, r) for i, r in enumerate(run.results)]))
+        s.flush()
+
+    def _upsert_device(self, s: Session, device: DeviceInfo) -> None:
+        device_id = device.fingerprint()
+        row = s.get(DeviceRow, device_id)
+        if row is None:
+            s.add(DeviceRow(id=device_id, hostname=device.hostname, cpu_model=device.cpu_model,
+                            info=device.model_dump(mode="json")))
+            try:
+                s.flush()
+            except IntegrityError:  # another process registered the same device just now
+                s.rollback()
+        else:
+            row.info = device.model_dump(mode="json")
+
+    # -- reading -----------------------------------------------------------------------------
+    def list_runs(self, limit: int = 50) -> list[dict]:
+        with self._session() as s:
+            rows = s.execute(select(RunRow, DeviceRow.hostname, func.count(TargetRow.id))
+                             .join(DeviceRow, RunRow.device_id == DeviceRow.id)
+                             .outerjoin(TargetRow, TargetRow.run_id == RunRow.id)
+                             .group_by(RunRow.id, DeviceRow.hostname)
+                             .order_by(RunRow.created.desc(), RunRow.id).limit(limit)).all()
+            return [{"run_id": r.id, "created": r.created, "status": r.status, "model": r.model,
+                     "protocol": r.protocol, "device": host, "targets": n} for r, host, n in rows]
+
+    def get(self, run_id: str) -> RunResult:
+        with self._session() as s:
+            row = self._find(s, run_id)
+            return _to_result(row)
+
+    def all_runs(self) -> list[RunResult]:
+        with self._session() as s:
+            return [_to_result(r) for r in s.scalars(select(RunRow).order_by(RunRow.created, RunRow.id))]
+
+    def delete(self, run_id: str) -> str:
+        with self._session() as s:
+            row = self._find(s, run_id)
+            full_id = row.id
+            s.delete(row)
+            return full_id
+
+    def _find(self, s: Session, run_id: str) -> RunRow:
+        """A run by id or unambiguous id prefix (as `git` does with hashes)."""
+        matches = s.scalars(select(RunRow).where(RunRow.id.startswith(run_id, autoescape=True))).all()
+        if not matches:
+            raise UserError(f"no run '{run_id}' in store {self._display()}")
+        if len(matches) > 1:
+            raise UserError(f"run id prefix '{run_id}' is ambiguous ({len(matches)} runs)")
+        return matches[0]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")   # readers never block the writer
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _protocol_name(run: RunResult) -> str:
+    return run.results[0].protocol.name if run.results else ""
+
+
+def _run_document(run: RunResult) -> dict:
+    return run.model_dump(mode="json", exclude={"results"})
+
+
+def _target_row(run_id: str, position: int, r: TargetResult) -> TargetRow:
+    return TargetRow(run_id=run_id, position=position, target=r.target, status=r.status,
+                     median_ms=r.latency_ms.median if r.latency_ms else None, fps=r.fps,
+                     top1_label=r.top1.label if r.top1 else None, document=r.model_dump(mode="json"))
+
+
+def _to_result(row: RunRow) -> RunResult:
+    doc = dict(row.document)
+    doc["status"] = row.status if row.status != "running" else "interrupted"
+    doc["results"] = [t.document for t in row.targets]
+    return RunResult.model_validate(doc)
+
+
+def _is_transient(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("locked", "already exists", "busy", "unique", "duplicate"))
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
