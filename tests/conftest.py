@@ -39,3 +39,118 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900) -> subpro
     """Run the real `edgebench` entry point in a child process."""
     return subprocess.run([sys.executable, "-m", "edgebench", *args], capture_output=True,
                           text=True, cwd=cwd or REPO, timeout=timeout, env=os.environ.copy())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_store(tmp_path_factory) -> Path:
+    """Runs made by tests go to a temporary store, never the user's."""
+    path = tmp_path_factory.mktemp("edgebench-store") / "results.db"
+    previous = os.environ.get("EDGEBENCH_STORE")
+    os.environ["EDGEBENCH_STORE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("EDGEBENCH_STORE", None)
+    else:
+        os.environ["EDGEBENCH_STORE"] = previous
+
+
+def _postgres_bin() -> Path | None:
+    import glob
+    import shutil
+
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if (Path(candidate) / "initdb").is_file():
+            return Path(candidate)
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server on 127.0.0.1, in a throw-away cluster, for the whole session.
+
+    scripts/test.sh installs it from Debian; where it is absent the tests skip, unless
+    EDGEBENCH_REQUIRE_POSTGRES=1 (CI), where its absence is a failure.
+    """
+    import shutil
+    import socket
+    import tempfile
+
+    bindir = _postgres_bin()
+    if bindir is None:
+        if os.environ.get("EDGEBENCH_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is required (EDGEBENCH_REQUIRE_POSTGRES=1) but initdb was not found")
+        pytest.skip("PostgreSQL server binaries are not installed")
+    as_user: list[str] = []
+    datadir = Path(tempfile.mkdtemp(prefix="edgebench-pg-", dir="/tmp"))
+    if os.geteuid() == 0:  # the server refuses to run as root
+        import pwd
+
+        user = pwd.getpwnam("postgres")
+        os.chown(datadir, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(datadir / "data"), "-A", "trust",
+                    "-U", "postgres", "--no-sync"], check=True, capture_output=True)
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(datadir / "data"), "-w", "-l",
+                    str(datadir / "server.log"), "-o", f"-p {port} -h 127.0.0.1 -k {datadir} -F",
+                    "start"], check=True, capture_output=True)
+    try:
+        yield {"host": "127.0.0.1", "port": port}
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(datadir / "data"), "-m", "immediate",
+                        "stop"], capture_output=True)
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> str:
+    """A fresh, empty database on the session's server."""
+    import re
+
+    import sqlalchemy
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50]
+    admin = sqlalchemy.create_engine(
+        f"postgresql+psycopg://postgres@{postgres_server['host']}:{postgres_server['port']}/postgres",
+        isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"postgresql+psycopg://postgres@{postgres_server['host']}:{postgres_server['port']}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """Every store test runs on embedded SQLite and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def make_run(targets=("litert-int8", "torch-fp32"), label="espresso", run_id=None, status="complete"):
+    """A complete, valid RunResult built from real types (no runtime involved)."""
+    import uuid
+
+    from edgebench.results.schema import (LatencyStats, Prediction, ProtocolInfo, RunResult,
+                                          TargetResult)
+    from edgebench.system import device_info
+
+    protocol = ProtocolInfo(name="classic", warmup=1, settle_s=1.0, runs=3)
+    results = []
+    for i, name in enumerate(targets):
+        runtime, precision = name.rsplit("-", 1)
+        top1 = Prediction(index=967, label=label, score=0.9)
+        results.append(TargetResult(
+            target=name, runtime=runtime, runtime_version="1.0", precision=precision, model="mobilenet_v2",
+            status="ok", protocol=protocol, samples_ms=[1.0 + i, 1.1 + i, 1.2 + i],
+            latency_ms=LatencyStats(median=1.1 + i, mean=1.1 + i, p90=1.18 + i, p99=1.2 + i,
+                                    min=1.0 + i, max=1.2 + i),
+            fps=900.0 / (1 + i), top1=top1, top5=[top1], agrees_with_reference=True))
+    return RunResult(run_id=run_id or uuid.uuid4().hex, created="2026-11-23T12:00:00+00:00",
+                     status=status, edgebench_version="0.1.0", device=device_info(),
+                     model={"name": "mobilenet_v2", "source": "zoo"}, image={"path": "x.jpg"},
+                     results=results)

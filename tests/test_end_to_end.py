@@ -37,7 +37,8 @@ def test_all_seven_targets_say_chickadee_with_the_classic_protocol(bird_run):
     for name, r in results.items():
         assert r["status"] == "ok", (name, r["error"])
         assert r["top1"]["label"] == "chickadee", (name, r["top5"])
-        assert r["protocol"] == {"name": "classic", "warmup": 1, "settle_s": 1.0, "runs": 250}
+        assert r["protocol"] == {"name": "classic", "warmup": 1, "settle_s": 1.0, "runs": 250,
+                                 "warmup_s": 0.0, "min_duration_s": 0.0, "repetitions": 1}
         assert len(r["samples_ms"]) == 250
         lat = r["latency_ms"]
         assert 0 < lat["min"] <= lat["median"] <= lat["p90"] <= lat["p99"] <= lat["max"]
@@ -47,6 +48,7 @@ def test_all_seven_targets_say_chickadee_with_the_classic_protocol(bird_run):
         assert r["runtime_version"] and r["artifact"]["sha256"]
         assert r["preprocess_ms"] > 0
     assert data["reference_target"] == "torch-fp32"
+    assert data["status"] == "complete" and data["harness_overhead"]["median_us"] > 0
     assert data["device"]["cores_logical"] >= 1 and data["device"]["toolchain"]["torch"]
     assert "chickadee" in out.stdout and "classic" in out.stdout
 
@@ -112,3 +114,33 @@ def test_explicit_target_the_model_cannot_feed_is_reported_not_fatal(coral, tmp_
     assert results["litert-int8"]["status"] == "ok"
     assert results["onnxruntime-fp32"]["status"] == "unavailable"
     assert "does not read tflite" in results["onnxruntime-fp32"]["error"]
+
+
+def test_rigorous_protocol_reports_tails_cv_and_ci(tmp_path):
+    out_path = tmp_path / "r.json"
+    out = run_cli("run", "--protocol", "rigorous", "--targets", "litert-int8", "--out", str(out_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    [r] = json.loads(out_path.read_text())["results"]
+    assert r["protocol"]["repetitions"] == 3 and r["protocol"]["min_duration_s"] == 10.0
+    lat = r["latency_ms"]
+    assert lat["n"] >= 3000 and len(r["samples_ms"]) == lat["n"]
+    assert r["elapsed_s"] >= 30.0
+    assert lat["p99"] <= lat["p999"] <= lat["max"] and 0 < lat["cv"] < 1
+    low, high = lat["ci95_median"]
+    assert low <= lat["median"] <= high
+    assert len(lat["repetition_medians"]) == 3
+
+
+def test_run_is_saved_with_fingerprint_and_energy(tmp_path):
+    from edgebench.results.store import Store
+
+    store = tmp_path / "s.db"
+    out = run_cli("run", "--targets", "litert-int8", "--runs", "50", "--settle", "0", "--power-w", "2.5",
+                  "--store", str(store))
+    assert out.returncode == 0, out.stderr
+    assert "mJ/inference" in out.stdout and "rated" in out.stdout
+    [run] = Store(str(store)).all_runs()
+    energy = run.results[0].energy
+    assert energy.method.startswith("rated") and energy.inferences == 50
+    assert energy.j_per_inference == pytest.approx(2.5 * energy.seconds / 50)
+    assert run.device.toolchain["ai-edge-litert"] and run.device.cores_logical

@@ -18,3 +18,10 @@ def test_overrides_replace_only_given_fields():
 def test_invalid_protocol_is_rejected(kwargs):
     with pytest.raises(ValueError):
         Protocol(**{"name": "x", "warmup": 1, "settle_s": 0.0, "runs": 5, **kwargs})
+
+
+def test_rigorous_preset():
+    from edgebench.protocol import RIGOROUS
+
+    assert (RIGOROUS.warmup, RIGOROUS.warmup_s, RIGOROUS.runs, RIGOROUS.min_duration_s,
+            RIGOROUS.repetitions) == (50, 2.0, 1000, 10.0, 3)

@@ -53,11 +53,42 @@ def test_latencies_and_fps_reflect_the_work():
     session = RecordingSession(invoke_s=0.002)
     m = measure(session, np.zeros(1), Protocol("t", warmup=0, settle_s=0.0, runs=20))
     assert np.all(m.samples_ms >= 2.0)
-    assert m.fps == pytest.approx(20 / m.elapsed_s)
-    assert m.elapsed_s >= m.samples_ns.sum() / 1e9
+    assert m.fps == pytest.approx(20 / m.total_elapsed_s)
+    assert m.total_elapsed_s >= m.samples_ns.sum() / 1e9
 
 
 def test_progress_reports_reach_the_total():
     seen = []
-    measure(RecordingSession(), np.zeros(1), Protocol("t", warmup=0, settle_s=0.0, runs=25), seen.append)
-    assert seen[-1] == 25 and seen == sorted(seen)
+    measure(RecordingSession(), np.zeros(1), Protocol("t", warmup=0, settle_s=0.0, runs=25),
+            lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (25, 25) and seen == sorted(seen)
+    assert all(done <= total for done, total in seen)
+
+
+def test_duration_bounded_warmup_and_repetitions(monkeypatch):
+    monkeypatch.setattr(runner.time, "sleep", lambda s: None)
+    session = RecordingSession(invoke_s=0.001)
+    p = Protocol("t", warmup=2, warmup_s=0.05, settle_s=0.0, runs=5, min_duration_s=0.05, repetitions=3)
+    m = measure(session, np.zeros(1), p)
+    assert len(m.repetitions) == 3
+    assert all(len(r) > 5 for r in m.repetitions)          # the duration, not the count, ended each
+    assert all(e >= 0.05 for e in m.elapsed_s)
+    warmup_calls = session.count - m.runs
+    assert warmup_calls > 2                                # the warm-up ran for its 0.05 s
+    assert m.fps == pytest.approx(m.runs / sum(m.elapsed_s))
+
+
+def test_meter_brackets_each_repetition(monkeypatch):
+    monkeypatch.setattr(runner.time, "sleep", lambda s: None)
+    events = []
+
+    class Meter:
+        def start(self):
+            events.append("start")
+
+        def stop(self):
+            events.append("stop")
+            return "reading"
+
+    m = measure(RecordingSession(), np.zeros(1), Protocol("t", 0, 0.0, 4, repetitions=2), meter=Meter())
+    assert events == ["start", "stop", "start", "stop"] and m.energy == ["reading", "reading"]

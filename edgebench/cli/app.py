@@ -35,4 +35,11 @@ def root(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        # Ctrl-C outside a run's timing loop (prepare, import): nothing half-written is kept.
+        from edgebench.cli.common import err_console
+
+        err_console.print("interrupted")
+        raise SystemExit(130) from None

@@ -17,9 +17,9 @@ StoreOption = Annotated[Optional[str], typer.Option(
 
 
 def open_store(store: str | None):
-    from edgebench.results.store import Store, store_url
+    from edgebench.results.store import Store
 
-    return Store(store_url(store) if store else None)
+    return Store(store)
 
 
 @app.command("list")

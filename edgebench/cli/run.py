@@ -92,9 +92,9 @@ def run_command(
             meter=meter, power_w=power_w)
         recorder = None
         if save:
-            from edgebench.results.store import Store, store_url
+            from edgebench.results.store import Store
 
-            recorder = Store(store_url(store) if store else None)
+            recorder = Store(store)
         from edgebench.benchmark import RunInterrupted
 
         try:

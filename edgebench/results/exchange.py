@@ -70,9 +70,7 @@ def load_runs(path: Path) -> list[RunResult]:
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "top level"
-        raise UserError(f"{path}: not a valid edgebench results file: {where}: {first['msg']}") from None
+        raise UserError(f"{path}: not a valid edgebench results file: {_first_error(exc)}") from None
     except (csv.Error, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path}: not a valid edgebench results file: {exc}") from None
 
@@ -91,12 +89,20 @@ def _runs_from_json(text: str) -> list[RunResult]:
     else:
         raise ValueError("expected a run object, a list of runs or an export bundle")
     runs = []
-    for item in items:
+    for number, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            raise ValueError("every run must be a JSON object")
+            raise ValueError(f"run {number}: every run must be a JSON object")
         _check_version(item.get("schema_version"))
-        runs.append(RunResult.model_validate(item))
+        try:
+            runs.append(RunResult.model_validate(item))
+        except ValidationError as exc:
+            raise ValueError(f"run {number}: {_first_error(exc)}") from None
     return runs
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or 'top level'}: {first['msg']}"
 
 
 def _runs_from_csv(text: str) -> list[RunResult]:

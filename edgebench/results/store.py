@@ -91,7 +91,8 @@ class Store:
     """Open (creating if absent) an edgebench store. Refuses files that are not one."""
 
     def __init__(self, url: str | None = None):
-        self.url = url or default_store_url()
+        """url: a SQLAlchemy URL or a SQLite file path; None opens the default store."""
+        self.url = store_url(url) if url else default_store_url()
         self._sqlite_path = self._check_sqlite_file()
         try:
             self.engine = create_engine(self.url, **self._engine_options())

@@ -1,0 +1,82 @@
+"""Accuracy mode: the three ways to label images, their errors, and a real evaluation."""
+
+import shutil
+
+import pytest
+
+from edgebench.accuracy import evaluate, labelled_images, synset_to_index
+from edgebench.errors import UserError
+from edgebench.models.images import default_image
+from tests.conftest import run_cli
+
+CHICKADEE, MACAW, ESPRESSO = 19, 88, 967
+
+
+def test_synset_table():
+    assert synset_to_index()["n01592084"] == CHICKADEE
+    assert synset_to_index()["n07920052"] == ESPRESSO
+
+
+@pytest.fixture
+def photos(coral):
+    return {"bird": coral / "bird.bmp", "parrot": coral / "parrot.jpg", "coffee": default_image()}
+
+
+def test_labels_from_class_folders(tmp_path, photos):
+    for folder, photo in (("chickadee", "bird"), ("macaw", "parrot"), ("n07920052", "coffee")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(photos[photo], tmp_path / folder)
+    got = {p.path.parent.name: p.label_index for p in labelled_images(tmp_path)}
+    assert got == {"chickadee": CHICKADEE, "macaw": MACAW, "n07920052": ESPRESSO}
+
+
+def test_labels_from_synset_file_names(tmp_path, photos):
+    shutil.copy(photos["bird"], tmp_path / "n01592084_chickadee.bmp")
+    shutil.copy(photos["parrot"], tmp_path / "n01818515_macaw.jpg")
+    assert sorted(p.label_index for p in labelled_images(tmp_path)) == [CHICKADEE, MACAW]
+
+
+def test_labels_from_csv_take_precedence_and_limit(tmp_path, photos):
+    shutil.copy(photos["bird"], tmp_path / "a.bmp")
+    shutil.copy(photos["parrot"], tmp_path / "b.jpg")
+    (tmp_path / "labels.csv").write_text(f"file,label_index\na.bmp,{CHICKADEE}\nb.jpg,{MACAW}\n")
+    items = labelled_images(tmp_path)
+    assert [(i.path.name, i.label_index) for i in items] == [("a.bmp", CHICKADEE), ("b.jpg", MACAW)]
+    assert len(labelled_images(tmp_path, limit=1)) == 1
+
+
+def test_label_errors(tmp_path, photos):
+    with pytest.raises(UserError, match="not found"):
+        labelled_images(tmp_path / "missing")
+    with pytest.raises(UserError, match="no labelled images"):
+        labelled_images(tmp_path)
+    shutil.copy(photos["bird"], tmp_path / "mystery.bmp")
+    with pytest.raises(UserError, match="cannot tell the label"):
+        labelled_images(tmp_path)
+    (tmp_path / "labels.csv").write_text("mystery.bmp,birdy\n")
+    with pytest.raises(UserError, match="expected 'file,label_index'"):
+        labelled_images(tmp_path)
+    (tmp_path / "labels.csv").write_text("mystery.bmp,1000\n")
+    with pytest.raises(UserError, match="outside 0..999"):
+        labelled_images(tmp_path)
+    (tmp_path / "labels.csv").write_text("gone.bmp,19\n")
+    with pytest.raises(UserError, match="gone.bmp not found"):
+        labelled_images(tmp_path)
+
+
+@pytest.mark.slow
+def test_real_accuracy_on_zoo_and_coral_models(tmp_path, photos, coral):
+    for folder, photo in (("chickadee", "bird"), ("macaw", "parrot"), ("espresso", "coffee")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(photos[photo], tmp_path / folder)
+    result = evaluate("mobilenet_v2", tmp_path, ("litert-int8", "onnxruntime-int8", "torch-fp32"))
+    assert result.reference_target == "torch-fp32"
+    for r in result.results:
+        assert r.status == "ok" and r.images == 3
+        assert r.top1_accuracy == 1.0 and r.top5_accuracy == 1.0 and r.agreement_with_reference == 1.0
+    coral_result = evaluate(str(coral / "mobilenet_v2_1.0_224_quant.tflite"), tmp_path, ("litert-int8",))
+    assert coral_result.results[0].top1_accuracy == 1.0   # 1001-class indices mapped back
+    out = run_cli("accuracy", "--images", str(tmp_path), "--targets", "litert-int8,torch-fp32",
+                  "--limit", "2", "--out", str(tmp_path / "acc.json"))
+    assert out.returncode == 0, out.stderr
+    assert "top-1 %" in out.stdout and (tmp_path / "acc.json").is_file()

@@ -1,0 +1,115 @@
+"""The results store on SQLite and on a real PostgreSQL server."""
+
+import sqlite3
+
+import pytest
+
+from edgebench.errors import UserError
+from edgebench.results.store import Store
+from tests.conftest import make_run
+
+
+def test_save_get_round_trip(store_url):
+    store = Store(store_url)
+    run = make_run()
+    store.save(run)
+    assert store.get(run.run_id) == run
+    assert store.get(run.run_id[:8]).run_id == run.run_id  # unique prefix
+    listed = store.list_runs()
+    assert listed[0]["run_id"] == run.run_id and listed[0]["targets"] == 2
+
+
+def test_incremental_run_keeps_finished_targets(store_url):
+    store = Store(store_url)
+    run = make_run()
+    finished = run.results[0]
+    skeleton = run.model_copy(update={"results": []})
+    store.begin_run(skeleton)
+    store.add_target(run.run_id, 0, finished)
+    assert store.list_runs()[0]["status"] == "running"
+    partial = store.get(run.run_id)  # what a crash would leave: the finished target, not complete
+    assert partial.status == "interrupted" and [r.target for r in partial.results] == ["litert-int8"]
+    store.add_target(run.run_id, 1, run.results[1])
+    store.finish_run(run)
+    assert store.get(run.run_id) == run
+
+
+def test_delete_and_unknown_ids(store_url):
+    store = Store(store_url)
+    a, b = make_run(), make_run()
+    store.save(a)
+    store.save(b)
+    assert store.delete(a.run_id) == a.run_id
+    assert [r["run_id"] for r in store.list_runs()] == [b.run_id]
+    with pytest.raises(UserError, match="no run"):
+        store.get(a.run_id)
+    with pytest.raises(UserError, match="no run"):
+        store.delete("doesnotexist")
+
+
+def test_ambiguous_prefix(store_url):
+    store = Store(store_url)
+    store.save(make_run(run_id="abc1" + "0" * 28))
+    store.save(make_run(run_id="abc2" + "0" * 28))
+    with pytest.raises(UserError, match="ambiguous"):
+        store.get("abc")
+
+
+def test_import_is_all_or_nothing(store_url):
+    store = Store(store_url)
+    existing = make_run()
+    store.save(existing)
+    new = make_run()
+    with pytest.raises(UserError, match="already in the store"):
+        store.import_runs([new, existing])
+    assert [r["run_id"] for r in store.list_runs()] == [existing.run_id]  # `new` did not land
+    assert store.import_runs([new, existing], skip_existing=True) == (1, 1)
+    assert len(store.list_runs()) == 2
+
+
+def test_same_device_is_one_row(store_url):
+    from sqlalchemy import func, select
+
+    from edgebench.results.store import DeviceRow
+
+    store = Store(store_url)
+    store.save(make_run())
+    store.save(make_run())
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(DeviceRow)).scalar() == 1
+
+
+def test_corrupt_sqlite_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "results.db"
+    garbage = b"this is not a database at all " * 200
+    path.write_bytes(garbage)
+    with pytest.raises(UserError, match="not a readable SQLite database"):
+        Store(f"sqlite:///{path}")
+    assert path.read_bytes() == garbage
+
+
+def test_truncated_store_is_refused(tmp_path):
+    path = tmp_path / "results.db"
+    store = Store(f"sqlite:///{path}")
+    for _ in range(5):
+        store.save(make_run())
+    store.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"results.db{suffix}").unlink(missing_ok=True)
+    with pytest.raises(UserError):
+        Store(f"sqlite:///{path}").list_runs()
+
+
+def test_foreign_sqlite_database_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER)")
+    with pytest.raises(UserError, match="not an edgebench store"):
+        Store(f"sqlite:///{path}")
+
+
+def test_unreachable_postgres_is_a_clear_error():
+    with pytest.raises(UserError, match="cannot open store"):
+        Store("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
