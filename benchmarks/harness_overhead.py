@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     x_float = image_nchw()
     protocol = Protocol("overhead", warmup=20, settle_s=0.0, runs=args.runs)
-    print(f"# harness overhead, {dt.date.today()}, {machine()}")
+    print(f"# harness overhead vs bare loop, {dt.date.today()}, {machine()}")
     print(f"# {args.rounds} alternating rounds x {args.runs} runs; medians in ms")
     print(f"{'target':18s} {'edgebench':>10s} {'bare loop':>10s} {'ratio':>7s}  goal <= 1.02")
     for target, (runtime_name, variant, make_bare) in CASES.items():

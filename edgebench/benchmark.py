@@ -6,6 +6,7 @@ with its reason and the other targets still run.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 import uuid
@@ -289,10 +290,7 @@ def _new_result(target: TargetDef, runtime, source, protocol: Protocol) -> Targe
     return TargetResult(
         target=target.name, runtime=target.runtime, runtime_version=runtime.version(),
         precision=target.precision, device=target.device, model=source.name, status="ok",
-        protocol=ProtocolInfo(name=protocol.name, warmup=protocol.warmup, settle_s=protocol.settle_s,
-                              runs=protocol.runs, warmup_s=protocol.warmup_s,
-                              min_duration_s=protocol.min_duration_s,
-                              repetitions=protocol.repetitions))
+        protocol=ProtocolInfo(**dataclasses.asdict(protocol)))
 
 
 def _artifact_or_reason(target: TargetDef, runtime, source, result: TargetResult) -> Artifact | None:

@@ -14,17 +14,22 @@ REPO = Path(__file__).resolve().parents[1]
 CORAL = REPO.parent / "shared" / "fixtures" / "coral"
 
 
+def _environment(name: str, value: str):
+    """Set an environment variable for the test session, restoring it afterwards."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    yield
+    if previous is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = previous
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory) -> Path:
-    """Point EDGEBENCH_CACHE_DIR at one temporary cache for the whole test session."""
+    """One prepared-model cache for the whole test session: real conversions run once."""
     path = tmp_path_factory.mktemp("edgebench-cache")
-    previous = os.environ.get("EDGEBENCH_CACHE_DIR")
-    os.environ["EDGEBENCH_CACHE_DIR"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("EDGEBENCH_CACHE_DIR", None)
-    else:
-        os.environ["EDGEBENCH_CACHE_DIR"] = previous
+    yield from (path for _ in _environment("EDGEBENCH_CACHE_DIR", str(path)))
 
 
 @pytest.fixture
@@ -45,13 +50,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900) -> subpro
 def session_store(tmp_path_factory) -> Path:
     """Runs made by tests go to a temporary store, never the user's."""
     path = tmp_path_factory.mktemp("edgebench-store") / "results.db"
-    previous = os.environ.get("EDGEBENCH_STORE")
-    os.environ["EDGEBENCH_STORE"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("EDGEBENCH_STORE", None)
-    else:
-        os.environ["EDGEBENCH_STORE"] = previous
+    yield from (path for _ in _environment("EDGEBENCH_STORE", str(path)))
 
 
 def _postgres_bin() -> Path | None:

@@ -1,0 +1,1 @@
+"""Reports: charts, the self-contained HTML report, and run comparison."""
