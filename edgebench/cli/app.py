@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edgebench.cli import accuracy, models, results, run, targets
+from edgebench.cli import accuracy, models, report, results, run, targets
 
 app = typer.Typer(
     name="edgebench",
@@ -16,6 +16,8 @@ app = typer.Typer(
 app.command("run")(run.run_command)
 app.command("targets")(targets.targets_command)
 app.command("accuracy")(accuracy.accuracy_command)
+app.command("report")(report.report_command)
+app.command("compare")(report.compare_command)
 app.add_typer(models.app, name="models")
 app.add_typer(results.app, name="results")
 

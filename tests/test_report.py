@@ -1,0 +1,149 @@
+"""Reports: published reference data, charts, the HTML file rendered in headless Chromium,
+and `compare` on real runs."""
+
+import base64
+import json
+import re
+import shutil
+
+import pytest
+
+from edgebench.report.charts import fps_bars, fps_per_watt_bars, report_charts
+from edgebench.report.compare import compare_runs
+from edgebench.report.html import build_report
+from edgebench.results.reference import PUBLISHED, published
+from edgebench.results.store import Store
+from tests.conftest import make_run, run_cli
+
+
+def test_published_reference_is_complete_and_cited():
+    sterckval = published("Sterckval")
+    assert len(sterckval) == 10 and len(published("coral.ai")) == 4
+    by_setup = {f.setup: f for f in PUBLISHED}
+    assert by_setup["i7-7700K + Coral (tflite)"].fps == 351
+    assert by_setup["Rpi + Coral (tflite)"].fps == 74            # USB 2.0
+    assert by_setup["Coral: desktop CPU + USB Accelerator (USB 3.0)"].ms == 2.6
+    assert all(f.status == "published" and f.source for f in PUBLISHED)
+
+
+def test_bars_group_by_device_and_keep_published_apart():
+    local, remote = make_run(), make_run(targets=("litert-int8",))
+    remote.device = remote.device.model_copy(update={"hostname": "raspberrypi",
+                                                     "board": {"kind": "raspberry-pi", "model": "Raspberry Pi 4"}})
+    bars = fps_bars([local, remote], published())
+    assert [b.value for b in bars] == sorted((b.value for b in bars), reverse=True)
+    groups = {b.group for b in bars}
+    assert "published" in groups and any("Raspberry Pi 4" in g for g in groups) and len(groups) == 3
+    assert all("[published]" in b.label for b in bars if b.published)
+    # Only published setups with a quoted power have an efficiency bar; no energy measured here.
+    assert {b.label for b in fps_per_watt_bars([local], published())} == {
+        f"{f.setup} at {f.power_w:g} W [published]" for f in PUBLISHED if f.power_w}
+
+
+def test_report_is_self_contained_and_labels_published_figures():
+    html = build_report([make_run()], published())
+    assert "<script" not in html
+    assert not re.search(r"""(src|href)=["'](https?:)?//""", html)   # no external URLs
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == 4   # fps linear, fps log, fps per watt (published powers), latency
+    assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    assert html.count("(published)") == len(PUBLISHED)
+    assert "Sterckval 2019" in html
+    assert "timed runs / wall-clock seconds" in html                # every figure's method
+
+
+def test_report_escapes_text():
+    run = make_run()
+    run.device = run.device.model_copy(update={"hostname": "<script>alert(1)</script>"})
+    html = build_report([run], [])
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_compare_finds_slowdown_and_ignores_noise():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    base = make_run(targets=("litert-int8",))
+    base.results[0].samples_ms = list(rng.normal(1.9, 0.1, 250))
+    rerun = make_run(targets=("litert-int8",))
+    rerun.results[0].samples_ms = list(rng.normal(1.95, 0.1, 250))   # +2.6%: real but below threshold
+    slow = make_run(targets=("litert-int8",))
+    slow.results[0].samples_ms = list(rng.normal(3.2, 0.15, 250))
+    assert compare_runs(base, rerun).targets[0].verdict == "no significant difference"
+    verdict = compare_runs(base, slow).targets[0]
+    assert verdict.verdict == "slower" and verdict.p_value < 1e-10 and verdict.ratio == pytest.approx(3.2 / 1.9, rel=0.05)
+
+
+@pytest.fixture
+def chromium():
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (binary and driver):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/test.sh installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1300,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(options=options, service=Service(driver))
+    yield browser
+    browser.quit()
+
+
+@pytest.mark.slow
+def test_real_run_report_renders_in_chromium(chromium, tmp_path, coral):
+    store = tmp_path / "s.db"
+    out = run_cli("run", "--image", str(coral / "bird.bmp"), "--targets", "litert-int8,onnxruntime-fp32,torch-fp32",
+                  "--runs", "100", "--settle", "0", "--power-w", "2.5", "--store", str(store))
+    assert out.returncode == 0, out.stderr
+    report = tmp_path / "report.html"
+    made = run_cli("report", "--reference", "--store", str(store), "--out", str(report),
+                   "--format", "png", "--outdir", str(tmp_path / "charts"))
+    assert made.returncode == 0, made.stderr
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [
+        "fps_linear.png", "fps_log.png", "fps_per_watt.png", "latency.png"]
+
+    chromium.get(report.as_uri())
+    errors = [e for e in chromium.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+    loaded = chromium.execute_script(
+        "return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+    assert loaded == [True, True, True, True]
+    body = chromium.find_element("tag name", "body").text
+    assert "chickadee" in body and "published" in body and "Jetson Nano" in body
+    height = chromium.execute_script("return document.body.scrollHeight")
+    chromium.set_window_size(1300, min(height + 100, 12000))
+    shot = tmp_path / "report.png"
+    chromium.save_screenshot(str(shot))
+    assert shot.stat().st_size > 50_000
+    shutil.copy(shot, tmp_path.parent / "last-report-screenshot.png")  # for a person to look at
+
+
+@pytest.mark.slow
+def test_compare_real_runs_threads_1_vs_all_cores(tmp_path):
+    store = str(tmp_path / "s.db")
+    args = ("run", "--targets", "litert-int8", "--runs", "250", "--store", store)
+    for extra in ((), (), ("--threads", "1")):
+        out = run_cli(*args, *extra)
+        assert out.returncode == 0, out.stderr
+    first, rerun, one_thread = [r["run_id"] for r in Store(store).list_runs()][::-1]
+    same = run_cli("compare", first, rerun, "--store", store, "--fail-on-regression")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "no significant difference" in same.stdout
+    slowed = run_cli("compare", first, one_thread, "--store", store, "--fail-on-regression")
+    assert slowed.returncode == 1, slowed.stdout + slowed.stderr
+    assert "slower" in slowed.stdout and "regression" in slowed.stdout
+
+
+def test_compare_and_report_errors(tmp_path):
+    store = str(tmp_path / "s.db")
+    out = run_cli("report", "--store", store, "--out", str(tmp_path / "r.html"))
+    assert out.returncode == 2 and "no complete runs" in out.stderr
+    out = run_cli("compare", "nope", "nada", "--store", store)
+    assert out.returncode == 2 and "not a results file, a stored run id or a device name" in out.stderr
+    out = run_cli("report", "--store", store, "--format", "gif")
+    assert out.returncode == 2 and "png or svg" in out.stderr
