@@ -149,7 +149,7 @@ def evaluate(model: str, directory: Path, targets: tuple[str, ...] | None = None
     explicit = targets is not None
     accuracies: list[TargetAccuracy] = []
     for target in resolve_targets(targets):
-        runtime = load_runtime(target.runtime)
+        runtime = load_runtime(target.runtime_key)
         if not explicit and not source.applies(target, runtime.formats):
             continue
         shell = _new_result(target, runtime, source, CLASSIC)
@@ -161,7 +161,8 @@ def evaluate(model: str, directory: Path, targets: tuple[str, ...] | None = None
             continue
         session = None
         try:
-            options = RuntimeOptions(threads=threads, extra={"input_shape": getattr(getattr(
+            options = RuntimeOptions(threads=threads, device=target.device, precision=target.precision,
+                                     extra={"input_shape": getattr(getattr(
                 source, "spec", None), "input_shape", (1, 3, 224, 224))})
             session = runtime.load(artifact, options)
             prep = source.preprocessing(session.input_spec, "auto")

@@ -33,10 +33,12 @@ class RunConfig:
     protocol: Protocol = CLASSIC
     threads: int | None = None
     preprocess: str = "auto"                   # user models: auto, torchvision, inception, unit, raw
-    torch_mode: str = "frozen"
+    torch_mode: str = "auto"
     allow_download: bool = True
-    meter: str = "auto"             # auto (a measuring meter if present), none, rated, rapl
+    meter: str = "auto"             # auto (a measuring meter if present), none, rated, rapl, nvml, jetson
     power_w: float | None = None    # for the rated meter: the device's rated power
+    batch: int = 1                  # images per inference (throughput mode; torch targets)
+    cuda_input: str = "auto"        # CUDA targets: host (copy each frame) or device (staged once)
     extra_options: dict[str, str] = field(default_factory=dict)
 
 
@@ -84,21 +86,21 @@ class ZooSource:
         self.name = self.spec.name
 
     def applies(self, target: TargetDef, formats: tuple[str, ...]) -> bool:
-        return any((fmt, target.precision) in self.spec.variants for fmt in formats)
+        return any((fmt, target.source_precision) in self.spec.variants for fmt in formats)
 
     def artifact_for(self, target: TargetDef, formats: tuple[str, ...]) -> Artifact:
         for fmt in formats:
-            if (fmt, target.precision) in self.spec.variants:
-                return self.preparer.get((fmt, target.precision))
-        raise TargetUnavailable(f"{self.name} has no {target.precision} variant in "
+            if (fmt, target.source_precision) in self.spec.variants:
+                return self.preparer.get((fmt, target.source_precision))
+        raise TargetUnavailable(f"{self.name} has no {target.source_precision} variant in "
                                 f"{'/'.join(formats)} format")
 
     def preprocessing(self, _input_spec, _choice: str):
         return self.spec.preprocessing
 
     def describe(self) -> dict:
-        return {"name": self.name, "source": "zoo", "weights_sha256": self.spec.weights.sha256,
-                "description": self.spec.description}
+        return {"name": self.name, "source": "zoo", "description": self.spec.description,
+                "weights_sha256": self.spec.weights.sha256 if self.spec.weights else None}
 
 
 class FileSource:
@@ -109,7 +111,7 @@ class FileSource:
         self.name = self.artifact.model
 
     def applies(self, target: TargetDef, formats: tuple[str, ...]) -> bool:
-        return self.artifact.format in formats and self.artifact.precision == target.precision
+        return self.artifact.format in formats and self.artifact.precision == target.source_precision
 
     def artifact_for(self, target: TargetDef, formats: tuple[str, ...]) -> Artifact:
         if self.artifact.requires == "edgetpu" and target.device != "edgetpu":
@@ -117,7 +119,7 @@ class FileSource:
                                     "the Edge TPU delegate (libedgetpu), not on a CPU runtime")
         if self.artifact.format not in formats:
             raise TargetUnavailable(f"{target.runtime} does not read {self.artifact.format} files")
-        if self.artifact.precision != target.precision:
+        if self.artifact.precision != target.source_precision:
             raise TargetUnavailable(f"the model is {self.artifact.precision}, the target is "
                                     f"{target.precision}")
         return self.artifact
@@ -192,13 +194,13 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     image_path = Path(config.image) if config.image else default_image()
     image = _Image(image_path)
     source = open_source(config.model, config.allow_download, events)
-    meter = select_meter(config.meter, config.power_w)
+    meters: dict[str, object] = {}  # one per device, chosen once
     explicit = config.targets is not None
     planned = []
     # Prepare every artifact before timing anything: conversions must not run between
     # one target's measurement and the next.
     for target in resolve_targets(config.targets):
-        runtime = load_runtime(target.runtime)
+        runtime = load_runtime(target.runtime_key)
         if not explicit and not source.applies(target, runtime.formats):
             continue  # a user's int8 .tflite does not "run" on onnxruntime-fp32: leave it out
         result = _new_result(target, runtime, source, config.protocol)
@@ -219,8 +221,11 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     try:
         for position, (target, runtime, artifact, result) in enumerate(planned):
             if artifact is not None:
+                if target.device not in meters:
+                    meters[target.device] = select_meter(config.meter, config.power_w, target.device)
                 try:
-                    _measure_target(target, runtime, artifact, source, image, config, events, result, meter)
+                    _measure_target(target, runtime, artifact, source, image, config, events, result,
+                                    meters[target.device])
                 except KeyboardInterrupt:
                     result.status, result.error = "interrupted", "interrupted by the user (Ctrl-C)"
                     result.latency_ms = result.fps = None
@@ -244,11 +249,11 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     return run_result
 
 
-def select_meter(name: str, power_w: float | None):
-    """The energy meter for a run: None when energy is not measured."""
+def select_meter(name: str, power_w: float | None, device: str = "cpu"):
+    """The energy meter for a target on `device`: None when energy is not measured there."""
     import importlib
 
-    from edgebench.meters.base import METERS
+    from edgebench.meters.base import AUTO_METERS, METERS
 
     if power_w is not None and name in ("auto", "rated"):
         from edgebench.meters.rated import RatedMeter
@@ -258,10 +263,9 @@ def select_meter(name: str, power_w: float | None):
         raise UserError("the rated meter needs --power-w (the device's rated power in W)")
     if name == "none":
         return None
-    candidates = [name] if name != "auto" else [m for m in METERS if m != "rated"]
-    for candidate in candidates:
-        if candidate not in METERS:
-            raise UserError(f"unknown meter '{candidate}'; known: auto, none, {', '.join(METERS)}")
+    if name != "auto" and name not in METERS:
+        raise UserError(f"unknown meter '{name}'; known: auto, none, {', '.join(METERS)}")
+    for candidate in ([name] if name != "auto" else AUTO_METERS.get(device, ())):
         module, _, cls = METERS[candidate].partition(":")
         meter = getattr(importlib.import_module(module), cls)()
         ok, reason = meter.available()
@@ -324,39 +328,59 @@ def _measure_target(target: TargetDef, runtime, artifact: Artifact, source, imag
 
     session = None
     try:
-        options = RuntimeOptions(threads=config.threads, extra={
-            "torch_mode": config.torch_mode,
-            **({"input_shape": source.spec.input_shape} if hasattr(source, "spec") else {}),
+        if config.batch > 1 and target.runtime != "torch":
+            raise TargetUnavailable(f"--batch {config.batch} needs a runtime that builds its graph "
+                                    "for the batch size (torch targets); this artifact is batch 1")
+        input_shape = None
+        if hasattr(source, "spec"):
+            input_shape = (config.batch, *source.spec.input_shape[1:])
+        options = RuntimeOptions(threads=config.threads, device=target.device,
+                                 precision=target.precision, extra={
+            "torch_mode": config.torch_mode, "cuda_input": config.cuda_input,
+            **({"input_shape": input_shape} if input_shape else {}),
             **config.extra_options})
         result.options = {"threads": config.threads or _cores(), **(
             {"torch_mode": config.torch_mode} if target.runtime == "torch" else {})}
+        if meter is not None:
+            result.options["meter"] = meter.name
         started = time.perf_counter()
         session = runtime.load(artifact, options)
         result.load_s = round(time.perf_counter() - started, 3)
+        for attribute, key in (("mode", "torch_mode"), ("input_on", "cuda_input"), ("layout", "cuda_layout")):
+            if getattr(session, attribute, None):
+                result.options[key] = getattr(session, attribute)
         spec = session.input_spec
         if spec.layout is None:
             raise TargetUnavailable(f"input {spec.name} {spec.shape} is not an image tensor")
         float_x, preprocess_ms = image.tensor(source.preprocessing(spec, config.preprocess))
         started = time.perf_counter()
-        x = to_input(float_x, spec)
+        x = to_input(np.repeat(float_x, spec.shape[0], axis=0) if spec.shape[0] > 1 else float_x, spec)
         result.preprocess_ms = round(preprocess_ms + (time.perf_counter() - started) * 1e3, 3)
         result.input = {"shape": list(spec.shape), "layout": spec.layout, "dtype": spec.dtype,
                         "quantization": (None if spec.quantization is None else
                                          {"scale": spec.quantization.scale,
                                           "zero_point": spec.quantization.zero_point})}
-        events.target_started(target.name, config.protocol.runs * config.protocol.repetitions)
-        m = measure(session, x, config.protocol,
+        protocol = config.protocol
+        window = getattr(meter, "min_window_s", 0.0)
+        if window > protocol.min_duration_s:
+            # The meter cannot resolve a shorter loop: time for at least its window, and say so.
+            protocol = dataclasses.replace(protocol, min_duration_s=window)
+            result.options["energy_window_s"] = window
+        events.target_started(target.name, protocol.runs * protocol.repetitions)
+        m = measure(session, x, protocol,
                     lambda done, total: events.target_progress(target.name, done, total), meter)
         result.latency_ms = latency_stats(
             m.samples_ms, [float(np.median(r)) / 1e6 for r in m.repetitions])
         result.fps = m.fps
+        result.batch = spec.shape[0]
+        result.images_per_s = m.fps * spec.shape[0]
         result.elapsed_s = m.total_elapsed_s
         if m.energy:
             from edgebench.meters.base import energy_from
 
             result.energy = energy_from(m.energy, m.runs)
         result.samples_ms = [round(float(v), 6) for v in m.samples_ms]
-        probabilities = scores(m.output, session.output_spec)
+        probabilities = scores(m.output[:1], session.output_spec)  # first image of a batch
         predictions = top_k(probabilities, labels_for(probabilities.size))
         result.top1, result.top5 = predictions[0], predictions
     except TargetUnavailable as exc:

@@ -21,7 +21,7 @@ class TargetStatus:
 def list_targets() -> list[TargetStatus]:
     statuses = []
     for target in TARGETS.values():
-        runtime = load_runtime(target.runtime)
+        runtime = load_runtime(target.runtime_key)
         ok, detail = runtime.available()
         statuses.append(TargetStatus(target.name, target.runtime, target.precision, target.device,
                                      ok, runtime.version() if ok else None, detail))

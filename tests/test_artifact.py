@@ -36,4 +36,4 @@ def test_coral_quant_model_is_int8(coral):
 
 def test_edgetpu_model_is_recognised(coral):
     a = inspect_model_file(coral / "mobilenet_v2_1.0_224_quant_edgetpu.tflite")
-    assert (a.format, a.precision, a.requires) == ("tflite", "int8", "edgetpu")
+    assert (a.format, a.precision, a.requires) == ("tflite-edgetpu", "int8", "edgetpu")

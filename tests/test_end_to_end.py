@@ -96,12 +96,22 @@ def test_user_onnx_file_runs_on_onnxruntime_and_openvino(coral, tmp_path, bird_r
     assert {r["top1"]["label"] for r in results.values()} == {"macaw"}
 
 
-def test_edge_tpu_model_without_edge_tpu_is_a_clear_failure(coral):
-    out = run_cli("run", "--model", str(coral / "mobilenet_v2_1.0_224_quant_edgetpu.tflite"),
+@pytest.mark.parametrize("targets", [(), ("--targets", "edgetpu-int8")])
+def test_edge_tpu_model_without_edge_tpu_is_one_clear_line(coral, targets):
+    out = run_cli("run", "--model", str(coral / "mobilenet_v2_1.0_224_quant_edgetpu.tflite"), *targets,
                   "--runs", "2", "--settle", "0")
     assert out.returncode == 2
     assert "Traceback" not in out.stdout + out.stderr
-    assert "Edge TPU delegate" in " ".join(out.stdout.split())
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Edge TPU delegate libedgetpu.so.1" in lines[0], out.stderr
+    assert out.stdout.strip() == ""
+
+
+def test_cpu_runtimes_refuse_an_edge_tpu_model_with_the_reason(coral):
+    out = run_cli("run", "--model", str(coral / "mobilenet_v2_1.0_224_quant_edgetpu.tflite"),
+                  "--targets", "litert-int8,openvino-int8", "--runs", "2", "--settle", "0")
+    assert out.returncode == 2
+    assert " ".join(out.stderr.split()).count("compiled for the Edge TPU") == 2
 
 
 def test_explicit_target_the_model_cannot_feed_is_reported_not_fatal(coral, tmp_path):

@@ -41,12 +41,14 @@ def info_command(name: Annotated[str, typer.Argument(help="Zoo model name.")]) -
         from edgebench.models.zoo import get_model
 
         spec = get_model(name)
-        w = spec.weights
-        found = installed_path(w) or (cached_path(w) if cached_path(w).is_file() else None)
         console.print(f"[bold]{spec.name}[/]: {spec.description}")
         console.print(f"task: {spec.task}   license: {spec.license}   input (NCHW): {spec.input_shape}")
-        console.print(f"weights: {w.filename} sha256 {w.sha256}")
-        console.print(f"  found at: {found or 'not installed (' + (w.pip_hint or w.url) + ')'}")
+        sources = ([("weights", spec.weights)] if spec.weights else []) + [
+            (f"{fmt}-{precision} (published file)", src) for (fmt, precision), src in spec.prebuilt]
+        for label, w in sources:
+            found = installed_path(w) or (cached_path(w) if cached_path(w).is_file() else None)
+            console.print(f"{label}: {w.filename} sha256 {w.sha256}")
+            console.print(f"  found at: {found or 'not downloaded (' + (w.pip_hint or w.url) + ')'}")
         p = spec.preprocessing
         console.print(f"preprocessing: resize {p.resize}, centre-crop {p.crop}, mean {p.mean}, std {p.std}")
         preparer = Preparer(spec, allow_download=False)

@@ -35,8 +35,7 @@ class RichEvents:
         self.progress.update(self._tasks[target], completed=done, total=total)
 
     def target_finished(self, result) -> None:
-        if result.status != "ok":
-            self.progress.console.print(f"[yellow]{result.target}: {result.status}[/] - {result.error}")
+        """Statuses are shown once, in the results table (or the error line)."""
 
     def _finish_prepare(self) -> None:
         if self._prepare_task is not None:
@@ -61,7 +60,9 @@ def run_command(
     settle: Annotated[Optional[float], typer.Option(min=0.0, help="Seconds to pause after warm-up (overrides the protocol).")] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads per runtime (default: all cores).")] = None,
     preprocess: Annotated[str, typer.Option(help="Normalisation for your own model: auto, torchvision, inception, unit, raw.")] = "auto",
-    torch_mode: Annotated[str, typer.Option(help="torch execution mode: frozen (TorchScript, fastest on CPU), eager, compile.")] = "frozen",
+    torch_mode: Annotated[str, typer.Option(help="torch mode: auto (CPU: frozen TorchScript; CUDA: graph), frozen, graph, compile, eager (a naive loop).")] = "auto",
+    batch: Annotated[int, typer.Option(min=1, help="Images per inference: throughput mode, reported as images/s (torch targets).")] = 1,
+    cuda_input: Annotated[str, typer.Option(help="CUDA targets: host (copy every frame to the GPU inside the timed loop), device (stage once), auto (host at batch 1, device for batches).")] = "auto",
     offline: Annotated[bool, typer.Option(help="Never download weights; fail if they are not installed.")] = False,
     meter: Annotated[str, typer.Option(help="Energy meter: auto (RAPL where readable), none, rated (needs --power-w), rapl.")] = "auto",
     power_w: Annotated[Optional[float], typer.Option(min=0.001, help="Rated power in W for the rated meter, the article's method (e.g. 2.5 for a Coral).")] = None,
@@ -89,7 +90,7 @@ def run_command(
             model=model, image=image, targets=_split_targets(targets),
             protocol=PROTOCOLS[protocol].with_overrides(warmup=warmup, settle_s=settle, runs=runs),
             threads=threads, preprocess=preprocess, torch_mode=torch_mode, allow_download=not offline,
-            meter=meter, power_w=power_w)
+            meter=meter, power_w=power_w, batch=batch, cuda_input=cuda_input)
         recorder = None
         if save:
             from edgebench.results.store import Store
@@ -99,7 +100,7 @@ def run_command(
 
         try:
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                          MofNCompleteColumn(), console=console, transient=False) as progress:
+                          MofNCompleteColumn(), console=console, transient=True) as progress:
                 result = run(config, RichEvents(progress), recorder)
         except RunInterrupted as interrupted:
             result = interrupted.result
@@ -110,14 +111,16 @@ def run_command(
             saved = f"; saved as run {result.run_id[:12]} (interrupted)" if recorder else ""
             err_console.print(f"interrupted: {done} target(s) finished{saved}")
             raise typer.Exit(130) from None
+        if not any(r.status == "ok" for r in result.results):
+            # Nothing was measured: one line with every target's reason, no empty table.
+            reasons = "; ".join(f"{r.target}: {r.error}" for r in result.results) or "no target applies"
+            raise UserError(f"no target ran - {reasons}")
         print_run(result)
         if out is not None:
             write_json_atomically(out, result.model_dump_json(indent=2))
             console.print(f"results written to {out}")
         if recorder is not None:
             console.print(f"saved as run {result.run_id[:12]} in {recorder.engine_url_safe()}")
-        if not any(r.status == "ok" for r in result.results):
-            raise UserError("no target ran; see the reasons above (`edgebench targets`)")
 
 
 def print_run(result, detail: bool = False) -> None:
@@ -155,8 +158,11 @@ def results_table(result) -> Table:
     if energy:
         caption += f" Energy: {energy.method}."
     table = Table(title=title, caption=caption)
+    batched = any(r.batch > 1 for r in result.results)
     columns = [("target", "left"), ("runtime version", "left"), ("precision", "left"),
                ("median ms", "right"), ("p99 ms", "right"), ("CV %", "right"), ("fps", "right")]
+    if batched:
+        columns += [("batch", "right"), ("images/s", "right")]
     if energy:
         columns += [("mJ/inference", "right"), ("inferences/J", "right"), ("avg W", "right")]
     columns += [("top-1 label", "left"), ("score", "right"), ("agrees", "left")]
@@ -171,8 +177,10 @@ def results_table(result) -> Table:
         agrees = "ref" if r.is_reference else ("[green]yes[/]" if r.agrees_with_reference
                                                else "[bold red]NO[/]")
         lat = r.latency_ms
-        row = [r.target, r.runtime_version or "-", r.precision, f"{lat.median:.2f}", f"{lat.p99:.2f}",
+        row = [r.target, r.runtime_version or "-", r.precision, f"{lat.median:.3f}", f"{lat.p99:.3f}",
                f"{lat.cv * 100:.1f}", f"{r.fps:.1f}"]
+        if batched:
+            row += [str(r.batch), f"{r.images_per_s:,.0f}"]
         if energy:
             e = r.energy
             row += ([f"{e.j_per_inference * 1e3:.2f}", f"{e.inferences_per_j:.1f}", f"{e.avg_power_w:.2f}"]

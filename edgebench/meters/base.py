@@ -21,7 +21,10 @@ class EnergyReading:
 
 
 class Meter(Protocol):
+    """min_window_s: the shortest timed loop the meter can measure meaningfully (0 if any)."""
+
     name: str
+    min_window_s: float
 
     def available(self) -> tuple[bool, str]: ...
     def start(self) -> None: ...
@@ -41,4 +44,14 @@ def energy_from(readings: list[EnergyReading], inferences: int) -> Energy:
 METERS: dict[str, str] = {
     "rated": "edgebench.meters.rated:RatedMeter",
     "rapl": "edgebench.meters.rapl:RaplMeter",
+    "nvml": "edgebench.meters.nvml:NvmlMeter",
+    "jetson": "edgebench.meters.jetson:JetsonRailsMeter",
+}
+
+# What `--meter auto` tries for a target on each device, first available wins. A Jetson's
+# INA3221 rails see the whole module (CPU and GPU), so they come first on both.
+AUTO_METERS: dict[str, tuple[str, ...]] = {
+    "cpu": ("jetson", "rapl"),
+    "cuda": ("jetson", "nvml"),
+    "tensorrt": ("jetson", "nvml"),
 }

@@ -16,6 +16,7 @@ _PACKAGE_ZONE = re.compile(r"^(intel-rapl|amd-rapl):\d+$")
 
 class RaplMeter:
     name = "rapl"
+    min_window_s = 0.0
 
     def __init__(self, root: Path = POWERCAP):
         self.root = Path(root)

@@ -9,6 +9,7 @@ from edgebench.meters.base import EnergyReading
 
 class RatedMeter:
     name = "rated"
+    min_window_s = 0.0
 
     def __init__(self, power_w: float):
         if power_w <= 0:

@@ -49,10 +49,10 @@ def inspect_model_file(path: Path) -> Artifact:
         data = path.read_bytes()
         if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
             raise UserError(f"{path} is not a TFLite model (no TFL3 flatbuffer identifier)")
-        requires = "edgetpu" if EDGETPU_CUSTOM_OP in data else None
-        precision, io_quant = ("int8", {}) if requires else _tflite_precision(path)
-        return Artifact(path, "tflite", precision, sha256_of(path), path.stem, requires=requires,
-                        io_quantization=io_quant)
+        if EDGETPU_CUSTOM_OP in data:  # compiled by edgetpu_compiler: only the delegate runs it
+            return Artifact(path, "tflite-edgetpu", "int8", sha256_of(path), path.stem, requires="edgetpu")
+        precision, io_quant = _tflite_precision(path)
+        return Artifact(path, "tflite", precision, sha256_of(path), path.stem, io_quantization=io_quant)
     if suffix == ".onnx":
         return Artifact(path, "onnx", _onnx_precision(path), sha256_of(path), path.stem)
     raise UserError(f"unsupported model file {path.name}: edgebench reads .tflite and .onnx")

@@ -107,6 +107,12 @@ class Preparer:
 
     def cached(self, variant: Variant) -> Artifact | None:
         """The artifact if built for the current source and toolchain, intact; else None."""
+        prebuilt = self.spec.prebuilt_source(variant)
+        if prebuilt is not None:
+            from edgebench.models.sources import cached_path, installed_path
+
+            present = installed_path(prebuilt) or cached_path(prebuilt)
+            return self._prebuilt(prebuilt) if present.is_file() else None
         if variant == ("torch", "fp32"):
             return self._torch_artifact()
         path = self.path(variant)
@@ -126,6 +132,9 @@ class Preparer:
         """The artifact, building it (and what it is built from) if it is not cached."""
         if variant not in self.spec.variants:
             raise TargetUnavailable(f"{self.spec.name} has no {variant[0]} {variant[1]} variant")
+        prebuilt = self.spec.prebuilt_source(variant)
+        if prebuilt is not None:
+            return self._prebuilt(prebuilt)
         found = self.cached(variant)
         if found is not None:
             return found
@@ -179,6 +188,15 @@ class Preparer:
         meta_path = path.with_suffix(".json")
         meta_path.with_suffix(".tmp").write_text(json.dumps(meta, indent=2))
         os.replace(meta_path.with_suffix(".tmp"), meta_path)
+
+    def _prebuilt(self, source) -> Artifact:
+        """A published, ready-made file: found or downloaded with its sha256 checked."""
+        from dataclasses import replace
+
+        from edgebench.models.artifact import inspect_model_file
+
+        path = resolve_weights(source, allow_download=self.allow_download, notify=self.on_step)
+        return replace(inspect_model_file(path), model=self.spec.name)
 
     def _torch_artifact(self) -> Artifact:
         return Artifact(self.weights, "torch", "fp32", self.spec.weights.sha256, self.spec.name,

@@ -51,13 +51,18 @@ class ModelSpec:
     name: str
     description: str
     task: str
-    arch: str                                  # module:Class building the torch module
-    weights: WeightsSource
+    arch: str | None                           # module:Class building the torch module
+    weights: WeightsSource | None              # the checkpoint variants are built from
     preprocessing: Preprocessing
     labels: str                                # label set name, see labels.py
-    input_shape: tuple[int, int, int, int]     # NCHW shape of the torch module's input
+    input_shape: tuple[int, int, int, int]     # NCHW shape of the model's input
     variants: tuple[tuple[str, str], ...]
     license: str
+    # Variants published ready-made (downloaded and sha256-checked, never rebuilt).
+    prebuilt: tuple[tuple[tuple[str, str], WeightsSource], ...] = ()
+
+    def prebuilt_source(self, variant: tuple[str, str]) -> WeightsSource | None:
+        return dict(self.prebuilt).get(variant)
 
 
 MOBILENET_V2 = ModelSpec(
@@ -81,7 +86,34 @@ MOBILENET_V2 = ModelSpec(
     license="BSD-3-Clause (torchvision)",
 )
 
-ZOO: dict[str, ModelSpec] = {spec.name: spec for spec in (MOBILENET_V2,)}
+_CORAL_TEST_DATA = "https://github.com/google-coral/test_data/raw/master/"
+
+# Coral's own MobileNetV2 (TF-slim, 1001 classes, uint8 I/O) and its Edge TPU-compiled twin:
+# the pair the article compared, CPU int8 against the Edge TPU on the same model.
+MOBILENET_V2_CORAL = ModelSpec(
+    name="mobilenet_v2_coral",
+    description="Coral's MobileNetV2 1.0 224 quant (ImageNet, 1001 classes) and its Edge TPU-compiled twin",
+    task="image-classification",
+    arch=None,
+    weights=None,
+    preprocessing=preprocessing_named("inception"),
+    labels="imagenet1001",
+    input_shape=(1, 3, 224, 224),
+    variants=(("tflite", "int8"), ("tflite-edgetpu", "int8")),
+    license="Apache-2.0 (google-coral/test_data)",
+    prebuilt=(
+        (("tflite", "int8"), WeightsSource(
+            filename="mobilenet_v2_1.0_224_quant.tflite",
+            sha256="7aad0c74c5e3c06e5eb3c827e13304fdd68a83da6087d92ee169c24ff9fd4776",
+            url=_CORAL_TEST_DATA + "mobilenet_v2_1.0_224_quant.tflite")),
+        (("tflite-edgetpu", "int8"), WeightsSource(
+            filename="mobilenet_v2_1.0_224_quant_edgetpu.tflite",
+            sha256="93f21e950980fe452c7e9e108744d1a2e423a2cfd166235078400f88c758ea67",
+            url=_CORAL_TEST_DATA + "mobilenet_v2_1.0_224_quant_edgetpu.tflite")),
+    ),
+)
+
+ZOO: dict[str, ModelSpec] = {spec.name: spec for spec in (MOBILENET_V2, MOBILENET_V2_CORAL)}
 
 DEFAULT_MODEL = MOBILENET_V2.name
 

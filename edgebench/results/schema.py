@@ -89,6 +89,8 @@ class TargetResult(BaseModel):
     fps: float | None = None
     fps_method: str = FPS_METHOD
     elapsed_s: float | None = None
+    batch: int = 1
+    images_per_s: float | None = Field(default=None, description="batch x fps: throughput in images/s")
     samples_ms: list[float] = Field(default_factory=list)
     energy: Energy | None = None
     top1: Prediction | None = None

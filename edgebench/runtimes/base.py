@@ -58,7 +58,9 @@ class RuntimeOptions:
     """Knobs every runtime understands. threads=None means all cores."""
 
     threads: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    device: str = "cpu"          # cpu, cuda, tensorrt, edgetpu: where the target runs
+    precision: str = "fp32"      # the target's precision (a runtime may cast, e.g. fp16 on CUDA)
+    extra: dict = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -98,13 +100,24 @@ class TargetDef:
     """A target is a runtime at one precision on one device, e.g. litert-int8."""
 
     runtime: str      # key in RUNTIMES
-    precision: str    # fp32 or int8
+    precision: str    # fp32, fp16 or int8
     device: str = "cpu"
+    artifact_precision: str | None = None   # the artifact it runs, if not its own precision
 
     @property
     def name(self) -> str:
-        suffix = "" if self.device == "cpu" else f"@{self.device}"
+        suffix = "" if self.device in ("cpu", self.runtime) else f"@{self.device}"
         return f"{self.runtime}-{self.precision}{suffix}"
+
+    @property
+    def runtime_key(self) -> str:
+        """Registry key: a runtime may have a separate class per device (torch on CUDA)."""
+        key = f"{self.runtime}@{self.device}"
+        return key if key in RUNTIMES else self.runtime
+
+    @property
+    def source_precision(self) -> str:
+        return self.artifact_precision or self.precision
 
 
 # Explicit registries of import paths: naming a target never imports another runtime.
@@ -113,6 +126,10 @@ RUNTIMES: dict[str, str] = {
     "onnxruntime": "edgebench.runtimes.onnxruntime:OnnxRuntime",
     "openvino": "edgebench.runtimes.openvino:OpenVinoRuntime",
     "torch": "edgebench.runtimes.torch:TorchRuntime",
+    "torch@cuda": "edgebench.runtimes.torch:TorchCudaRuntime",
+    "onnxruntime@cuda": "edgebench.runtimes.onnxruntime:OnnxRuntimeCuda",
+    "onnxruntime@tensorrt": "edgebench.runtimes.onnxruntime:OnnxRuntimeTensorRT",
+    "edgetpu": "edgebench.runtimes.edgetpu:EdgeTpuRuntime",
     "null": "edgebench.runtimes.null:NullRuntime",
 }
 
@@ -126,6 +143,11 @@ TARGETS: dict[str, TargetDef] = {
         TargetDef("openvino", "fp32"),
         TargetDef("openvino", "int8"),
         TargetDef("torch", "fp32"),
+        TargetDef("torch", "fp32", "cuda"),
+        TargetDef("torch", "fp16", "cuda", artifact_precision="fp32"),
+        TargetDef("onnxruntime", "fp32", "cuda"),
+        TargetDef("onnxruntime", "fp32", "tensorrt"),
+        TargetDef("edgetpu", "int8", "edgetpu"),
     )
 }
 

@@ -43,6 +43,7 @@ class OnnxRuntimeSession:
 class OnnxRuntime:
     name = "onnxruntime"
     formats = ("onnx",)
+    provider = "CPUExecutionProvider"
 
     def version(self) -> str | None:
         return package_version("onnxruntime")
@@ -59,5 +60,31 @@ class OnnxRuntime:
         so.intra_op_num_threads = options.threads or os.cpu_count() or 1
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
-        session = ort.InferenceSession(str(artifact.path), so, providers=["CPUExecutionProvider"])
+        providers = [self.provider] + (["CPUExecutionProvider"] if self.provider != "CPUExecutionProvider" else [])
+        session = ort.InferenceSession(str(artifact.path), so, providers=providers)
+        if session.get_providers()[0] != self.provider:
+            raise RuntimeError(f"onnxruntime fell back from {self.provider} to {session.get_providers()[0]}")
         return OnnxRuntimeSession(session)
+
+
+class _OnnxRuntimeGpu(OnnxRuntime):
+    """ONNX Runtime with a GPU execution provider, where the installed build has it."""
+
+    def available(self) -> tuple[bool, str]:
+        ok, reason = super().available()
+        if not ok:
+            return ok, reason
+        import onnxruntime as ort
+
+        if self.provider not in ort.get_available_providers():
+            return False, (f"the installed onnxruntime {ort.__version__} has no {self.provider} "
+                           "(install onnxruntime-gpu on a machine with an NVIDIA GPU)")
+        return True, self.provider
+
+
+class OnnxRuntimeCuda(_OnnxRuntimeGpu):
+    provider = "CUDAExecutionProvider"
+
+
+class OnnxRuntimeTensorRT(_OnnxRuntimeGpu):
+    provider = "TensorrtExecutionProvider"

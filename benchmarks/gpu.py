@@ -1,0 +1,88 @@
+"""CUDA targets on a GPU machine (run through the device tool; see RESULTS.md):
+batch-1 latency per torch mode, batch-256 throughput, NVML energy per image, and top-1
+agreement of the GPU targets with the CPU targets on the chickadee photo.
+
+Goals: best batch-1 CUDA median <= 0.5 ms; fp16 batch-256 >= 40,000 images/s.
+
+    python -m benchmarks.gpu --image bird.bmp --out DIR --phase modes|compile
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from edgebench.benchmark import RunConfig, run
+from edgebench.protocol import CLASSIC, RIGOROUS
+
+ROWS: list[str] = []
+
+
+def record(result, mode: str, out: Path, tag: str) -> None:
+    (out / f"{tag}.json").write_text(result.model_dump_json())
+    for r in result.results:
+        if r.status != "ok":
+            ROWS.append(f"{r.target:18s} {mode:8s} {'-':>5s}  {r.status}: {r.error}")
+            continue
+        e = r.energy
+        energy = (f"{e.j_per_inference / r.batch * 1e3:9.3f} {e.avg_power_w:7.1f}  {e.method.split(':')[0]}"
+                  if e else f"{'-':>9s} {'-':>7s}  none")
+        ROWS.append(f"{r.target:18s} {r.options.get('torch_mode', mode):8s} {r.batch:5d} {r.latency_ms.median:9.3f} "
+                    f"{r.latency_ms.p99:9.3f} {r.images_per_s:11,.0f} {energy}  {r.top1.label} "
+                    f"{'ref' if r.is_reference else r.agrees_with_reference}")
+    print("\n".join(ROWS[-len(result.results):]), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--image", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--phase", choices=("modes", "compile", "residency", "throughput"), default="modes")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    header = (f"{'target':18s} {'mode':8s} {'batch':>5s} {'median ms':>9s} {'p99 ms':>9s} {'images/s':>11s} "
+              f"{'mJ/image':>9s} {'avg W':>7s}  meter  top-1 agrees")
+    print(header, flush=True)
+    started = time.time()
+    if args.phase == "modes":
+        # CPU references and both GPU precisions in one run: agreement is judged against torch-fp32 (CPU).
+        record(run(RunConfig(targets=("torch-fp32", "onnxruntime-fp32", "torch-fp32@cuda", "torch-fp16@cuda"),
+                             image=Path(args.image), protocol=CLASSIC)), "auto", out, "agreement")
+        for mode in ("graph", "eager"):
+            record(run(RunConfig(targets=("torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
+                                 protocol=RIGOROUS, torch_mode=mode)), mode, out, f"b1-{mode}")
+            record(run(RunConfig(targets=("torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
+                                 protocol=CLASSIC.with_overrides(runs=200), torch_mode=mode, batch=256)),
+                   mode, out, f"b256-{mode}")
+    elif args.phase == "residency":
+        # Batch 1 with the frame staged on the GPU, and fp32 in NCHW-contiguous layout.
+        for input_on in ("host", "device"):
+            record(run(RunConfig(targets=("torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
+                                 protocol=RIGOROUS, cuda_input=input_on)), f"graph/{input_on}", out,
+                   f"b1-graph-{input_on}")
+        record(run(RunConfig(targets=("torch-fp32@cuda",), image=Path(args.image), protocol=RIGOROUS,
+                             extra_options={"cuda_layout": "contiguous"})), "graph/nchw", out, "b1-graph-nchw")
+        for input_on in ("device", "host"):
+            record(run(RunConfig(targets=("torch-fp16@cuda",), image=Path(args.image), batch=256,
+                                 protocol=CLASSIC.with_overrides(runs=200), cuda_input=input_on)),
+                   f"graph/{input_on}", out, f"b256-graph-{input_on}")
+    elif args.phase == "throughput":
+        record(run(RunConfig(targets=("torch-fp16@cuda",), image=Path(args.image), protocol=RIGOROUS,
+                             extra_options={"cuda_layout": "contiguous"})), "graph/nchw", out, "b1-fp16-nchw")
+        for compile_mode in ("default", "max-autotune"):
+            record(run(RunConfig(targets=("torch-fp16@cuda",), image=Path(args.image), batch=256,
+                                 protocol=CLASSIC.with_overrides(runs=300), torch_mode="compile",
+                                 extra_options={"compile_mode": compile_mode})),
+                   f"compile/{compile_mode}", out, f"b256-compile-{compile_mode}")
+    else:
+        for batch, protocol in ((1, RIGOROUS), (256, CLASSIC.with_overrides(runs=200))):
+            record(run(RunConfig(targets=("torch-fp16@cuda",), image=Path(args.image), protocol=protocol,
+                                 torch_mode="compile", batch=batch)), "compile", out, f"b{batch}-compile")
+    print(f"\n{header}\n" + "\n".join(ROWS) + f"\n(elapsed {time.time() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
