@@ -29,7 +29,7 @@ def record(result, mode: str, out: Path, tag: str) -> None:
         e = r.energy
         energy = (f"{e.j_per_inference / r.batch * 1e3:9.3f} {e.avg_power_w:7.1f}  {e.method.split(':')[0]}"
                   if e else f"{'-':>9s} {'-':>7s}  none")
-        ROWS.append(f"{r.target:18s} {r.options.get('torch_mode', mode):8s} {r.batch:5d} {r.latency_ms.median:9.3f} "
+        ROWS.append(f"{r.target:18s} {r.options.get('mode', mode):8s} {r.batch:5d} {r.latency_ms.median:9.3f} "
                     f"{r.latency_ms.p99:9.3f} {r.images_per_s:11,.0f} {energy}  {r.top1.label} "
                     f"{'ref' if r.is_reference else r.agrees_with_reference}")
     print("\n".join(ROWS[-len(result.results):]), flush=True)

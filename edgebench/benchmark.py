@@ -199,12 +199,21 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     planned = []
     # Prepare every artifact before timing anything: conversions must not run between
     # one target's measurement and the next.
+    left_out: list[str] = []
     for target in resolve_targets(config.targets):
         runtime = load_runtime(target.runtime_key)
-        if not explicit and not source.applies(target, runtime.formats):
-            continue  # a user's int8 .tflite does not "run" on onnxruntime-fp32: leave it out
+        if not explicit:
+            if not source.applies(target, runtime.formats):
+                continue  # a user's int8 .tflite does not "run" on onnxruntime-fp32: leave it out
+            ok, reason = runtime.available()
+            if not ok:  # the default is every *available* target; `edgebench targets` lists the rest
+                left_out.append(f"{target.name}: {reason}")
+                continue
         result = _new_result(target, runtime, source, config.protocol)
         planned.append((target, runtime, _artifact_or_reason(target, runtime, source, result), result))
+    if not planned:
+        raise UserError(f"no available target runs {source.name}"
+                        + (f" - {'; '.join(left_out)}" if left_out else ""))
     events.prepare_step("models prepared")
 
     run_result = RunResult(
@@ -328,7 +337,7 @@ def _measure_target(target: TargetDef, runtime, artifact: Artifact, source, imag
 
     session = None
     try:
-        if config.batch > 1 and target.runtime != "torch":
+        if config.batch > 1 and target.runtime != "torch":  # graphs of other runtimes are batch 1
             raise TargetUnavailable(f"--batch {config.batch} needs a runtime that builds its graph "
                                     "for the batch size (torch targets); this artifact is batch 1")
         input_shape = None
@@ -346,7 +355,7 @@ def _measure_target(target: TargetDef, runtime, artifact: Artifact, source, imag
         started = time.perf_counter()
         session = runtime.load(artifact, options)
         result.load_s = round(time.perf_counter() - started, 3)
-        for attribute, key in (("mode", "torch_mode"), ("input_on", "cuda_input"), ("layout", "cuda_layout")):
+        for attribute, key in (("mode", "mode"), ("input_on", "cuda_input"), ("layout", "cuda_layout")):
             if getattr(session, attribute, None):
                 result.options[key] = getattr(session, attribute)
         spec = session.input_spec

@@ -102,7 +102,8 @@ def test_coral_zoo_entry_runs_cpu_int8_and_refuses_edgetpu_here(coral, tmp_path,
         shutil.copy(coral / src.filename, cache / "weights" / src.filename)
     monkeypatch.setenv("EDGEBENCH_CACHE_DIR", str(cache))
     out = run_cli("run", "--model", "mobilenet_v2_coral", "--image", str(coral / "bird.bmp"), "--runs", "10",
-                  "--settle", "0", "--offline", "--out", str(tmp_path / "r.json"))
+                  "--settle", "0", "--offline", "--targets", "litert-int8,edgetpu-int8",
+                  "--out", str(tmp_path / "r.json"))
     assert out.returncode == 0, out.stderr
     results = {r["target"]: r for r in json.loads((tmp_path / "r.json").read_text())["results"]}
     assert results["litert-int8"]["top1"]["label"] == "chickadee"
@@ -118,7 +119,7 @@ def test_cuda_targets_agree_with_cpu_and_measure_energy(coral, tmp_path):
     for r in json.loads((tmp_path / "r.json").read_text())["results"]:
         assert r["status"] == "ok" and r["top1"]["label"] == "chickadee"
         if r["target"].endswith("@cuda"):
-            assert r["options"]["torch_mode"] == "graph"
+            assert r["options"]["mode"] == "graph"
             assert r["energy"] is None or r["energy"]["method"].startswith("nvml")
 
 
@@ -132,3 +133,30 @@ def test_edgetpu_runs_coral_model(coral):
     out = run_cli("run", "--model", str(coral / "mobilenet_v2_1.0_224_quant_edgetpu.tflite"),
                   "--image", str(coral / "bird.bmp"), "--targets", "edgetpu-int8")
     assert out.returncode == 0 and "chickadee" in out.stdout
+
+
+@pytest.mark.slow
+def test_keras_targets_agree_with_torch(coral, tmp_path):
+    from edgebench.runtimes.keras import KerasRuntime
+
+    ok, reason = KerasRuntime().available()
+    if not ok:
+        pytest.skip(reason)
+    out = run_cli("run", "--image", str(coral / "bird.bmp"), "--targets", "torch-fp32,keras-fp32,keras-predict-fp32",
+                  "--runs", "5", "--settle", "0", "--out", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stderr
+    results = {r["target"]: r for r in json.loads((tmp_path / "r.json").read_text())["results"]}
+    ref = results["torch-fp32"]["top5"]
+    for name, mode in (("keras-fp32", "compiled call"), ("keras-predict-fp32", "model.predict")):
+        r = results[name]
+        assert r["status"] == "ok" and r["options"]["mode"] == mode
+        assert [p["index"] for p in r["top5"]] == [p["index"] for p in ref]      # same ranking
+        assert r["top1"]["score"] == pytest.approx(ref[0]["score"], abs=1e-3)    # same numbers
+
+
+def test_default_run_leaves_out_unavailable_targets(coral, tmp_path):
+    out = run_cli("run", "--model", str(coral / "mobilenet_v2_1.0_224_quant.tflite"), "--image",
+                  str(coral / "bird.bmp"), "--runs", "5", "--settle", "0", "--out", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stderr
+    names = {r["target"] for r in json.loads((tmp_path / "r.json").read_text())["results"]}
+    assert "litert-int8" in names and all(t.available for t in list_targets() if t.name in names)

@@ -33,7 +33,7 @@ def test_all_seven_targets_say_chickadee_with_the_classic_protocol(bird_run):
     out, data = bird_run
     assert data["schema_version"] == 1
     results = {r["target"]: r for r in data["results"]}
-    assert set(results) == set(ALL_TARGETS)
+    assert set(ALL_TARGETS) <= set(results)   # plus Keras where its extra is installed
     for name, r in results.items():
         assert r["status"] == "ok", (name, r["error"])
         assert r["top1"]["label"] == "chickadee", (name, r["top5"])

@@ -130,6 +130,8 @@ RUNTIMES: dict[str, str] = {
     "onnxruntime@cuda": "edgebench.runtimes.onnxruntime:OnnxRuntimeCuda",
     "onnxruntime@tensorrt": "edgebench.runtimes.onnxruntime:OnnxRuntimeTensorRT",
     "edgetpu": "edgebench.runtimes.edgetpu:EdgeTpuRuntime",
+    "keras": "edgebench.runtimes.keras:KerasRuntime",
+    "keras-predict": "edgebench.runtimes.keras:KerasPredictRuntime",
     "null": "edgebench.runtimes.null:NullRuntime",
 }
 
@@ -148,6 +150,9 @@ TARGETS: dict[str, TargetDef] = {
         TargetDef("onnxruntime", "fp32", "cuda"),
         TargetDef("onnxruntime", "fp32", "tensorrt"),
         TargetDef("edgetpu", "int8", "edgetpu"),
+        # Last: Keras' JAX backend starts threads that stay for the rest of the process.
+        TargetDef("keras", "fp32"),
+        TargetDef("keras-predict", "fp32"),
     )
 }
 
