@@ -131,10 +131,12 @@ def test_compare_real_runs_threads_1_vs_all_cores(tmp_path):
         out = run_cli(*args, *extra)
         assert out.returncode == 0, out.stderr
     first, rerun, one_thread = [r["run_id"] for r in Store(store).list_runs()][::-1]
-    same = run_cli("compare", first, rerun, "--store", store, "--fail-on-regression")
+    # 15%: this VM's medians drift up to ~8% between identical runs (benchmarks/RESULTS.md);
+    # one thread instead of two is ~1.75x, far beyond it.
+    same = run_cli("compare", first, rerun, "--store", store, "--fail-on-regression", "--threshold", "0.15")
     assert same.returncode == 0, same.stdout + same.stderr
     assert "no significant difference" in same.stdout
-    slowed = run_cli("compare", first, one_thread, "--store", store, "--fail-on-regression")
+    slowed = run_cli("compare", first, one_thread, "--store", store, "--fail-on-regression", "--threshold", "0.15")
     assert slowed.returncode == 1, slowed.stdout + slowed.stderr
     assert "slower" in slowed.stdout and "regression" in slowed.stdout
 
@@ -147,3 +149,12 @@ def test_compare_and_report_errors(tmp_path):
     assert out.returncode == 2 and "not a results file, a stored run id or a device name" in out.stderr
     out = run_cli("report", "--store", store, "--format", "gif")
     assert out.returncode == 2 and "png or svg" in out.stderr
+
+
+def test_charts_render_as_svg_too():
+    from edgebench.report.charts import render
+
+    charts = report_charts([make_run()], published())
+    assert set(charts) == {"fps_linear", "fps_log", "fps_per_watt", "latency"}
+    svg = render(charts["fps_log"], "svg")
+    assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg

@@ -113,3 +113,25 @@ def test_foreign_sqlite_database_is_refused(tmp_path):
 def test_unreachable_postgres_is_a_clear_error():
     with pytest.raises(UserError, match="cannot open store"):
         Store("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
+
+
+def test_device_insert_race_is_retried(store_url, monkeypatch):
+    """Another process inserts the same device between our read and our insert."""
+    from edgebench.results.store import DeviceRow
+
+    store = Store(store_url)
+    store.save(make_run())
+    original, attempts = Store._upsert_device, []
+
+    def racing(self, s, device):
+        attempts.append(1)
+        if len(attempts) == 1:  # as if our read had come just before the other process's insert
+            s.add(DeviceRow(id=device.fingerprint(), hostname=device.hostname, cpu_model=device.cpu_model,
+                            info={}))
+            s.flush()
+        else:
+            original(self, s, device)
+
+    monkeypatch.setattr(Store, "_upsert_device", racing)
+    store.save(make_run())
+    assert len(attempts) == 2 and len(store.list_runs()) == 2

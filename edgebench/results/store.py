@@ -175,8 +175,8 @@ class Store:
     # -- writing -----------------------------------------------------------------------------
     def begin_run(self, run: RunResult) -> None:
         """Record a run as started (status running) with its device; targets follow."""
+        self._ensure_device(run.device)
         with self._session() as s:
-            self._upsert_device(s, run.device)
             s.add(RunRow(id=run.run_id, created=run.created, status="running", model=run.model["name"],
                          protocol=_protocol_name(run), device_id=run.device.fingerprint(),
                          document=_run_document(run)))
@@ -199,7 +199,8 @@ class Store:
                     target_row.status = match.status
 
     def save(self, run: RunResult) -> None:
-        """Write a whole run in one go (used by import)."""
+        """Write a whole run in one go."""
+        self._ensure_device(run.device)
         with self._session() as s:
             self._save_in(s, run)
 
@@ -227,17 +228,28 @@ class Store:
         s.flush()
 
     def _upsert_device(self, s: Session, device: DeviceInfo) -> None:
-        device_id = device.fingerprint()
-        row = s.get(DeviceRow, device_id)
+        """Insert or refresh a device inside the caller's transaction."""
+        row = s.get(DeviceRow, device.fingerprint())
         if row is None:
-            s.add(DeviceRow(id=device_id, hostname=device.hostname, cpu_model=device.cpu_model,
+            s.add(DeviceRow(id=device.fingerprint(), hostname=device.hostname, cpu_model=device.cpu_model,
                             info=device.model_dump(mode="json")))
-            try:
-                s.flush()
-            except IntegrityError:  # another process registered the same device just now
-                s.rollback()
+            s.flush()
         else:
             row.info = device.model_dump(mode="json")
+
+    def _ensure_device(self, device: DeviceInfo) -> None:
+        """Register a device in its own short transaction. Two processes on one machine may
+        race to insert it: the loser's insert fails on the primary key and it updates instead."""
+        for attempt in range(5):
+            try:
+                with Session(self.engine) as s, s.begin():
+                    self._upsert_device(s, device)
+                return
+            except IntegrityError:
+                time.sleep(0.05 * (attempt + 1))
+            except SQLAlchemyError as exc:
+                raise UserError(f"store {self._display()}: {_reason(exc)}") from None
+        raise UserError(f"store {self._display()}: could not register device {device.fingerprint()}")
 
     # -- reading -----------------------------------------------------------------------------
     def list_runs(self, limit: int = 50) -> list[dict]:
