@@ -202,7 +202,7 @@ class Store:
         """Write a whole run in one go."""
         self._ensure_device(run.device)
         with self._session() as s:
-            self._save_in(s, run)
+            self._save_in(s, run, device_registered=True)
 
     def import_runs(self, runs: list[RunResult], skip_existing: bool = False) -> tuple[int, int]:
         """All runs in one transaction: all land or none. Returns (imported, skipped)."""
@@ -219,8 +219,9 @@ class Store:
                 imported += 1
         return imported, skipped
 
-    def _save_in(self, s: Session, run: RunResult) -> None:
-        self._upsert_device(s, run.device)
+    def _save_in(self, s: Session, run: RunResult, device_registered: bool = False) -> None:
+        if not device_registered:  # import: the device joins the all-or-nothing transaction
+            self._upsert_device(s, run.device)
         s.add(RunRow(id=run.run_id, created=run.created, status=run.status, model=run.model["name"],
                      protocol=_protocol_name(run), device_id=run.device.fingerprint(),
                      document=_run_document(run),
