@@ -39,7 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--image", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--phase", choices=("modes", "compile", "residency", "throughput"), default="modes")
+    parser.add_argument("--phase", choices=("modes", "compile", "residency", "throughput", "final", "fold"),
+                        default="modes")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -57,6 +58,23 @@ def main() -> None:
             record(run(RunConfig(targets=("torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
                                  protocol=CLASSIC.with_overrides(runs=200), torch_mode=mode, batch=256)),
                    mode, out, f"b256-{mode}")
+    elif args.phase == "fold":
+        # Batch 1 with Conv+BN folded (the default now) vs not, and with the frame staged on the GPU.
+        record(run(RunConfig(targets=("torch-fp32", "torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
+                             protocol=RIGOROUS)), "graph+fold", out, "fold-b1")
+        record(run(RunConfig(targets=("torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
+                             protocol=RIGOROUS, cuda_input="device")), "graph+fold/dev", out, "fold-b1-device")
+        record(run(RunConfig(targets=("torch-fp32@cuda",), image=Path(args.image), protocol=RIGOROUS,
+                             extra_options={"fold_bn": False})), "graph", out, "nofold-b1")
+    elif args.phase == "final":
+        # The defaults (auto) at batch 1 and 256, with the CPU references beside them.
+        record(run(RunConfig(targets=("torch-fp32", "onnxruntime-fp32", "torch-fp32@cuda", "torch-fp16@cuda"),
+                             image=Path(args.image), protocol=RIGOROUS)), "auto", out, "final-b1")
+        record(run(RunConfig(targets=("torch-fp16@cuda", "torch-fp32@cuda"), image=Path(args.image),
+                             protocol=RIGOROUS.with_overrides(runs=300, min_duration_s=5.0), batch=256)),
+               "auto", out, "final-b256")
+        record(run(RunConfig(targets=("torch-fp32@cuda",), image=Path(args.image), protocol=RIGOROUS,
+                             torch_mode="eager")), "eager", out, "final-b1-eager")
     elif args.phase == "residency":
         # Batch 1 with the frame staged on the GPU, and fp32 in NCHW-contiguous layout.
         for input_on in ("host", "device"):

@@ -160,3 +160,25 @@ def test_default_run_leaves_out_unavailable_targets(coral, tmp_path):
     assert out.returncode == 0, out.stderr
     names = {r["target"] for r in json.loads((tmp_path / "r.json").read_text())["results"]}
     assert "litert-int8" in names and all(t.available for t in list_targets() if t.name in names)
+
+
+def test_batchnorm_folding_keeps_the_function():
+    import torch
+
+    from edgebench.models.mobilenet_v2 import MobileNetV2
+    from edgebench.runtimes.torch import fold_batchnorm
+
+    torch.manual_seed(0)
+    model = MobileNetV2().eval()
+    for m in model.modules():  # non-trivial statistics, so folding has something to get wrong
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        before = model(x)
+        assert fold_batchnorm(model) == 52   # every conv+BN pair of MobileNetV2
+        after = model(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert ((after - before).norm() / before.norm()).item() < 1e-5
