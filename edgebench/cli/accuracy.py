@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from edgebench.cli.common import console, user_errors, write_json_atomically
+from edgebench.cli.common import console, user_errors, write_text_atomically
 
 
 def accuracy_command(
@@ -46,5 +46,5 @@ def accuracy_command(
                           f"{r.top5_accuracy * 100:.1f}", f"{r.agreement_with_reference * 100:.1f}")
         console.print(table)
         if out is not None:
-            write_json_atomically(out, result.model_dump_json(indent=2))
+            write_text_atomically(out, result.model_dump_json(indent=2))
             console.print(f"results written to {out}")

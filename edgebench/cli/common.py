@@ -34,7 +34,7 @@ def user_errors() -> Iterator[None]:
         raise fail(str(exc)) from None
 
 
-def write_json_atomically(path: Path, text: str) -> None:
+def write_text_atomically(path: Path, text: str) -> None:
     from edgebench.errors import UserError
 
     path = Path(path)

@@ -41,7 +41,7 @@ def report_command(
     Example: edgebench report --reference --out report.html --format png --outdir charts
     """
     with user_errors():
-        from edgebench.cli.common import write_json_atomically
+        from edgebench.cli.common import write_text_atomically
         from edgebench.errors import UserError
         from edgebench.report.charts import render, report_charts
         from edgebench.report.html import build_report
@@ -53,7 +53,7 @@ def report_command(
             raise UserError(f"cannot write {out}: directory {out.parent} does not exist")
         runs = select_runs(open_store(store), run_ids)
         figures = published() if reference else []
-        write_json_atomically(out, build_report(runs, figures))
+        write_text_atomically(out, build_report(runs, figures))
         console.print(f"report written to {out} ({len(runs)} run(s){', with published figures' if reference else ''})")
         if fmt is not None:
             folder = outdir or out.parent

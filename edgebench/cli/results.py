@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from edgebench.cli.common import console, user_errors, write_json_atomically
+from edgebench.cli.common import console, user_errors, write_text_atomically
 
 app = typer.Typer(help="Stored results: list, show, export, import, delete.", no_args_is_help=True)
 
@@ -68,7 +68,7 @@ def export_command(
         if out is None:
             typer.echo(text, nl=False)
         else:
-            write_json_atomically(out, text)
+            write_text_atomically(out, text)
             console.print(f"exported {len(runs)} run(s) to {out}")
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from edgebench.cli.common import console, err_console, user_errors, write_json_atomically
+from edgebench.cli.common import console, err_console, user_errors, write_text_atomically
 
 
 class RichEvents:
@@ -106,7 +106,7 @@ def run_command(
             result = interrupted.result
             print_run(result)
             if out is not None:
-                write_json_atomically(out, result.model_dump_json(indent=2))
+                write_text_atomically(out, result.model_dump_json(indent=2))
             done = sum(r.status == "ok" for r in result.results)
             saved = f"; saved as run {result.run_id[:12]} (interrupted)" if recorder else ""
             err_console.print(f"interrupted: {done} target(s) finished{saved}")
@@ -117,7 +117,7 @@ def run_command(
             raise UserError(f"no target ran - {reasons}")
         print_run(result)
         if out is not None:
-            write_json_atomically(out, result.model_dump_json(indent=2))
+            write_text_atomically(out, result.model_dump_json(indent=2))
             console.print(f"results written to {out}")
         if recorder is not None:
             console.print(f"saved as run {result.run_id[:12]} in {recorder.engine_url_safe()}")
