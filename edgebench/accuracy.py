@@ -137,7 +137,7 @@ def evaluate(model: str, directory: Path, targets: tuple[str, ...] | None = None
     import numpy as np
 
     from edgebench.bench.agreement import scores
-    from edgebench.benchmark import (_artifact_or_reason, _new_result, open_source, resolve_targets,
+    from edgebench.benchmark import (artifact_or_reason, new_result, open_source, resolve_targets,
                                      SilentEvents)
     from edgebench.models.images import load_image, to_float_nchw, to_input
     from edgebench.protocol import CLASSIC
@@ -152,8 +152,8 @@ def evaluate(model: str, directory: Path, targets: tuple[str, ...] | None = None
         runtime = load_runtime(target.runtime_key)
         if not explicit and not source.applies(target, runtime.formats):
             continue
-        shell = _new_result(target, runtime, source, CLASSIC)
-        artifact = _artifact_or_reason(target, runtime, source, shell)
+        shell = new_result(target, runtime, source, CLASSIC)
+        artifact = artifact_or_reason(target, runtime, source, shell)
         acc = TargetAccuracy(target=target.name, runtime_version=shell.runtime_version,
                              precision=target.precision, status=shell.status, error=shell.error)
         accuracies.append(acc)

@@ -17,6 +17,7 @@ from typing import Protocol as TypingProtocol
 import numpy as np
 
 from edgebench.errors import TargetUnavailable, UserError
+from edgebench.meters.base import select_meter
 from edgebench.models.artifact import Artifact, inspect_model_file, sha256_of
 from edgebench.protocol import CLASSIC, Protocol
 from edgebench.results.schema import ProtocolInfo, RunResult, TargetResult
@@ -209,8 +210,8 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
             if not ok:  # the default is every *available* target; `edgebench targets` lists the rest
                 left_out.append(f"{target.name}: {reason}")
                 continue
-        result = _new_result(target, runtime, source, config.protocol)
-        planned.append((target, runtime, _artifact_or_reason(target, runtime, source, result), result))
+        result = new_result(target, runtime, source, config.protocol)
+        planned.append((target, runtime, artifact_or_reason(target, runtime, source, result), result))
     if not planned:
         raise UserError(f"no available target runs {source.name}"
                         + (f" - {'; '.join(left_out)}" if left_out else ""))
@@ -258,33 +259,6 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     return run_result
 
 
-def select_meter(name: str, power_w: float | None, device: str = "cpu"):
-    """The energy meter for a target on `device`: None when energy is not measured there."""
-    import importlib
-
-    from edgebench.meters.base import AUTO_METERS, METERS
-
-    if power_w is not None and name in ("auto", "rated"):
-        from edgebench.meters.rated import RatedMeter
-
-        return RatedMeter(power_w)
-    if name == "rated":
-        raise UserError("the rated meter needs --power-w (the device's rated power in W)")
-    if name == "none":
-        return None
-    if name != "auto" and name not in METERS:
-        raise UserError(f"unknown meter '{name}'; known: auto, none, {', '.join(METERS)}")
-    for candidate in ([name] if name != "auto" else AUTO_METERS.get(device, ())):
-        module, _, cls = METERS[candidate].partition(":")
-        meter = getattr(importlib.import_module(module), cls)()
-        ok, reason = meter.available()
-        if ok:
-            return meter
-        if name != "auto":
-            raise UserError(f"meter '{name}' is not available here: {reason}")
-    return None
-
-
 def harness_overhead():
     """Per-call cost of the timing loop itself: a NullRuntime session through measure()."""
     from edgebench.bench.runner import measure
@@ -299,14 +273,14 @@ def harness_overhead():
                            runs=int(us.size))
 
 
-def _new_result(target: TargetDef, runtime, source, protocol: Protocol) -> TargetResult:
+def new_result(target: TargetDef, runtime, source, protocol: Protocol) -> TargetResult:
     return TargetResult(
         target=target.name, runtime=target.runtime, runtime_version=runtime.version(),
         precision=target.precision, device=target.device, model=source.name, status="ok",
         protocol=ProtocolInfo(**dataclasses.asdict(protocol)))
 
 
-def _artifact_or_reason(target: TargetDef, runtime, source, result: TargetResult) -> Artifact | None:
+def artifact_or_reason(target: TargetDef, runtime, source, result: TargetResult) -> Artifact | None:
     """The artifact this target runs, or None with the reason recorded on result."""
     ok, reason = runtime.available()
     if not ok:

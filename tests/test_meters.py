@@ -2,10 +2,9 @@
 
 import pytest
 
-from edgebench.benchmark import select_meter
 from edgebench.errors import UserError
 from edgebench.meters import rated as rated_module
-from edgebench.meters.base import EnergyReading, energy_from
+from edgebench.meters.base import EnergyReading, energy_from, select_meter
 from edgebench.meters.rapl import RaplMeter
 from edgebench.meters.rated import RatedMeter
 
