@@ -99,6 +99,9 @@ class ZooSource:
     def preprocessing(self, _input_spec, _choice: str):
         return self.spec.preprocessing
 
+    def labels(self, num_classes: int) -> tuple[str, ...]:
+        return _labels_by_width(num_classes)
+
     def describe(self) -> dict:
         return {"name": self.name, "source": "zoo", "description": self.spec.description,
                 "weights_sha256": self.spec.weights.sha256 if self.spec.weights else None}
@@ -130,21 +133,78 @@ class FileSource:
 
         return preprocessing_for(input_spec, choice)
 
+    def labels(self, num_classes: int) -> tuple[str, ...]:
+        return _labels_by_width(num_classes)
+
     def describe(self) -> dict:
         return {"name": self.name, "source": "file", "path": str(self.artifact.path),
                 "sha256": self.artifact.sha256, "format": self.artifact.format,
                 "precision": self.artifact.precision}
 
 
+class HubSource:
+    """A model version from the hub (hub://owner/name@version): its files are pulled into the
+    cache (sha256-checked) and each runs on the runtimes that read it, preprocessed as its card says."""
+
+    def __init__(self, reference: str, events: RunEvents):
+        from edgebench.hub.client import cache_pull
+        from edgebench.hub.names import parse_ref
+
+        ref = parse_ref(reference)
+        events.prepare_step(f"pulling {ref} from the hub")
+        self.version, paths = cache_pull(ref)
+        self.name = f"{ref.path}@{self.version['version']}"
+        self.files = [FileSource(path) for path in paths]
+
+    def applies(self, target: TargetDef, formats: tuple[str, ...]) -> bool:
+        return any(f.applies(target, formats) for f in self.files)
+
+    def artifact_for(self, target: TargetDef, formats: tuple[str, ...]) -> Artifact:
+        # In the runtime's order of preference: OpenVINO reads both, but ONNX int8 better.
+        chosen = next((f for fmt in formats for f in self.files
+                       if f.artifact.format == fmt and f.applies(target, formats)), None)
+        if chosen is None:
+            have = ", ".join(f"{f.artifact.format} {f.artifact.precision}" for f in self.files)
+            raise TargetUnavailable(f"{self.name} has no {target.source_precision} file that "
+                                    f"{target.runtime} reads (it has: {have})")
+        return dataclasses.replace(chosen.artifact_for(target, formats), model=self.name)
+
+    def preprocessing(self, input_spec, choice: str):
+        card = self.version["card"].get("preprocessing")
+        if card and choice == "auto":  # the publisher said how: trust the card over a guess
+            from edgebench.models.zoo import Preprocessing
+
+            return Preprocessing(card["resize"], card["crop"], tuple(card["mean"]), tuple(card["std"]))
+        return self.files[0].preprocessing(input_spec, choice)
+
+    def labels(self, num_classes: int) -> tuple[str, ...]:
+        card = self.version["card"].get("labels") or []
+        return tuple(card) if len(card) == num_classes else _labels_by_width(num_classes)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "source": "hub", "hub": self.version.get("hub"),
+                "ref": self.name.partition("@")[0], "version": self.version["version"],
+                "files": [{"filename": a["filename"], "format": a["format"], "precision": a["precision"],
+                           "sha256": a["sha256"]} for a in self.version["artifacts"]]}
+
+
+def _labels_by_width(num_classes: int) -> tuple[str, ...]:
+    from edgebench.models.labels import labels_for
+
+    return labels_for(num_classes)
+
+
 def open_source(model: str, allow_download: bool, events: RunEvents):
     from edgebench.models.zoo import ZOO
 
+    if model.startswith("hub://"):
+        return HubSource(model, events)
     if model in ZOO:
         return ZooSource(model, allow_download, events)
     if Path(model).suffix.lower() in (".tflite", ".onnx") or Path(model).exists():
         return FileSource(Path(model))
-    raise UserError(f"unknown model '{model}': not a zoo model ({', '.join(sorted(ZOO))}) "
-                    "nor a .tflite/.onnx file")
+    raise UserError(f"unknown model '{model}': not a zoo model ({', '.join(sorted(ZOO))}), "
+                    "a .tflite/.onnx file, nor hub://owner/name[@version]")
 
 
 def resolve_targets(names: tuple[str, ...] | None) -> list[TargetDef]:
@@ -307,7 +367,6 @@ def _measure_target(target: TargetDef, runtime, artifact: Artifact, source, imag
     from edgebench.bench.runner import measure
     from edgebench.bench.stats import latency_stats
     from edgebench.models.images import to_input
-    from edgebench.models.labels import labels_for
 
     session = None
     try:
@@ -364,7 +423,7 @@ def _measure_target(target: TargetDef, runtime, artifact: Artifact, source, imag
             result.energy = energy_from(m.energy, m.runs)
         result.samples_ms = [round(float(v), 6) for v in m.samples_ms]
         probabilities = scores(m.output[:1], session.output_spec)  # first image of a batch
-        predictions = top_k(probabilities, labels_for(probabilities.size))
+        predictions = top_k(probabilities, source.labels(probabilities.size))
         result.top1, result.top5 = predictions[0], predictions
     except TargetUnavailable as exc:
         result.status, result.error = "unavailable", str(exc)

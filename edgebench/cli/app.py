@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edgebench.cli import accuracy, models, report, results, run, targets
+from edgebench.cli import accuracy, hub, models, report, results, run, targets
 
 app = typer.Typer(
     name="edgebench",
@@ -20,6 +20,7 @@ app.command("report")(report.report_command)
 app.command("compare")(report.compare_command)
 app.add_typer(models.app, name="models")
 app.add_typer(results.app, name="results")
+app.add_typer(hub.app, name="hub")
 
 
 def _version(value: bool) -> None:

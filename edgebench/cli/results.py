@@ -95,3 +95,49 @@ def delete_command(run_ids: Annotated[list[str], typer.Argument(help="Run ids or
         s = open_store(store)
         for run_id in run_ids:
             console.print(f"deleted run {s.delete(run_id)}")
+
+
+@app.command("push")
+def push_command(
+    run_ids: Annotated[Optional[list[str]], typer.Argument(
+        help="Runs to push (default: every stored run of a hub:// model).")] = None,
+    model: Annotated[Optional[str], typer.Option(
+        "--model", help="owner/name@version the runs measured (default: the hub model each run ran).")] = None,
+    store: StoreOption = None,
+) -> None:
+    """Upload runs to the hub (EDGEBENCH_HUB_URL, EDGEBENCH_HUB_TOKEN), linked to the model version
+    and this device's fingerprint. Only targets that ran one of the version's own files count.
+
+    Example: edgebench run --model hub://alice/mobilenet_v2@1 && edgebench results push
+    """
+    with user_errors():
+        from edgebench.errors import UserError
+        from edgebench.hub.client import HubClient
+        from edgebench.hub.names import parse_ref
+
+        s = open_store(store)
+        runs = [s.get(i) for i in run_ids] if run_ids else [
+            r for r in s.all_runs() if r.model.get("source") == "hub"]
+        if not runs:
+            raise UserError("no runs to push: run a hub model first "
+                            "(edgebench run --model hub://owner/name@version) or name run ids")
+        override = parse_ref(model) if model else None
+        if override is not None and override.version is None:
+            raise UserError("--model needs a version: owner/name@version")
+        with HubClient() as client:
+            for run in runs:
+                ref = override or _hub_ref_of(run)
+                answer = client.push_results(ref, run)
+                skipped = "".join(f"; skipped {x['target']} ({x['reason']})" for x in answer["skipped"])
+                console.print(f"{run.run_id[:12]} -> {ref}: {answer['added']} result(s) added, "
+                              f"{answer['already_present']} already there{skipped}")
+
+
+def _hub_ref_of(run):
+    from edgebench.errors import UserError
+    from edgebench.hub.names import parse_ref
+
+    if run.model.get("source") != "hub":
+        raise UserError(f"run {run.run_id[:12]} measured {run.model.get('name')}, not a hub model: "
+                        "say which version it measured with --model owner/name@version")
+    return parse_ref(run.model["name"])

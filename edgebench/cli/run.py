@@ -51,7 +51,7 @@ def _split_targets(value: str | None) -> tuple[str, ...] | None:
 
 
 def run_command(
-    model: Annotated[str, typer.Option("--model", "-m", help="Zoo model name or a .tflite/.onnx file.")] = "mobilenet_v2",
+    model: Annotated[str, typer.Option("--model", "-m", help="Zoo model name, a .tflite/.onnx file, or hub://owner/name[@version].")] = "mobilenet_v2",
     image: Annotated[Optional[Path], typer.Option("--image", "-i", help="JPEG/PNG/BMP to classify (default: scikit-image's coffee-cup photo, 'espresso').")] = None,
     targets: Annotated[Optional[str], typer.Option("--targets", "-t", help="Comma-separated targets, e.g. litert-int8,onnxruntime-fp32 (default: all that apply).")] = None,
     protocol: Annotated[str, typer.Option(help="classic (the 2019 article: 1 warm-up, 1 s pause, 250 runs) or rigorous (>= 50 runs and 2 s warm-up; 3 x >= 1000 runs and 10 s).")] = "classic",

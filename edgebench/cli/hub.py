@@ -1,0 +1,275 @@
+"""`edgebench hub ...`: serve a hub, and publish, find, pull and follow models on one.
+
+Clients use EDGEBENCH_HUB_URL (default http://127.0.0.1:8765) and EDGEBENCH_HUB_TOKEN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from edgebench.cli.common import console, err_console, user_errors
+
+app = typer.Typer(help="The model hub: serve, publish, search, pull, subscribe.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (run on the hub's machine).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+DataOption = Annotated[Optional[Path], typer.Option(
+    "--data", help="Hub data directory: database (SQLite) and model files. Default: the user data dir.")]
+DbOption = Annotated[Optional[str], typer.Option(
+    "--db", help="SQLAlchemy URL of the hub database, e.g. postgresql+psycopg://u:p@host/db.")]
+
+
+def _data_dir(data: Path | None) -> Path:
+    if data is not None:
+        return data
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("edgebench")) / "hub"
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    data: DataOption = None,
+    db: DbOption = None,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest model file accepted (MB).")] = 1024.0,
+    webhook_attempts: Annotated[int, typer.Option(help="Deliveries tried per webhook event.")] = 6,
+    webhook_backoff_s: Annotated[float, typer.Option(
+        help="First retry delay; doubles after each failed attempt.")] = 2.0,
+) -> None:
+    """Run a hub server (FastAPI + uvicorn).
+
+    Example: edgebench hub serve --host 127.0.0.1 --port 8765 --data ./hub
+    """
+    with user_errors():
+        import uvicorn
+
+        from edgebench.hub.server import HubConfig, create_app
+
+        _check_port_free(host, port)
+        app_ = create_app(HubConfig(_data_dir(data), db, int(max_upload_mb * 1e6), webhook_attempts,
+                                    webhook_backoff_s))
+        err_console.print(f"edgebench hub on http://{host}:{port} (data: {_data_dir(data)})")
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """uvicorn reports a busy port as a logged traceback; say it in one line first."""
+    import socket
+
+    from edgebench.errors import UserError
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@token_app.command("create")
+def token_create_command(user: Annotated[str, typer.Argument(help="User name (also their namespace).")],
+                         data: DataOption = None, db: DbOption = None) -> None:
+    """Create a user's API token and print it (only its hash is stored: copy it now)."""
+    with user_errors():
+        from edgebench.hub.db import HubDB, database_url
+
+        directory = _data_dir(data)
+        directory.mkdir(parents=True, exist_ok=True)
+        hub_db = HubDB(database_url(directory, db))
+        try:
+            typer.echo(hub_db.create_token(user))
+        finally:
+            hub_db.close()
+        err_console.print(f"token for {user}: set it as EDGEBENCH_HUB_TOKEN; it is not shown again")
+
+
+@app.command("publish")
+def publish_command(
+    source: Annotated[str, typer.Argument(help="A .tflite/.onnx file, or a zoo model (all its variants).")],
+    version: Annotated[str, typer.Option("--version", "-v", help="The new version, e.g. 1 or 2026.11.")],
+    name: Annotated[Optional[str], typer.Option(
+        "--name", help="owner/name (default: YOUR_USER/<zoo name or file stem>).")] = None,
+    description: Annotated[str, typer.Option(help="Model card: what the model is.")] = "",
+    task: Annotated[str, typer.Option(help="Model card: task.")] = "image-classification",
+    license: Annotated[str, typer.Option(help="Model card: license.")] = "unknown",
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Model card: tag (repeatable).")] = None,
+    labels: Annotated[Optional[Path], typer.Option(help="Model card: labels file, one per line.")] = None,
+    preprocess: Annotated[Optional[str], typer.Option(
+        help="Model card: normalisation (torchvision, inception, unit, raw).")] = None,
+    retrainable: Annotated[bool, typer.Option(help="Model card: can be retrained.")] = False,
+    source_note: Annotated[str, typer.Option("--source", help="Model card: where the weights come from.")] = "",
+    runtime_hint: Annotated[Optional[str], typer.Option(help="Runtime the file is meant for.")] = None,
+    allow_download: Annotated[bool, typer.Option(help="Zoo models: download missing weights.")] = True,
+) -> None:
+    """Publish a new, immutable version of a model.
+
+    Example: edgebench hub publish model.tflite --name alice/birds --version 1 --labels labels.txt
+    """
+    with user_errors():
+        from edgebench.hub.client import HubClient
+        from edgebench.hub.names import ModelRef, check_version, parse_ref
+        from edgebench.hub.publish import file_card, zoo_card, zoo_files
+        from edgebench.models.zoo import ZOO
+
+        check_version(version)
+        with HubClient() as client:
+            if source in ZOO:
+                spec = ZOO[source]
+                card, files = zoo_card(spec), zoo_files(spec, allow_download, err_console.print)
+            else:
+                from edgebench.models.artifact import inspect_model_file
+
+                artifact = inspect_model_file(Path(source))  # refuse garbage before uploading it
+                card = file_card(description, task, license, tag or [], labels, preprocess, retrainable,
+                                 source_note)
+                files = [(artifact.path, runtime_hint)]
+            base = parse_ref(name) if name else ModelRef(client.whoami(), _default_name(source))
+            ref = ModelRef(base.owner, base.name, version)
+            answer = client.publish(ref, card, files)
+        console.print(f"published {ref} ({len(answer['artifacts'])} file(s)): {client.url}/models/{ref.path}")
+
+
+def _default_name(source: str) -> str:
+    import re
+
+    from edgebench.hub.names import check_segment
+
+    stem = Path(source).stem.lower()
+    return check_segment(re.sub(r"[^a-z0-9_.-]+", "-", stem).strip("-.") or "model", "model name")
+
+
+@app.command("seed")
+def seed_command(
+    owner: Annotated[Optional[str], typer.Option(help="Namespace to publish in (default: your user).")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="Zoo models (default: all).")] = None,
+    allow_download: Annotated[bool, typer.Option(help="Download missing weights.")] = True,
+) -> None:
+    """Publish the zoo's models (every publishable prepared variant) as presets."""
+    with user_errors():
+        from edgebench.hub.client import HubClient
+        from edgebench.hub.publish import seed
+        from edgebench.models.zoo import list_models
+
+        with HubClient() as client:
+            published = seed(client, owner or client.whoami(), model or list_models(), allow_download,
+                             console.print)
+        console.print(f"seeded {len(published)} model version(s)")
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="Text in names, descriptions or tags.")] = "",
+    task: Annotated[str, typer.Option(help="Only this task.")] = "",
+    tag: Annotated[str, typer.Option(help="Only models with this tag.")] = "",
+    fmt: Annotated[str, typer.Option("--format", help="Only models with a file in this format.")] = "",
+) -> None:
+    """Find models on the hub."""
+    with user_errors():
+        from edgebench.hub.client import HubClient
+
+        with HubClient() as client:
+            models = client.search(query, task, tag, fmt)
+        table = Table("model", "latest", "task", "formats", "tags", "description")
+        for m in models:
+            table.add_row(m["model"], m["latest_version"], m["task"], ", ".join(m["formats"]),
+                          ", ".join(m["tags"]), m["description"])
+        console.print(table)
+        console.print(f"{len(models)} model(s)")
+
+
+@app.command("show")
+def show_command(model: Annotated[str, typer.Argument(help="owner/name")]) -> None:
+    """A model's card, versions with their files, and results per device."""
+    with user_errors():
+        from edgebench.hub.client import HubClient
+        from edgebench.hub.names import parse_ref
+
+        ref = parse_ref(model)
+        with HubClient() as client:
+            detail, results = client.show(ref), client.results(ref)
+        card = detail["card"]
+        console.print(f"[bold]{detail['model']}[/bold]: {card['description']}")
+        console.print(f"task {card['task']} · license {card['license']} · tags {', '.join(card['tags'])} · "
+                      f"retrainable {'yes' if card['retrainable'] else 'no'} · {len(card['labels'])} labels")
+        files = Table("version", "file", "format", "precision", "runtime", "size (MB)", "sha256")
+        for v in reversed(detail["versions"]):
+            for a in v["artifacts"]:
+                files.add_row(v["version"], a["filename"], a["format"], a["precision"], a["runtime_hint"],
+                              f"{a['size'] / 1e6:.2f}", a["sha256"][:16] + "...")
+        console.print(files)
+        if results:
+            table = Table("device", "version", "target", "median (ms)", "fps", "energy (J/inference)",
+                          title="measured results per device")
+            for r in results:
+                energy = (f"{r['energy_j_per_inference']:.4f} ({r['energy_method']})"
+                          if r["energy_j_per_inference"] is not None else "not measured")
+                table.add_row(r["device"], r["version"], r["target"], f"{r['median_ms']:.3f}",
+                              f"{r['fps']:.1f}", energy)
+            console.print(table)
+
+
+@app.command("pull")
+def pull_command(model: Annotated[str, typer.Argument(help="owner/name[@version] (default: latest).")],
+                 dest: Annotated[Path, typer.Option(help="Directory for the files.")] = Path(".")) -> None:
+    """Download a version's files, each checked against its sha256."""
+    with user_errors():
+        from edgebench.hub.client import HubClient
+        from edgebench.hub.names import parse_ref
+
+        with HubClient() as client:
+            version, paths = client.pull(parse_ref(model), dest)
+        for path, artifact in zip(paths, version["artifacts"]):
+            console.print(f"{path}  sha256 {artifact['sha256']} verified")
+        console.print(f"pulled {version['model']}@{version['version']}: {len(paths)} file(s)")
+
+
+@app.command("subscribe")
+def subscribe_command(
+    model: Annotated[str, typer.Argument(help="owner/name")],
+    webhook: Annotated[Optional[str], typer.Option(help="URL to POST each new version to (signed).")] = None,
+) -> None:
+    """Follow a model: its new versions appear in `edgebench hub feed` (and at your webhook)."""
+    with user_errors():
+        from edgebench.hub.client import HubClient
+        from edgebench.hub.names import parse_ref
+
+        with HubClient() as client:
+            answer = client.subscribe(parse_ref(model), webhook)
+        console.print(f"subscribed to {answer['model']}")
+        if answer["webhook_secret"]:
+            console.print(f"webhook secret (verify X-Edgebench-Signature-256 = HMAC-SHA256 of the body): "
+                          f"{answer['webhook_secret']}")
+
+
+@app.command("unsubscribe")
+def unsubscribe_command(model: Annotated[str, typer.Argument(help="owner/name")]) -> None:
+    """Stop following a model."""
+    with user_errors():
+        from edgebench.hub.client import HubClient
+        from edgebench.hub.names import parse_ref
+
+        with HubClient() as client:
+            client.unsubscribe(parse_ref(model))
+        console.print(f"unsubscribed from {model}")
+
+
+@app.command("feed")
+def feed_command(cursor: Annotated[int, typer.Option(help="Show events after this cursor.")] = 0,
+                 limit: Annotated[int, typer.Option(help="Events per page.")] = 50) -> None:
+    """New versions of the models you follow, oldest first; prints the cursor for the next page."""
+    with user_errors():
+        from edgebench.hub.client import HubClient
+
+        with HubClient() as client:
+            page = client.feed(cursor, limit)
+        table = Table("cursor", "model", "version", "published", "files")
+        for e in page["events"]:
+            table.add_row(str(e["cursor"]), e["model"], e["version"], e["created"],
+                          ", ".join(a["filename"] for a in e["artifacts"]))
+        console.print(table)
+        console.print(f"next cursor: {page['next_cursor']}")
