@@ -40,10 +40,11 @@ def coral() -> Path:
     return CORAL
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the real `edgebench` entry point in a child process."""
-    return subprocess.run([sys.executable, "-m", "edgebench", *args], capture_output=True,
-                          text=True, cwd=cwd or REPO, timeout=timeout, env=os.environ.copy())
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the real `edgebench` entry point in a child process (env: variables to add)."""
+    return subprocess.run([sys.executable, "-m", "edgebench", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd or REPO, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -109,9 +110,13 @@ def postgres_url(postgres_server, request) -> str:
     """A fresh, empty database on the session's server."""
     import re
 
+    return fresh_postgres_database(postgres_server, "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50])
+
+
+def fresh_postgres_database(postgres_server, name: str) -> str:
+    """Create (or re-create) an empty database; returns its SQLAlchemy URL."""
     import sqlalchemy
 
-    name = "t_" + re.sub(r"\W", "_", request.node.name.lower())[:50]
     admin = sqlalchemy.create_engine(
         f"postgresql+psycopg://postgres@{postgres_server['host']}:{postgres_server['port']}/postgres",
         isolation_level="AUTOCOMMIT")
@@ -153,3 +158,26 @@ def make_run(targets=("litert-int8", "torch-fp32"), label="espresso", run_id=Non
                      status=status, edgebench_version="0.1.0", device=device_info(),
                      model={"name": "mobilenet_v2", "source": "zoo"}, image={"path": "x.jpg"},
                      results=results)
+
+
+@pytest.fixture
+def chromium():
+    """Headless Chromium through selenium (Debian's chromium + chromium-driver)."""
+    import shutil
+
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (binary and driver):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/test.sh installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1300,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(options=options, service=Service(driver))
+    yield browser
+    browser.quit()

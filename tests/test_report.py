@@ -74,26 +74,6 @@ def test_compare_finds_slowdown_and_ignores_noise():
     assert verdict.verdict == "slower" and verdict.p_value < 1e-10 and verdict.ratio == pytest.approx(3.2 / 1.9, rel=0.05)
 
 
-@pytest.fixture
-def chromium():
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (binary and driver):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/test.sh installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1300,1000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(driver))
-    yield browser
-    browser.quit()
-
-
 @pytest.mark.slow
 def test_real_run_report_renders_in_chromium(chromium, tmp_path, coral):
     store = tmp_path / "s.db"

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from edgebench.errors import UserError
 from edgebench.hub import db as hubdb
@@ -124,7 +125,11 @@ def create_app(config: HubConfig) -> FastAPI:
                 raise HubRefusal(422, f"{filename} is empty")
             fmt, precision = await run_in_threadpool(_validate_model_file, received.path, filename)
             await run_in_threadpool(blobs.keep, received)
-        except BaseException:  # refused, invalid, or the client went away: keep nothing
+        except ClientDisconnect:  # killed halfway: nothing was kept, and nobody is listening
+            received.discard()
+            log.info("upload of %s by %s cut off after %d bytes; discarded", filename, user, received.size)
+            raise HubRefusal(400, "upload cut off before the end") from None
+        except BaseException:  # refused or invalid: keep nothing
             received.discard()
             raise
         await run_in_threadpool(db.add_blob, received.sha256, received.size, fmt, precision)
