@@ -422,3 +422,20 @@ def test_an_upload_killed_halfway_leaves_nothing(hub):
     # Still serving, and the server said nothing alarming about it.
     assert httpx.get(hub.url + "/api/health").status_code == 200
     assert "Traceback" not in hub.log.read_text()
+
+
+def test_pages_escape_what_publishers_write(hub):
+    source = _seeded_file(hub, "tflite", "int8")
+    made = hub.cli("hub", "publish", source, "--name", "alice/xss", "--version", "1",
+                   "--description", "<script>alert(1)</script>", "--tag", "[bold]x")
+    assert made.returncode == 0, made.stderr
+    with hub.http(None) as http:
+        page = http.get("/models/alice/xss")
+        search = http.get("/", params={"q": "<script>"})
+    assert page.status_code == 200 and "<script>" not in page.text and "&lt;script&gt;" in page.text
+    assert "script-src" not in page.headers["content-security-policy"]   # no scripts allowed at all
+    assert "&lt;script&gt;" in search.text and "alice/xss" in search.text
+    shown = hub.cli("hub", "search", "xss", user=None)   # rich must print it, not parse it as markup
+    assert shown.returncode == 0 and "[bold]x" in shown.stdout
+    with hub.http(None) as http:
+        assert http.get("/models/alice/no-such-model").status_code == 404

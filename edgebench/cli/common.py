@@ -19,7 +19,10 @@ USER_ERROR_EXIT = 2
 
 
 def fail(message: str, code: int = USER_ERROR_EXIT) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    # The message is plain text: "[@version]" in it must not be taken for rich markup.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from edgebench.cli.common import console, err_console, user_errors
@@ -176,8 +177,8 @@ def search_command(
             models = client.search(query, task, tag, fmt)
         table = Table("model", "latest", "task", "formats", "tags", "description")
         for m in models:
-            table.add_row(m["model"], m["latest_version"], m["task"], ", ".join(m["formats"]),
-                          ", ".join(m["tags"]), m["description"])
+            table.add_row(*map(escape, (m["model"], m["latest_version"], m["task"], ", ".join(m["formats"]),
+                                        ", ".join(m["tags"]), m["description"])))
         console.print(table)
         console.print(f"{len(models)} model(s)")
 
@@ -193,14 +194,14 @@ def show_command(model: Annotated[str, typer.Argument(help="owner/name")]) -> No
         with HubClient() as client:
             detail, results = client.show(ref), client.results(ref)
         card = detail["card"]
-        console.print(f"[bold]{detail['model']}[/bold]: {card['description']}")
-        console.print(f"task {card['task']} · license {card['license']} · tags {', '.join(card['tags'])} · "
-                      f"retrainable {'yes' if card['retrainable'] else 'no'} · {len(card['labels'])} labels")
+        console.print(f"[bold]{escape(detail['model'])}[/bold]: {escape(card['description'])}")
+        console.print(escape(f"task {card['task']} · license {card['license']} · tags {', '.join(card['tags'])} · "
+                             f"retrainable {'yes' if card['retrainable'] else 'no'} · {len(card['labels'])} labels"))
         files = Table("version", "file", "format", "precision", "runtime", "size (MB)", "sha256")
         for v in reversed(detail["versions"]):
             for a in v["artifacts"]:
-                files.add_row(v["version"], a["filename"], a["format"], a["precision"], a["runtime_hint"],
-                              f"{a['size'] / 1e6:.2f}", a["sha256"][:16] + "...")
+                files.add_row(*map(escape, (v["version"], a["filename"], a["format"], a["precision"],
+                                            a["runtime_hint"], f"{a['size'] / 1e6:.2f}", a["sha256"][:16] + "...")))
         console.print(files)
         if results:
             table = Table("device", "version", "target", "median (ms)", "fps", "energy (J/inference)",
@@ -208,8 +209,8 @@ def show_command(model: Annotated[str, typer.Argument(help="owner/name")]) -> No
             for r in results:
                 energy = (f"{r['energy_j_per_inference']:.4f} ({r['energy_method']})"
                           if r["energy_j_per_inference"] is not None else "not measured")
-                table.add_row(r["device"], r["version"], r["target"], f"{r['median_ms']:.3f}",
-                              f"{r['fps']:.1f}", energy)
+                table.add_row(*map(escape, (r["device"], r["version"], r["target"], f"{r['median_ms']:.3f}",
+                                            f"{r['fps']:.1f}", energy)))
             console.print(table)
 
 
@@ -224,7 +225,7 @@ def pull_command(model: Annotated[str, typer.Argument(help="owner/name[@version]
         with HubClient() as client:
             version, paths = client.pull(parse_ref(model), dest)
         for path, artifact in zip(paths, version["artifacts"]):
-            console.print(f"{path}  sha256 {artifact['sha256']} verified")
+            console.print(escape(f"{path}  sha256 {artifact['sha256']} verified"))
         console.print(f"pulled {version['model']}@{version['version']}: {len(paths)} file(s)")
 
 
@@ -269,7 +270,7 @@ def feed_command(cursor: Annotated[int, typer.Option(help="Show events after thi
             page = client.feed(cursor, limit)
         table = Table("cursor", "model", "version", "published", "files")
         for e in page["events"]:
-            table.add_row(str(e["cursor"]), e["model"], e["version"], e["created"],
-                          ", ".join(a["filename"] for a in e["artifacts"]))
+            table.add_row(*map(escape, (str(e["cursor"]), e["model"], e["version"], e["created"],
+                                        ", ".join(a["filename"] for a in e["artifacts"]))))
         console.print(table)
         console.print(f"next cursor: {page['next_cursor']}")

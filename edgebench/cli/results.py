@@ -111,6 +111,8 @@ def push_command(
     Example: edgebench run --model hub://alice/mobilenet_v2@1 && edgebench results push
     """
     with user_errors():
+        from rich.markup import escape
+
         from edgebench.errors import UserError
         from edgebench.hub.client import HubClient
         from edgebench.hub.names import parse_ref
@@ -129,8 +131,8 @@ def push_command(
                 ref = override or _hub_ref_of(run)
                 answer = client.push_results(ref, run)
                 skipped = "".join(f"; skipped {x['target']} ({x['reason']})" for x in answer["skipped"])
-                console.print(f"{run.run_id[:12]} -> {ref}: {answer['added']} result(s) added, "
-                              f"{answer['already_present']} already there{skipped}")
+                console.print(escape(f"{run.run_id[:12]} -> {ref}: {answer['added']} result(s) added, "
+                                     f"{answer['already_present']} already there{skipped}"))
 
 
 def _hub_ref_of(run):

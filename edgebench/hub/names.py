@@ -58,9 +58,9 @@ class ModelRef:
 def parse_ref(text: str) -> ModelRef:
     """'owner/name' or 'owner/name@version' (a leading 'hub://' is allowed)."""
     body = text.removeprefix("hub://")
-    body, _, version = body.partition("@")
+    body, at, version = body.partition("@")
     owner, slash, name = body.partition("/")
-    if not slash:
+    if not slash or (at and not version):
         raise UserError(f"invalid model reference '{text}': expected owner/name[@version]")
     check_segment(owner, "owner")
     check_segment(name, "model name")
