@@ -142,6 +142,7 @@ def test_search_by_text_task_tag_and_format(hub):
         assert "alice/mobilenet_v2" in names(q="torchvision")           # description
         assert "alice/mobilenet_v2" in names(task="image-classification", tag="preset", format="onnx")
         assert names(q="no-such-model-anywhere") == set()
+        assert names(q="mobile%net") == names(q="mobilenet_v_") == set()   # literal, not wildcards
         assert names(tag="no-such-tag") == set()
         assert "alice/mobilenet_v2" not in names(format="tflite-edgetpu")
     listed = hub.cli("hub", "search", "mobilenet", "--format", "tflite", user=None)
@@ -192,6 +193,12 @@ def test_run_a_hub_model_push_results_and_see_them_per_device(hub, tmp_path, chr
     assert results["litert-int8"]["top1"]["label"] == "chickadee"
     assert results["onnxruntime-fp32"]["top1"]["label"] == "chickadee"
     assert results["torch-fp32"]["status"] == "unavailable"   # the hub holds no torch checkpoint
+
+    # A pinned version pulled once runs without the hub (an edge device offline).
+    offline = run_cli("run", "--model", "hub://alice/mobilenet_v2@1", "--image", coral / "bird.bmp",
+                      "--targets", "litert-int8", "--runs", "10", "--settle", "0", "--no-save",
+                      env={**hub.env(), "EDGEBENCH_HUB_URL": "http://127.0.0.1:9"})
+    assert offline.returncode == 0 and "chickadee" in offline.stdout, offline.stderr
 
     pushed = hub.cli("results", "push", "--store", store)
     assert pushed.returncode == 0, pushed.stderr

@@ -118,15 +118,16 @@ def push_command(
         from edgebench.hub.names import parse_ref
 
         s = open_store(store)
-        runs = [s.get(i) for i in run_ids] if run_ids else [
-            r for r in s.all_runs() if r.model.get("source") == "hub"]
-        if not runs:
-            raise UserError("no runs to push: run a hub model first "
-                            "(edgebench run --model hub://owner/name@version) or name run ids")
         override = parse_ref(model) if model else None
         if override is not None and override.version is None:
             raise UserError("--model needs a version: owner/name@version")
         with HubClient() as client:
+            # By default: the runs of models pulled from this hub (not from another one).
+            runs = [s.get(i) for i in run_ids] if run_ids else [
+                r for r in s.all_runs() if r.model.get("source") == "hub" and r.model.get("hub") == client.url]
+            if not runs:
+                raise UserError(f"no runs to push to {client.url}: run a model from it first "
+                                "(edgebench run --model hub://owner/name@version) or name run ids")
             for run in runs:
                 ref = override or _hub_ref_of(run)
                 answer = client.push_results(ref, run)

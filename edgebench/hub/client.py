@@ -94,14 +94,14 @@ class HubClient:
     def pull(self, ref: ModelRef, dest: Path) -> tuple[dict, list[Path]]:
         """Download every file of a version into dest, each sha256-checked before it appears.
         Writes edgebench-hub.json (the version's card and file list) beside them."""
-        version = self.version(ref)
+        version = {"hub": self.url, **self.version(ref)}
         dest = Path(dest)
         try:
             dest.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"cannot create {dest}: {exc.strerror}") from None
         paths = [self._download(version, artifact, dest) for artifact in version["artifacts"]]
-        _write_atomically(dest / MANIFEST, json.dumps({"hub": self.url, **version}, indent=2))
+        _write_atomically(dest / MANIFEST, json.dumps(version, indent=2))
         return version, paths
 
     def _download(self, version: dict, artifact: dict, dest: Path) -> Path:
@@ -160,6 +160,10 @@ def cache_pull(ref: ModelRef, client: HubClient | None = None) -> tuple[dict, li
     """A version's files in the local cache (pulled once, sha256-checked every time)."""
     from edgebench.paths import cache_dir
 
+    if ref.version is not None:  # a pinned version pulled before runs offline
+        found = _intact_cached_version(ref)
+        if found is not None:
+            return found
     own_client = client is None
     client = client or HubClient()
     try:
@@ -170,6 +174,21 @@ def cache_pull(ref: ModelRef, client: HubClient | None = None) -> tuple[dict, li
     finally:
         if own_client:
             client.close()
+
+
+def _intact_cached_version(ref: ModelRef) -> tuple[dict, list[Path]] | None:
+    """A cached pull of ref whose files all still match their sha256; else None."""
+    from edgebench.paths import cache_dir
+
+    directory = cache_dir() / "hub" / ref.owner / ref.name / ref.version
+    try:
+        version = json.loads((directory / MANIFEST).read_text())
+        paths = [directory / check_filename(a["filename"]) for a in version["artifacts"]]
+        if all(p.is_file() and _sha256(p) == a["sha256"] for p, a in zip(paths, version["artifacts"])):
+            return version, paths
+    except (OSError, ValueError, KeyError, TypeError, UserError):
+        pass  # absent or damaged: pull again
+    return None
 
 
 def _raise_for_refusal(response) -> None:

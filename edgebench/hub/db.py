@@ -264,11 +264,11 @@ class HubDB:
         """Models with at least one version, filtered; newest first."""
         query = select(ModelRow).where(ModelRow.versions.any())
         if q:
-            pattern = f"%{q.lower()}%"
+            text = q.lower()  # autoescape: a '%' or '_' typed by the user is searched for literally
             query = query.where(or_(
-                func.lower(ModelRow.owner + "/" + ModelRow.name).like(pattern),
-                func.lower(ModelRow.description).like(pattern),
-                ModelRow.tags.any(func.lower(TagRow.tag).like(pattern))))
+                func.lower(ModelRow.owner + "/" + ModelRow.name).contains(text, autoescape=True),
+                func.lower(ModelRow.description).contains(text, autoescape=True),
+                ModelRow.tags.any(func.lower(TagRow.tag).contains(text, autoescape=True))))
         if task:
             query = query.where(ModelRow.task == task)
         if tag:
