@@ -1,6 +1,5 @@
 """The command line as a user meets it: help, targets, and one-line errors with exit code 2."""
 
-import json
 import subprocess
 import sys
 

@@ -1,6 +1,5 @@
 """Results files: JSON and CSV round trips, and one clear error for every malformed file."""
 
-import json
 
 import pytest
 

@@ -2,7 +2,6 @@
 and `compare` on real runs."""
 
 import base64
-import json
 import re
 import shutil
 

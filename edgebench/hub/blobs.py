@@ -18,7 +18,9 @@ class BlobStore:
         self.tmp = Path(data_dir) / "tmp"
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
-        for stale in self.tmp.iterdir():  # uploads cut off by a crash or restart
+        # Uploads cut off by a crash or restart. (One server process per data directory: a
+        # second one starting would take another's in-flight uploads for stale.)
+        for stale in self.tmp.iterdir():
             stale.unlink(missing_ok=True)
 
     def path(self, sha256: str) -> Path:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 
 from edgebench.errors import UserError
 from edgebench.hub.names import check_segment
+from edgebench.results.store import error_reason, sqlite_pragmas
 
 TOKEN_PREFIX = "ebh_"
 
@@ -195,19 +196,19 @@ class HubDB:
             self.engine = create_engine(url, **({"connect_args": {"timeout": 60, "check_same_thread": False}}
                                                 if sqlite else {"pool_pre_ping": True}))
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise UserError(f"cannot open hub database: {_reason(exc)}") from None
+            raise UserError(f"cannot open hub database: {error_reason(exc)}") from None
         if sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", sqlite_pragmas)
         for attempt in range(5):  # two processes creating a fresh database race; the loser retries
             try:
                 Base.metadata.create_all(self.engine)
                 return
             except (OperationalError, IntegrityError) as exc:
                 if attempt == 4:
-                    raise UserError(f"cannot open hub database: {_reason(exc)}") from None
+                    raise UserError(f"cannot open hub database: {error_reason(exc)}") from None
                 time.sleep(0.2 * (attempt + 1))
             except SQLAlchemyError as exc:
-                raise UserError(f"cannot open hub database: {_reason(exc)}") from None
+                raise UserError(f"cannot open hub database: {error_reason(exc)}") from None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -317,7 +318,7 @@ class HubDB:
                         raise HubRefusal(409, f"{owner}/{name}@{version} already exists; "
                                               "versions are immutable: publish a new version") from None
                 if attempt == 2:
-                    raise HubRefusal(409, f"conflicting publish of {owner}/{name}: {_reason(exc)}") from None
+                    raise HubRefusal(409, f"conflicting publish of {owner}/{name}: {error_reason(exc)}") from None
         raise AssertionError("unreachable")
 
     def _publish_in(self, s: Session, user: str, owner: str, name: str, version: str, card: dict,
@@ -520,17 +521,3 @@ def model_summary(model: ModelRow) -> dict:
 def hash_token(token: str) -> str:
     # Tokens are 256-bit random strings: a plain sha256 cannot be brute-forced back.
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _reason(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__

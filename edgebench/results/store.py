@@ -97,9 +97,9 @@ class Store:
         try:
             self.engine = create_engine(self.url, **self._engine_options())
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise UserError(f"cannot open store {self._display()}: {_reason(exc)}") from None
+            raise UserError(f"cannot open store {self._display()}: {error_reason(exc)}") from None
         if self._sqlite_path is not None:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", sqlite_pragmas)
         self._create_schema()
 
     # -- opening -----------------------------------------------------------------------------
@@ -157,10 +157,10 @@ class Store:
                 return
             except (OperationalError, IntegrityError) as exc:
                 if attempt == 4 or not _is_transient(exc):
-                    raise UserError(f"cannot open store {self._display()}: {_reason(exc)}") from None
+                    raise UserError(f"cannot open store {self._display()}: {error_reason(exc)}") from None
                 time.sleep(0.2 * (attempt + 1))
             except DBAPIError as exc:
-                raise UserError(f"cannot open store {self._display()}: {_reason(exc)}") from None
+                raise UserError(f"cannot open store {self._display()}: {error_reason(exc)}") from None
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -170,7 +170,7 @@ class Store:
         except UserError:
             raise
         except SQLAlchemyError as exc:
-            raise UserError(f"store {self._display()}: {_reason(exc)}") from None
+            raise UserError(f"store {self._display()}: {error_reason(exc)}") from None
 
     # -- writing -----------------------------------------------------------------------------
     def begin_run(self, run: RunResult) -> None:
@@ -249,7 +249,7 @@ class Store:
             except IntegrityError:
                 time.sleep(0.05 * (attempt + 1))
             except SQLAlchemyError as exc:
-                raise UserError(f"store {self._display()}: {_reason(exc)}") from None
+                raise UserError(f"store {self._display()}: {error_reason(exc)}") from None
         raise UserError(f"store {self._display()}: could not register device {device.fingerprint()}")
 
     # -- reading -----------------------------------------------------------------------------
@@ -292,7 +292,8 @@ class Store:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Connection settings for every SQLite database edgebench opens (results store, hub)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")   # readers never block the writer
     cursor.execute("PRAGMA busy_timeout=60000")
@@ -326,7 +327,8 @@ def _is_transient(exc: Exception) -> bool:
     return any(s in text for s in ("locked", "already exists", "busy", "unique", "duplicate"))
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
+    """The first line of a database error, without SQLAlchemy's wrapping."""
     orig = getattr(exc, "orig", None) or exc
     lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip()]
     return lines[0] if lines else type(exc).__name__
