@@ -105,6 +105,20 @@ def test_tokens_are_stored_hashed(hub_db):
     with hub_db.engine.connect() as conn:
         stored = [row[0] for row in conn.execute(text("SELECT token_sha256 FROM hub_tokens"))]
     assert token not in stored and len(stored[0]) == 64
+    second = hub_db.create_token("alice")
+    assert hub_db.revoke_tokens("alice") == 2
+    assert hub_db.user_for_token(token) is None and hub_db.user_for_token(second) is None
+    with pytest.raises(UserError):
+        hub_db.revoke_tokens("nobody")
+
+
+def test_token_cli_creates_and_revokes(tmp_path):
+    made = run_cli("hub", "token", "create", "carol", "--data", tmp_path)
+    assert made.returncode == 0 and made.stdout.strip().startswith("ebh_")
+    assert HubDB(f"sqlite:///{tmp_path / 'hub.db'}").user_for_token(made.stdout.strip()) == "carol"
+    revoked = run_cli("hub", "token", "revoke", "carol", "--data", tmp_path)
+    assert revoked.returncode == 0 and "revoked 1 token(s) of carol" in revoked.stdout
+    assert HubDB(f"sqlite:///{tmp_path / 'hub.db'}").user_for_token(made.stdout.strip()) is None
 
 
 def test_publish_rules(hub_db):

@@ -89,6 +89,21 @@ def token_create_command(user: Annotated[str, typer.Argument(help="User name (al
         err_console.print(f"token for {user}: set it as EDGEBENCH_HUB_TOKEN; it is not shown again")
 
 
+@token_app.command("revoke")
+def token_revoke_command(user: Annotated[str, typer.Argument(help="User whose tokens stop working.")],
+                         data: DataOption = None, db: DbOption = None) -> None:
+    """Revoke every token of a user (their models and results stay)."""
+    with user_errors():
+        from edgebench.hub.db import HubDB, database_url
+
+        hub_db = HubDB(database_url(_data_dir(data), db))
+        try:
+            count = hub_db.revoke_tokens(user)
+        finally:
+            hub_db.close()
+        console.print(f"revoked {count} token(s) of {user}")
+
+
 @app.command("publish")
 def publish_command(
     source: Annotated[str, typer.Argument(help="A .tflite/.onnx file, or a zoo model (all its variants).")],

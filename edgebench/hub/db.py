@@ -237,6 +237,17 @@ class HubDB:
                 time.sleep(0.05 * (attempt + 1))
         raise UserError(f"could not create a token for {user}")
 
+    def revoke_tokens(self, user: str) -> int:
+        """Delete every token of user; returns how many there were. Their models stay."""
+        with self.session() as s:
+            row = s.scalar(select(UserRow).where(UserRow.name == user))
+            if row is None:
+                raise UserError(f"no user {user} on this hub")
+            tokens = s.scalars(select(TokenRow).where(TokenRow.user_id == row.id)).all()
+            for token in tokens:
+                s.delete(token)
+            return len(tokens)
+
     def user_for_token(self, token: str) -> str | None:
         with self.session() as s:
             row = s.scalar(select(TokenRow).where(TokenRow.token_sha256 == hash_token(token)))
