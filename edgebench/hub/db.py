@@ -326,8 +326,7 @@ class HubDB:
                 with self.session() as s:
                     model = s.scalar(select(ModelRow).where(ModelRow.owner == owner, ModelRow.name == name))
                     if model is not None and any(v.version == version for v in model.versions):
-                        raise HubRefusal(409, f"{owner}/{name}@{version} already exists; "
-                                              "versions are immutable: publish a new version") from None
+                        raise _version_exists(owner, name, version) from None
                 if attempt == 2:
                     raise HubRefusal(409, f"conflicting publish of {owner}/{name}: {error_reason(exc)}") from None
         raise AssertionError("unreachable")
@@ -351,8 +350,7 @@ class HubDB:
             s.add(model)
             s.flush()
         elif any(v.version == version for v in model.versions):
-            raise HubRefusal(409, f"{owner}/{name}@{version} already exists; versions are immutable: "
-                                  "publish a new version")
+            raise _version_exists(owner, name, version)
         row = VersionRow(model_id=model.id, version=version, publisher=user, card=card, created=stamp)
         s.add(row)
         s.flush()  # the unique (model, version) constraint decides concurrent publishes here
@@ -527,6 +525,11 @@ def model_summary(model: ModelRow) -> dict:
             "latest_version": latest.version if latest else None,
             "formats": sorted({a.format for a in latest.artifacts}) if latest else [],
             "updated": model.updated}
+
+
+def _version_exists(owner: str, name: str, version: str) -> HubRefusal:
+    return HubRefusal(409, f"{owner}/{name}@{version} already exists; versions are immutable: "
+                           "publish a new version")
 
 
 def hash_token(token: str) -> str:
