@@ -21,7 +21,7 @@ from benchmarks.common import artifact, bare_loop, image_nchw, machine
 from edgebench.bench.runner import measure
 from edgebench.models.images import to_input
 from edgebench.protocol import Protocol
-from edgebench.runtimes.base import TARGETS, RuntimeOptions, load_runtime
+from edgebench.runtimes.base import TARGETS, load_runtime
 
 THREADS = sorted({1, os.cpu_count() or 1})
 
@@ -136,11 +136,14 @@ def main() -> None:
     summary = []
     protocol = Protocol("best-config", warmup=20, settle_s=0.0, runs=args.runs)
     for target in TARGETS.values():
+        if target.runtime not in makers or target.device != "cpu":
+            continue  # this script compares the CPU runtimes' own best settings
         art = artifact(*sources[target.runtime][target.precision])
         rows = []
         for label, call, same_precision in makers[target.runtime](str(art.path), x_for):
             rows.append((float(np.median(bare_loop(call, args.runs))), label, same_precision))
-        session = load_runtime(target.runtime).load(art, RuntimeOptions())
+        runtime = load_runtime(target.runtime)
+        session = runtime.load(art, runtime.options_type())
         ours = float(np.median(measure(session, to_input(x_float, session.input_spec), protocol).samples_ms))
         session.close()
         for ms, label, same in sorted(rows):

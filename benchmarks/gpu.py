@@ -14,10 +14,15 @@ import json
 import time
 from pathlib import Path
 
-from edgebench.benchmark import RunConfig, run
+from edgebench import RunConfig, run
 from edgebench.protocol import CLASSIC, RIGOROUS
 
 ROWS: list[str] = []
+
+
+def torch(**settings) -> dict[str, dict[str, str]]:
+    """RunConfig.runtime_settings for the torch runtime's typed options."""
+    return {"torch": {name: str(value) for name, value in settings.items()}}
 
 
 def record(result, mode: str, out: Path, tag: str) -> None:
@@ -54,18 +59,18 @@ def main() -> None:
                              image=Path(args.image), protocol=CLASSIC)), "auto", out, "agreement")
         for mode in ("graph", "eager"):
             record(run(RunConfig(targets=("torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
-                                 protocol=RIGOROUS, torch_mode=mode)), mode, out, f"b1-{mode}")
+                                 protocol=RIGOROUS, runtime_settings=torch(mode=mode))), mode, out, f"b1-{mode}")
             record(run(RunConfig(targets=("torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
-                                 protocol=CLASSIC.with_overrides(runs=200), torch_mode=mode, batch=256)),
+                                 protocol=CLASSIC.with_overrides(runs=200), runtime_settings=torch(mode=mode), batch=256)),
                    mode, out, f"b256-{mode}")
     elif args.phase == "fold":
         # Batch 1 with Conv+BN folded (the default now) vs not, and with the frame staged on the GPU.
         record(run(RunConfig(targets=("torch-fp32", "torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
                              protocol=RIGOROUS)), "graph+fold", out, "fold-b1")
         record(run(RunConfig(targets=("torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
-                             protocol=RIGOROUS, cuda_input="device")), "graph+fold/dev", out, "fold-b1-device")
+                             protocol=RIGOROUS, runtime_settings=torch(cuda_input="device"))), "graph+fold/dev", out, "fold-b1-device")
         record(run(RunConfig(targets=("torch-fp32@cuda",), image=Path(args.image), protocol=RIGOROUS,
-                             extra_options={"fold_bn": False})), "graph", out, "nofold-b1")
+                             runtime_settings=torch(fold_bn=False))), "graph", out, "nofold-b1")
     elif args.phase == "final":
         # The defaults (auto) at batch 1 and 256, with the CPU references beside them.
         record(run(RunConfig(targets=("torch-fp32", "onnxruntime-fp32", "torch-fp32@cuda", "torch-fp16@cuda"),
@@ -74,31 +79,30 @@ def main() -> None:
                              protocol=RIGOROUS.with_overrides(runs=300, min_duration_s=5.0), batch=256)),
                "auto", out, "final-b256")
         record(run(RunConfig(targets=("torch-fp32@cuda",), image=Path(args.image), protocol=RIGOROUS,
-                             torch_mode="eager")), "eager", out, "final-b1-eager")
+                             runtime_settings=torch(mode="eager"))), "eager", out, "final-b1-eager")
     elif args.phase == "residency":
         # Batch 1 with the frame staged on the GPU, and fp32 in NCHW-contiguous layout.
         for input_on in ("host", "device"):
             record(run(RunConfig(targets=("torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
-                                 protocol=RIGOROUS, cuda_input=input_on)), f"graph/{input_on}", out,
+                                 protocol=RIGOROUS, runtime_settings=torch(cuda_input=input_on))), f"graph/{input_on}", out,
                    f"b1-graph-{input_on}")
         record(run(RunConfig(targets=("torch-fp32@cuda",), image=Path(args.image), protocol=RIGOROUS,
-                             extra_options={"cuda_layout": "contiguous"})), "graph/nchw", out, "b1-graph-nchw")
+                             runtime_settings=torch(cuda_layout="contiguous"))), "graph/nchw", out, "b1-graph-nchw")
         for input_on in ("device", "host"):
             record(run(RunConfig(targets=("torch-fp16@cuda",), image=Path(args.image), batch=256,
-                                 protocol=CLASSIC.with_overrides(runs=200), cuda_input=input_on)),
+                                 protocol=CLASSIC.with_overrides(runs=200), runtime_settings=torch(cuda_input=input_on))),
                    f"graph/{input_on}", out, f"b256-graph-{input_on}")
     elif args.phase == "throughput":
         record(run(RunConfig(targets=("torch-fp16@cuda",), image=Path(args.image), protocol=RIGOROUS,
-                             extra_options={"cuda_layout": "contiguous"})), "graph/nchw", out, "b1-fp16-nchw")
+                             runtime_settings=torch(cuda_layout="contiguous"))), "graph/nchw", out, "b1-fp16-nchw")
         for compile_mode in ("default", "max-autotune"):
             record(run(RunConfig(targets=("torch-fp16@cuda",), image=Path(args.image), batch=256,
-                                 protocol=CLASSIC.with_overrides(runs=300), torch_mode="compile",
-                                 extra_options={"compile_mode": compile_mode})),
+                                 protocol=CLASSIC.with_overrides(runs=300), runtime_settings=torch(mode="compile", compile_mode=compile_mode))),
                    f"compile/{compile_mode}", out, f"b256-compile-{compile_mode}")
     else:
         for batch, protocol in ((1, RIGOROUS), (256, CLASSIC.with_overrides(runs=200))):
             record(run(RunConfig(targets=("torch-fp16@cuda",), image=Path(args.image), protocol=protocol,
-                                 torch_mode="compile", batch=batch)), "compile", out, f"b{batch}-compile")
+                                 runtime_settings=torch(mode="compile"), batch=batch)), "compile", out, f"b{batch}-compile")
     print(f"\n{header}\n" + "\n".join(ROWS) + f"\n(elapsed {time.time() - started:.0f} s)")
 
 

@@ -17,7 +17,7 @@ from benchmarks.common import artifact, bare_loop, cores, image_nchw, machine
 from edgebench.bench.runner import measure
 from edgebench.models.images import to_input
 from edgebench.protocol import Protocol
-from edgebench.runtimes.base import RuntimeOptions, load_runtime
+from edgebench.runtimes.base import load_runtime
 
 
 def bare_litert(path: str, x: np.ndarray):
@@ -62,7 +62,8 @@ def main() -> None:
     print(f"{'target':18s} {'edgebench':>10s} {'bare loop':>10s} {'ratio':>7s}  goal <= 1.02")
     for target, (runtime_name, variant, make_bare) in CASES.items():
         art = artifact(*variant)
-        session = load_runtime(runtime_name).load(art, RuntimeOptions())
+        runtime = load_runtime(runtime_name)
+        session = runtime.load(art, runtime.options_type())
         x = to_input(x_float, session.input_spec)
         bare = make_bare(str(art.path), x)
         ours, theirs = [], []

@@ -15,10 +15,14 @@ __all__ = ["RunConfig", "RunResult", "list_models", "list_targets", "run"]
 
 
 def __getattr__(name: str):
-    if name in ("run", "RunConfig"):
-        from edgebench import benchmark
+    if name == "run":
+        from edgebench.bench.execute import run
 
-        return getattr(benchmark, name)
+        return run
+    if name == "RunConfig":
+        from edgebench.bench.config import RunConfig
+
+        return RunConfig
     if name == "RunResult":
         from edgebench.results.schema import RunResult
 

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 from edgebench.results.schema import DeviceInfo
-from edgebench.runtimes.base import package_version
+from edgebench.packages import package_version
 
 # Distributions whose versions make a result reproducible.
 TOOLCHAIN = ("edgebench", "numpy", "scipy", "torch", "ai-edge-litert", "litert-torch",

@@ -4,7 +4,9 @@ import shutil
 
 import pytest
 
-from edgebench.accuracy import evaluate, labelled_images, synset_to_index
+from edgebench.bench.accuracy import evaluate
+from edgebench.bench.config import RunConfig
+from edgebench.models.labelled import labelled_images, synset_to_index
 from edgebench.errors import UserError
 from edgebench.models.images import default_image
 from tests.conftest import run_cli
@@ -69,12 +71,13 @@ def test_real_accuracy_on_zoo_and_coral_models(tmp_path, photos, coral):
     for folder, photo in (("chickadee", "bird"), ("macaw", "parrot"), ("espresso", "coffee")):
         (tmp_path / folder).mkdir()
         shutil.copy(photos[photo], tmp_path / folder)
-    result = evaluate("mobilenet_v2", tmp_path, ("litert-int8", "onnxruntime-int8", "torch-fp32"))
+    result = evaluate(RunConfig(targets=("litert-int8", "onnxruntime-int8", "torch-fp32")), tmp_path)
     assert result.reference_target == "torch-fp32"
     for r in result.results:
         assert r.status == "ok" and r.images == 3
         assert r.top1_accuracy == 1.0 and r.top5_accuracy == 1.0 and r.agreement_with_reference == 1.0
-    coral_result = evaluate(str(coral / "mobilenet_v2_1.0_224_quant.tflite"), tmp_path, ("litert-int8",))
+    coral_result = evaluate(RunConfig(model=str(coral / "mobilenet_v2_1.0_224_quant.tflite"),
+                                      targets=("litert-int8",)), tmp_path)
     assert coral_result.results[0].top1_accuracy == 1.0   # 1001-class indices mapped back
     out = run_cli("accuracy", "--images", str(tmp_path), "--targets", "litert-int8,torch-fp32",
                   "--limit", "2", "--out", str(tmp_path / "acc.json"))

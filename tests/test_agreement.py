@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from edgebench.bench.agreement import choose_reference, mark_agreement, scores, top_k
+from edgebench.bench.agreement import mark_agreement, scores, timed_reference, top_k
+from edgebench.bench.plan import choose_reference
 from edgebench.models.labels import labels_for
 from edgebench.results.schema import Prediction, ProtocolInfo, TargetResult
-from edgebench.runtimes.base import Quantization, TensorSpec
+from edgebench.tensors import Quantization, TensorSpec
 
 PROTO = ProtocolInfo(name="classic", warmup=1, settle_s=1.0, runs=250)
 
@@ -41,23 +42,44 @@ def test_top_k_labels_and_order():
     assert preds[0].label == "chickadee" and preds[1].label == "magpie"
 
 
-def test_torch_fp32_is_the_reference_and_disagreement_shows():
-    results = [_result("litert-int8", "litert", "int8", "junco"),
-               _result("onnxruntime-fp32", "onnxruntime", "fp32", "chickadee"),
-               _result("torch-fp32", "torch", "fp32", "chickadee")]
-    assert mark_agreement(results) == "torch-fp32"
+def _with_format(result, fmt):
+    result.artifact = {"format": fmt}
+    return result
+
+
+def test_the_float_target_running_the_published_format_is_the_reference():
+    results = [_with_format(_result("litert-int8", "litert", "int8", "junco"), "tflite"),
+               _with_format(_result("onnxruntime-fp32", "onnxruntime", "fp32", "chickadee"), "onnx"),
+               _with_format(_result("torch-fp32", "torch", "fp32", "chickadee"), "torch")]
+    reference = timed_reference(results, native_format="torch")
+    assert reference.target == "torch-fp32"
+    mark_agreement(results, reference.top1, reference.target)
     assert [r.agrees_with_reference for r in results] == [False, True, True]
     assert [r.is_reference for r in results] == [False, False, True]
 
 
-def test_first_fp32_is_the_reference_without_torch_and_failures_have_no_verdict():
-    results = [_result("torch-fp32", "torch", "fp32", None, status="failed"),
-               _result("litert-int8", "litert", "int8", "chickadee"),
-               _result("openvino-fp32", "openvino", "fp32", "chickadee")]
-    assert choose_reference(results).target == "openvino-fp32"
-    mark_agreement(results)
+def test_first_fp32_is_the_reference_when_the_native_one_failed_and_failures_have_no_verdict():
+    results = [_with_format(_result("torch-fp32", "torch", "fp32", None, status="failed"), "torch"),
+               _with_format(_result("litert-int8", "litert", "int8", "chickadee"), "tflite"),
+               _with_format(_result("openvino-fp32", "openvino", "fp32", "chickadee"), "onnx")]
+    reference = timed_reference(results, native_format="torch")
+    assert reference.target == "openvino-fp32"
+    mark_agreement(results, reference.top1, reference.target)
     assert results[0].agrees_with_reference is None
     assert results[1].agrees_with_reference is True
+
+
+def test_an_int8_target_is_never_the_reference():
+    results = [_with_format(_result("litert-int8", "litert", "int8", "chickadee"), "tflite")]
+    assert timed_reference(results, native_format="tflite") is None
+
+
+def test_choose_reference_prefers_native_format_then_cpu_then_order():
+    items = [("fp16", "torch", "cuda"), ("fp32", "onnx", "cpu"), ("fp32", "torch", "cuda"),
+             ("fp32", "torch", "cpu"), ("int8", "torch", "cpu")]
+    assert choose_reference(items, "torch", lambda t: t) == ("fp32", "torch", "cpu")
+    assert choose_reference(items, None, lambda t: t) == ("fp32", "onnx", "cpu")
+    assert choose_reference(items[:1], "torch", lambda t: t) is None
 
 
 def test_1001_class_models_compare_by_label():

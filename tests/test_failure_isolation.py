@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from edgebench import benchmark
-from edgebench.benchmark import RunConfig
+from edgebench.bench import execute, plan
+from edgebench.bench.config import RunConfig
 from edgebench.protocol import Protocol
 from edgebench.runtimes.null import NullRuntime
 
@@ -25,7 +25,9 @@ class MissingRuntime(NullRuntime):
 class ConfidentSession:
     """A session that always predicts class 19."""
 
-    from edgebench.runtimes.base import TensorSpec
+    settings = {"threads": 1}
+
+    from edgebench.tensors import TensorSpec
 
     input_spec = TensorSpec("x", (1, 3, 224, 224), "float32", "NCHW")
     output_spec = TensorSpec("y", (1, 1000), "float32")
@@ -47,10 +49,10 @@ class WorkingRuntime(NullRuntime):
 def test_failures_are_recorded_and_the_rest_still_run(monkeypatch, coral):
     fakes = {"litert": ExplodingRuntime(), "onnxruntime": MissingRuntime(), "openvino": WorkingRuntime(),
              "torch": WorkingRuntime()}
-    monkeypatch.setattr(benchmark, "load_runtime", lambda name: fakes[name])
+    monkeypatch.setattr(plan, "load_runtime", lambda name: fakes.get(name, MissingRuntime()))
     config = RunConfig(model=str(coral / "mobilenet_v2_1.0_224_quant.tflite"), image=coral / "bird.bmp",
                        targets=("litert-int8", "onnxruntime-int8", "openvino-int8"), protocol=FAST)
-    result = benchmark.run(config)
+    result = execute.run(config)
     by = {r.target: r for r in result.results}
     assert by["litert-int8"].status == "failed"
     assert "device fell off the bus" in by["litert-int8"].error

@@ -6,7 +6,7 @@ from edgebench.errors import UserError
 from edgebench.models.images import (default_image, load_image, preprocessing_for, to_float_nchw,
                                      to_input)
 from edgebench.models.zoo import MOBILENET_V2, preprocessing_named
-from edgebench.runtimes.base import Quantization, TensorSpec
+from edgebench.tensors import Quantization, TensorSpec
 
 
 def test_missing_and_corrupt_images_are_user_errors(tmp_path):
@@ -41,12 +41,16 @@ def test_input_is_laid_out_and_quantized_for_the_spec():
 
 def test_auto_preprocessing_reads_the_quantized_range():
     coral_like = TensorSpec("in", (1, 224, 224, 3), "uint8", "NHWC", Quantization(0.0078125, 128))
-    assert preprocessing_for(coral_like).mean == preprocessing_named("inception").mean
+    prep, why = preprocessing_for(coral_like)
+    assert prep == preprocessing_named("inception") and "[-1, 1]" in why
     raw = TensorSpec("in", (1, 224, 224, 3), "uint8", "NHWC", Quantization(1.0, 0))
-    assert preprocessing_for(raw).std == preprocessing_named("raw").std
+    assert preprocessing_for(raw)[0].name == "raw"
     floating = TensorSpec("in", (1, 3, 224, 224), "float32", "NCHW")
-    assert preprocessing_for(floating).mean == preprocessing_named("torchvision").mean
-    assert preprocessing_for(floating, "unit").mean == (0.0, 0.0, 0.0)
+    prep, why = preprocessing_for(floating)
+    assert prep.name == "torchvision" and "float input" in why
+    assert preprocessing_for(floating, "unit")[0].mean == (0.0, 0.0, 0.0)
+    odd = TensorSpec("in", (1, 224, 224, 3), "int8", "NHWC", Quantization(0.5, 0))
+    assert "guessed" in preprocessing_for(odd)[1]
 
 
 def test_default_image_is_not_a_calibration_photo():

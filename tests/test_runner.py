@@ -6,7 +6,7 @@ import pytest
 from edgebench.bench import runner
 from edgebench.bench.runner import measure
 from edgebench.protocol import Protocol
-from edgebench.runtimes.base import TensorSpec
+from edgebench.tensors import TensorSpec
 
 
 class RecordingSession:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgebench.bench.plan import Traits, choose_reference
 from edgebench.results.schema import Prediction, TargetResult
-from edgebench.runtimes.base import TensorSpec
+from edgebench.tensors import TensorSpec
 
 
 def scores(output: np.ndarray, spec: TensorSpec) -> np.ndarray:
@@ -26,24 +27,23 @@ def top_k(probabilities: np.ndarray, labels: tuple[str, ...], k: int = 5) -> lis
                        score=round(float(probabilities[i]), 6)) for i in order]
 
 
-def choose_reference(results: list[TargetResult]) -> TargetResult | None:
-    """The fp32 PyTorch target if it succeeded, else the first successful fp32 target."""
+def result_traits(r: TargetResult) -> Traits:
+    return r.precision, (r.artifact or {}).get("format"), r.device
+
+
+def timed_reference(results: list[TargetResult], native_format: str | None) -> TargetResult | None:
+    """The reference among timed results: the rule of plan.choose_reference over those that ran."""
     ok = [r for r in results if r.status == "ok" and r.top1 is not None]
-    for candidate in ([r for r in ok if r.runtime == "torch" and r.precision == "fp32"],
-                      [r for r in ok if r.precision == "fp32"], ok):
-        if candidate:
-            return candidate[0]
-    return None
+    return choose_reference(ok, native_format, result_traits)
 
 
-def mark_agreement(results: list[TargetResult]) -> str | None:
-    """Set agrees_with_reference on every result; labels are compared, since a 1001-class
-    model's indices are shifted by one from a 1000-class model's. Returns the reference name."""
-    reference = choose_reference(results)
+def mark_agreement(results: list[TargetResult], reference: Prediction | None,
+                   reference_target: str | None = None) -> None:
+    """Set agrees_with_reference (and is_reference) on every result. Labels are compared, since
+    a 1001-class model's indices are shifted by one from a 1000-class model's."""
     for r in results:
-        r.is_reference = reference is not None and r is reference
+        r.is_reference = reference_target is not None and r.target == reference_target
         if reference is None or r.top1 is None:
             r.agrees_with_reference = None
         else:
-            r.agrees_with_reference = r.top1.label == reference.top1.label
-    return reference.target if reference else None
+            r.agrees_with_reference = r.top1.label == reference.label

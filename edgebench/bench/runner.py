@@ -30,6 +30,7 @@ class Measurement:
     elapsed_s: list[float]          # per repetition: wall clock of its timed loop
     output: np.ndarray              # what the last timed inference returned
     energy: list | None = None      # per repetition: an EnergyReading, when a meter ran
+    first_inference_ms: float | None = None   # the session's very first call (cold caches, JIT)
 
     @property
     def samples_ns(self) -> np.ndarray:
@@ -62,7 +63,13 @@ def measure(session: Session, x: np.ndarray, protocol: Protocol,
     set_input, invoke, output = session.set_input, session.invoke, session.output
     clock = time.perf_counter_ns
 
-    warmup_started, done = clock(), 0
+    first_ns, done = None, 0
+    warmup_started = clock()
+    if protocol.warmup or protocol.warmup_s:
+        set_input(x)
+        invoke()
+        output()
+        first_ns, done = clock() - warmup_started, 1
     while done < protocol.warmup or (clock() - warmup_started) < protocol.warmup_s * 1e9:
         set_input(x)
         invoke()
@@ -102,7 +109,10 @@ def measure(session: Session, x: np.ndarray, protocol: Protocol,
         if meter is not None:
             energy.append(meter.stop())
         repetitions.append(samples[:i].copy())
+        if first_ns is None:  # no warm-up: the first timed inference was the first call
+            first_ns = int(samples[0])
         completed += i
     if on_progress is not None:
         on_progress(completed, completed)
-    return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None)
+    return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None,
+                       first_ns / 1e6)

@@ -6,45 +6,60 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from edgebench.cli.common import console, user_errors, write_text_atomically
+from edgebench.runtimes.options import MAX_THREADS
 
 
 def accuracy_command(
     images: Annotated[Path, typer.Option("--images", help="Folder of labelled images (CSV, class folders or synset names).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Zoo model name or a .tflite/.onnx file.")] = "mobilenet_v2",
+    model: Annotated[str, typer.Option("--model", "-m", help="Zoo model name, a .tflite/.onnx file, or hub://owner/name[@version].")] = "mobilenet_v2",
     targets: Annotated[Optional[str], typer.Option("--targets", "-t", help="Comma-separated targets (default: all that apply).")] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="Use at most N images.")] = None,
     labels: Annotated[Optional[Path], typer.Option(help="CSV of file,label_index (default: DIR/labels.csv if present).")] = None,
-    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads per runtime.")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="CPU threads per runtime.")] = None,
+    offline: Annotated[bool, typer.Option(help="Never download weights; fail if they are not installed.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the results as JSON here.")] = None,
 ) -> None:
-    """Top-1 and top-5 accuracy per target, and how often each agrees with the fp32 reference.
+    """Top-1 and top-5 accuracy per target, and how often each agrees with the float reference.
 
     Example: edgebench accuracy --images ~/imagenet-val-subset --targets litert-int8,torch-fp32
     """
     with user_errors():
-        from edgebench.accuracy import evaluate
-        from edgebench.cli.run import _split_targets
+        from edgebench.bench.accuracy import evaluate
+        from edgebench.bench.config import RunConfig
+        from edgebench.cli.run import split_targets
         from edgebench.errors import UserError
 
         if out is not None and not out.parent.is_dir():
             raise UserError(f"cannot write {out}: directory {out.parent} does not exist")
-        result = evaluate(model, images, _split_targets(targets), limit, labels, threads)
-        table = Table(title=f"{result.model}: accuracy on {len(result.images)} labelled images in {images}",
-                      caption="Measured: one inference per image per target; agreement = fraction of "
-                              f"images whose top-1 equals the reference's ({result.reference_target}).")
-        for col, justify in (("target", "left"), ("runtime version", "left"), ("precision", "left"),
-                             ("top-1 %", "right"), ("top-5 %", "right"), ("agrees with ref %", "right")):
-            table.add_column(col, justify=justify)
+        config = RunConfig(model=model, targets=split_targets(targets), threads=threads,
+                           allow_download=not offline)
+        result = evaluate(config, images, labels, limit)
+        console.print(_table(result, images))
         for r in result.results:
             if r.status != "ok":
-                table.add_row(r.target, r.runtime_version or "-", r.precision, f"[yellow]{r.status}: {r.error}[/]", "-", "-")
-                continue
-            table.add_row(r.target, r.runtime_version or "-", r.precision, f"{r.top1_accuracy * 100:.1f}",
-                          f"{r.top5_accuracy * 100:.1f}", f"{r.agreement_with_reference * 100:.1f}")
-        console.print(table)
+                console.print(f"[yellow]{escape(r.target)} {r.status}:[/] {escape(r.error or '')}")
         if out is not None:
             write_text_atomically(out, result.model_dump_json(indent=2))
-            console.print(f"results written to {out}")
+            console.print(f"results written to {out}", markup=False)
+
+
+def _table(result, images: Path) -> Table:
+    reference = result.reference_target or "none: no float target ran"
+    table = Table(title=escape(f"{result.model}: accuracy on {len(result.images)} labelled images in {images}"),
+                  caption=escape("Measured: one inference per image per target; agreement = fraction of "
+                                 f"images whose top-1 equals the float reference's ({reference})."))
+    for col, justify in (("target", "left"), ("runtime version", "left"), ("precision", "left"),
+                         ("top-1 %", "right"), ("top-5 %", "right"), ("agrees with ref %", "right")):
+        table.add_column(col, justify=justify)
+    for r in result.results:
+        if r.status != "ok":
+            continue
+        name = r.target + (" (reference, not selected)" if r.reference_only else "")
+        agreement = "-" if r.agreement_with_reference is None else f"{r.agreement_with_reference * 100:.1f}"
+        table.add_row(escape(name), escape(r.runtime_version or "-"), r.precision,
+                      f"{r.top1_accuracy * 100:.1f}", f"{r.top5_accuracy * 100:.1f}", agreement)
+    return table

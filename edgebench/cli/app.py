@@ -37,12 +37,37 @@ def root(version: bool = typer.Option(False, "--version", callback=_version, is_
     """edgebench: benchmark a model on every runtime this machine has."""
 
 
-def main() -> None:
+def _click_exceptions():
+    """Typer >= 0.2x vendors its own click; older versions use click itself."""
     try:
-        app()
-    except KeyboardInterrupt:
-        # Ctrl-C outside a run's timing loop (prepare, import): nothing half-written is kept.
-        from edgebench.cli.common import err_console
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
 
+
+def main() -> None:
+    from rich.markup import escape
+
+    from edgebench.cli.common import USER_ERROR_EXIT, console, err_console
+
+    errors = _click_exceptions()
+    try:
+        # Not standalone: a usage error (unknown option, a value outside its choices or range)
+        # comes back here and is printed as one line, like every other user error.
+        code = app(standalone_mode=False)
+    except errors.NoArgsIsHelpError as exc:
+        console.print(exc.ctx.get_help(), markup=False)
+        raise SystemExit(0) from None
+    except errors.UsageError as exc:
+        where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        err_console.print(f"[bold red]error:[/] {escape(exc.format_message() + where)}", soft_wrap=True)
+        raise SystemExit(USER_ERROR_EXIT) from None
+    except errors.ClickException as exc:
+        err_console.print(f"[bold red]error:[/] {escape(exc.format_message())}", soft_wrap=True)
+        raise SystemExit(exc.exit_code) from None
+    except (KeyboardInterrupt, typer.Abort):
+        # Ctrl-C outside a run's timing loop (prepare, import): nothing half-written is kept.
         err_console.print("interrupted")
         raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

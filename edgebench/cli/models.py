@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from edgebench.cli.common import console, user_errors
@@ -28,7 +29,7 @@ def list_command(pattern: Annotated[str, typer.Argument(help="Glob over model na
             preparer = Preparer(spec, allow_download=False)
             marks = [f"{fmt}-{prec}{'*' if _is_cached(preparer, (fmt, prec)) else ''}"
                      for fmt, prec in spec.variants]
-            table.add_row(name, spec.task, ", ".join(marks), spec.description)
+            table.add_row(escape(name), spec.task, ", ".join(marks), escape(spec.description))
         console.print(table)
 
 
@@ -41,16 +42,19 @@ def info_command(name: Annotated[str, typer.Argument(help="Zoo model name.")]) -
         from edgebench.models.zoo import get_model
 
         spec = get_model(name)
-        console.print(f"[bold]{spec.name}[/]: {spec.description}")
-        console.print(f"task: {spec.task}   license: {spec.license}   input (NCHW): {spec.input_shape}")
+        console.print(f"[bold]{escape(spec.name)}[/]: {escape(spec.description)}")
+        console.print(f"task: {spec.task}   license: {spec.license}   input (NCHW): {spec.input_shape}",
+                      markup=False)
         sources = ([("weights", spec.weights)] if spec.weights else []) + [
             (f"{fmt}-{precision} (published file)", src) for (fmt, precision), src in spec.prebuilt]
         for label, w in sources:
             found = installed_path(w) or (cached_path(w) if cached_path(w).is_file() else None)
-            console.print(f"{label}: {w.filename} sha256 {w.sha256}")
-            console.print(f"  found at: {found or 'not downloaded (' + (w.pip_hint or w.url) + ')'}")
+            console.print(f"{label}: {w.filename} sha256 {w.sha256}", markup=False)
+            console.print(f"  found at: {found or 'not downloaded (' + (w.pip_hint or w.url) + ')'}",
+                          markup=False)
         p = spec.preprocessing
-        console.print(f"preprocessing: resize {p.resize}, centre-crop {p.crop}, mean {p.mean}, std {p.std}")
+        console.print(f"preprocessing: {p.name}, resize {p.resize}, centre-crop {p.crop}, mean {p.mean}, "
+                      f"std {p.std}", markup=False)
         preparer = Preparer(spec, allow_download=False)
         table = Table(title="variants")
         for col in ("format", "precision", "state", "path"):
@@ -62,7 +66,7 @@ def info_command(name: Annotated[str, typer.Argument(help="Zoo model name.")]) -
                 path = str(artifact.path) if artifact else str(preparer.path(variant))
             except Exception as exc:  # noqa: BLE001 - toolchain missing, weights absent
                 state, path = "unavailable", str(exc)
-            table.add_row(variant[0], variant[1], state, path)
+            table.add_row(variant[0], variant[1], state, escape(path))
         console.print(table)
 
 
@@ -71,28 +75,30 @@ def prepare_command(
     name: Annotated[str, typer.Argument(help="Zoo model name.")] = "mobilenet_v2",
     offline: Annotated[bool, typer.Option(help="Never download weights.")] = False,
 ) -> None:
-    """Build and cache every variant of a model (ONNX/TFLite, fp32/int8)."""
+    """Build and cache every variant of a model (ONNX/TFLite/Keras, fp32/int8)."""
     with user_errors():
-        from rich.progress import Progress, SpinnerColumn, TextColumn
+        from rich.markup import escape
 
+        from edgebench.cli.progress import live_progress
         from edgebench.errors import TargetUnavailable
-        from edgebench.models.prepare import Preparer
+        from edgebench.models.prepare import PrepareFailed, Preparer
         from edgebench.models.zoo import get_model
 
         spec = get_model(name)
         failures = 0
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as progress:
-            task = progress.add_task(f"preparing {name}", total=len(spec.variants))
+        with live_progress() as progress:
+            task = progress.add_task(escape(f"preparing {name}"), total=None, count="")
             preparer = Preparer(spec, allow_download=not offline,
-                                on_step=lambda msg: progress.update(task, description=msg))
+                                on_step=lambda msg: progress.update(task, description=escape(msg)))
+            preparer.plan_builds(spec.variants)
             for variant in spec.variants:
+                label = f"{variant[0]}-{variant[1]}"
                 try:
                     artifact = preparer.get(variant)
-                    progress.console.print(f"[green]ready[/] {variant[0]}-{variant[1]}: {artifact.path}")
-                except TargetUnavailable as exc:
+                    progress.console.print(f"[green]ready[/] {escape(label)}: {escape(str(artifact.path))}")
+                except (TargetUnavailable, PrepareFailed) as exc:
                     failures += 1
-                    progress.console.print(f"[yellow]skipped[/] {variant[0]}-{variant[1]}: {exc}")
-                progress.advance(task)
+                    progress.console.print(f"[yellow]not prepared[/] {escape(label)}: {escape(str(exc))}")
         if failures:
             raise typer.Exit(1)
 

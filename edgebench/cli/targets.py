@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from edgebench.cli.common import console
@@ -15,6 +16,6 @@ def targets_command() -> None:
     for col in ("target", "device", "available", "version", "detail"):
         table.add_column(col)
     for t in list_targets():
-        table.add_row(t.name, t.device, "[green]yes[/]" if t.available else "[red]no[/]",
-                      t.version or "-", t.detail)
+        table.add_row(escape(t.name), t.device, "[green]yes[/]" if t.available else "[red]no[/]",
+                      escape(t.version or "-"), escape(t.detail))
     console.print(table)

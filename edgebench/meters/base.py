@@ -59,14 +59,11 @@ AUTO_METERS: dict[str, tuple[str, ...]] = {
 
 def select_meter(name: str, power_w: float | None, device: str = "cpu"):
     """The energy meter for a target on `device`: None when energy is not measured there."""
-    import importlib
-
     from edgebench.errors import UserError
+    from edgebench.packages import load_object
 
     if power_w is not None and name in ("auto", "rated"):
-        from edgebench.meters.rated import RatedMeter
-
-        return RatedMeter(power_w)
+        return load_object(METERS["rated"])(power_w)
     if name == "rated":
         raise UserError("the rated meter needs --power-w (the device's rated power in W)")
     if name == "none":
@@ -74,8 +71,7 @@ def select_meter(name: str, power_w: float | None, device: str = "cpu"):
     if name != "auto" and name not in METERS:
         raise UserError(f"unknown meter '{name}'; known: auto, none, {', '.join(METERS)}")
     for candidate in ([name] if name != "auto" else AUTO_METERS.get(device, ())):
-        module, _, cls = METERS[candidate].partition(":")
-        meter = getattr(importlib.import_module(module), cls)()
+        meter = load_object(METERS[candidate])()
         ok, reason = meter.available()
         if ok:
             return meter

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from edgebench.meters.base import EnergyReading
-from edgebench.runtimes.base import module_importable
+from edgebench.packages import module_importable
 
 MIN_WINDOW_S = 2.0
 

@@ -29,6 +29,8 @@ class Artifact:
     # Quantization of the first input/output as the file records it ({"input": (scale, zp), ...});
     # runtimes that expose integer I/O without its parameters (OpenVINO on TFLite) use this.
     io_quantization: dict[str, tuple[float, int]] = field(default_factory=dict)
+    # NCHW input shape at batch 1, for checkpoints (whose file does not say it).
+    input_shape: tuple[int, ...] | None = None
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 
 from edgebench.errors import UserError
 from edgebench.models.zoo import Preprocessing, preprocessing_named
-from edgebench.runtimes.base import TensorSpec
+from edgebench.tensors import TensorSpec
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -79,11 +79,12 @@ def to_input(x_nchw: np.ndarray, spec: TensorSpec) -> np.ndarray:
     return np.ascontiguousarray(x.astype(dtype))
 
 
-def preprocessing_for(spec: TensorSpec, name: str = "auto") -> Preprocessing:
-    """How to normalise for a user's model. 'auto' reads the range a quantized input encodes."""
+def preprocessing_for(spec: TensorSpec, name: str = "auto") -> tuple[Preprocessing, str]:
+    """How to normalise for a user's model, and why. 'auto' reads the range a quantized input
+    encodes; a float input cannot say, so it gets ImageNet mean/std (say --preprocess otherwise)."""
     size = spec.image_size[0]
     if name != "auto":
-        return preprocessing_named(name, size)
+        return preprocessing_named(name, size), "chosen with --preprocess"
     q = spec.quantization
     if q is not None and np.dtype(spec.dtype).kind in "iu":
         info = np.iinfo(np.dtype(spec.dtype))
@@ -92,8 +93,12 @@ def preprocessing_for(spec: TensorSpec, name: str = "auto") -> Preprocessing:
                                               ("raw", (0, 255))):
             span = want_hi - want_lo
             if abs(lo - want_lo) < 0.05 * span and abs(hi - want_hi) < 0.05 * span:
-                return preprocessing_named(candidate, size)
-    return preprocessing_named("torchvision", size)
+                return (preprocessing_named(candidate, size),
+                        f"the quantized input encodes [{lo:.3g}, {hi:.3g}], i.e. [{want_lo}, {want_hi}]")
+        return (preprocessing_named("torchvision", size),
+                f"the quantized input encodes [{lo:.3g}, {hi:.3g}], no known range: guessed")
+    return (preprocessing_named("torchvision", size),
+            "a float input does not say its range: ImageNet mean/std assumed")
 
 
 def find_images(directory: Path) -> list[Path]:

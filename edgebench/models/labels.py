@@ -24,3 +24,12 @@ def labels_for(num_classes: int) -> tuple[str, ...]:
     if num_classes == 1001:
         return ("background", *imagenet1k())
     return tuple(f"class {i}" for i in range(num_classes))
+
+
+def label_set_name(num_classes: int) -> str:
+    """Which label set labels_for gives, for a person."""
+    if num_classes == 1000:
+        return "ImageNet-1k, torchvision order"
+    if num_classes == 1001:
+        return "ImageNet-1k with 'background' first, TensorFlow order"
+    return f"{num_classes} unnamed classes"

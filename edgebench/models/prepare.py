@@ -24,8 +24,8 @@ from edgebench.errors import TargetUnavailable
 from edgebench.models.artifact import Artifact, sha256_of
 from edgebench.models.sources import resolve_weights
 from edgebench.models.zoo import ModelSpec
+from edgebench.packages import package_version
 from edgebench.paths import cache_dir
-from edgebench.runtimes.base import package_version
 
 # Bump when a builder's output would change for the same inputs and toolchain.
 RECIPE_VERSION = 3
@@ -55,6 +55,9 @@ RECIPES: dict[Variant, Recipe] = {
     ("onnx", "int8"): Recipe(".onnx", ("onnxruntime", "onnx"),
                              "pip install 'edgebench[onnx]'", "_quantize_onnx_int8",
                              source=("onnx", "fp32")),
+    # The .keras file holds config + weights and loads on any Keras 3 backend.
+    ("keras", "fp32"): Recipe(".keras", ("torch", "keras"),
+                              "pip install 'edgebench[keras]'", "_build_keras"),
 }
 
 StepCallback = Callable[[str], None]
@@ -81,6 +84,33 @@ class Preparer:
         self.allow_download = allow_download
         self.on_step = on_step or (lambda _msg: None)
         self._weights = weights  # already verified by the caller, when given
+        self._builds_planned = 0   # for "step k/n" while converting
+        self._builds_done = 0
+
+    def plan_builds(self, variants) -> list[Variant]:
+        """The variants that `get` will have to build for `variants` (sources first); also sets
+        the n of the "step k/n" it reports."""
+        missing: list[Variant] = []
+
+        def visit(variant: Variant) -> None:
+            recipe = RECIPES.get(variant)
+            if recipe is None or variant in missing or not self._needs_build(variant):
+                return
+            if recipe.source:
+                visit(recipe.source)
+            missing.append(variant)
+
+        for variant in variants:
+            if variant in self.spec.variants and self.spec.prebuilt_source(variant) is None:
+                visit(variant)
+        self._builds_planned, self._builds_done = len(missing), 0
+        return missing
+
+    def _needs_build(self, variant: Variant) -> bool:
+        try:
+            return self.cached(variant) is None
+        except TargetUnavailable:   # its converter is not installed: it will not be built
+            return False
 
     @property
     def weights(self) -> Path:
@@ -142,22 +172,33 @@ class Preparer:
         _toolchain(recipe)
         if recipe.source:
             self.get(recipe.source)
-        self.on_step(f"building {self.spec.name} {variant[0]}-{variant[1]}")
-        self._build_in_subprocess(variant)
+        self._builds_done += 1
+        total = max(self._builds_planned, self._builds_done)
+        step = f"first run: converting, cached afterwards - step {self._builds_done}/{total} " \
+               f"{self.spec.name} {variant[0]}-{variant[1]}"
+        self.on_step(step)
+        self._build_in_subprocess(variant, lambda stage: self.on_step(f"{step}: {stage}"))
         built = self.cached(variant)
         if built is None:
             raise PrepareFailed(f"{variant[0]}-{variant[1]} build left no valid artifact")
         return built
 
-    def _build_in_subprocess(self, variant: Variant) -> None:
+    def _build_in_subprocess(self, variant: Variant, on_stage: StepCallback) -> None:
         """Run the converters in a child process: they import JAX and TensorFlow-era
-        machinery that starts threads, which must not share a process with timing loops."""
+        machinery that starts threads, which must not share a process with timing loops.
+        The child marks its stages in its log; they are passed on while it works."""
         log = self.path(variant).with_suffix(".log")
         log.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "edgebench.models.prepare", self.spec.name, *variant,
                str(self.weights)]
         with open(log, "w") as log_file:
-            proc = subprocess.run(cmd, stdout=log_file, stderr=subprocess.STDOUT, text=True)
+            proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, text=True)
+            try:
+                _follow_stages(proc, log, on_stage)
+            finally:
+                if proc.poll() is None:  # Ctrl-C or an error here: do not leave a converter behind
+                    proc.kill()
+                    proc.wait()
         if proc.returncode != 0:
             lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
             reason = lines[-1] if lines else f"exit code {proc.returncode}"
@@ -200,7 +241,8 @@ class Preparer:
 
     def _torch_artifact(self) -> Artifact:
         return Artifact(self.weights, "torch", "fp32", self.spec.weights.sha256, self.spec.name,
-                        arch=self.spec.arch, toolchain={"torch": package_version("torch") or "?"})
+                        arch=self.spec.arch, toolchain={"torch": package_version("torch") or "?"},
+                        input_shape=self.spec.input_shape)
 
     def torch_module(self):
         from edgebench.models.torch_module import load_torch_module
@@ -213,12 +255,32 @@ class Preparer:
         return list(calibration_batches(self.spec.preprocessing))
 
 
+STAGE_MARK = "edgebench-stage: "
+
+
+def _stage(text: str) -> None:
+    """Called in the child: a line the parent shows as the converter's current stage."""
+    print(f"{STAGE_MARK}{text}", flush=True)
+
+
+def _follow_stages(proc: subprocess.Popen, log: Path, on_stage: StepCallback) -> None:
+    shown = None
+    while proc.poll() is None:
+        time.sleep(0.25)
+        marks = [ln[len(STAGE_MARK):].strip() for ln in log.read_text(errors="replace").splitlines()
+                 if ln.startswith(STAGE_MARK)]
+        if marks and marks[-1] != shown:
+            shown = marks[-1]
+            on_stage(shown)
+
+
 # Builders: (preparer, source artifact or None, output path) -> extra metadata.
 
 def _export_onnx_fp32(prep: Preparer, _source, out: Path) -> dict:
     import torch
 
     sample = torch.zeros(prep.spec.input_shape)
+    _stage("exporting with torch.onnx.export (dynamo)")
     torch.onnx.export(prep.torch_module(), (sample,), str(out), input_names=["input"],
                       output_names=["logits"], dynamo=True, external_data=False, verbose=False)
     return {"exporter": "torch.onnx.export(dynamo=True)"}
@@ -231,6 +293,7 @@ def _convert_tflite_fp32(prep: Preparer, _source, out: Path) -> dict:
     n, c, h, w = prep.spec.input_shape
     # NHWC input, as TFLite models conventionally take, so no transpose runs inside the graph.
     module = litert_torch.to_channel_last_io(prep.torch_module(), args=[0]).eval()
+    _stage("converting with litert-torch")
     litert_torch.convert(module, (torch.zeros(n, h, w, c),)).export(str(out))
     return {"converter": "litert_torch.convert", "input_layout": "NHWC"}
 
@@ -244,8 +307,10 @@ def _quantize_tflite_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
     input_name = io["inputs"][0]
     samples = [{input_name: x.transpose(0, 2, 3, 1).copy()} for x in prep.calibration_nchw()]
     qt = quantizer.Quantizer(str(source.path), recipe.static_wi8_ai8())
+    _stage(f"calibrating on {len(samples)} photos")
     ranges = qt.calibrate({signature: samples})
     widened = _widen_logit_range(ranges, Interpreter(model_path=str(source.path)))
+    _stage("quantizing with ai-edge-quantizer")
     result = qt.quantize(ranges)
     result.export_model(str(out), overwrite=True)
     return {"quantizer": "ai-edge-quantizer static_wi8_ai8 (full integer, int8 I/O)",
@@ -286,7 +351,9 @@ def _quantize_onnx_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
 
     pre = out.with_name(out.stem + ".pre.onnx")
     try:
+        _stage("shape inference and pre-processing")
         quant_pre_process(str(source.path), str(pre))
+        _stage(f"calibrating on {len(samples)} photos and quantizing (QDQ)")
         # u8 activations / s8 per-channel weights: ONNX Runtime's recommended x86 QDQ scheme.
         quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -295,6 +362,24 @@ def _quantize_onnx_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
         pre.unlink(missing_ok=True)
     return {"quantizer": "onnxruntime.quantization.quantize_static QDQ u8s8 per-channel",
             "calibration_samples": len(samples)}
+
+
+def _build_keras(prep: Preparer, _source, out: Path) -> dict:
+    from edgebench.models.keras_mobilenet_v2 import build_keras_mobilenet_v2, keras_backend
+
+    if prep.spec.arch != "edgebench.models.mobilenet_v2:MobileNetV2":
+        raise PrepareFailed("the Keras rebuild exists for MobileNetV2 only")
+    backend = keras_backend()
+    if backend is None:
+        raise TargetUnavailable("Keras 3 needs JAX or TensorFlow (pip install jax)")
+    os.environ.setdefault("KERAS_BACKEND", backend)
+    import torch
+
+    state = torch.load(prep.weights, map_location="cpu", weights_only=True)
+    _stage(f"rebuilding in Keras ({backend}) and transplanting weights")
+    build_keras_mobilenet_v2(state).save(str(out))
+    return {"builder": "Keras functional rebuild, torchvision weights transplanted",
+            "backend_at_build": backend}
 
 
 def _main(argv: list[str]) -> int:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
+
+from edgebench.packages import load_object
 
 
 def load_torch_module(arch: str, weights: Path):
     """Instantiate module:Class, load the state dict with strict=True, return it in eval mode."""
     import torch
 
-    module_name, _, class_name = arch.partition(":")
-    model = getattr(importlib.import_module(module_name), class_name)()
+    model = load_object(arch)()
     state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     return model.eval()

@@ -28,6 +28,7 @@ class Preprocessing:
     crop: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    name: str = "custom"   # a NORMALISATIONS key, or "custom" (e.g. from a hub card)
 
 
 # Normalisations by name, for user models whose file cannot say which it expects.
@@ -41,7 +42,7 @@ NORMALISATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 
 def preprocessing_named(name: str, size: int = 224) -> Preprocessing:
     mean, std = NORMALISATIONS[name]
-    return Preprocessing(resize=round(size * 256 / 224), crop=size, mean=mean, std=std)
+    return Preprocessing(resize=round(size * 256 / 224), crop=size, mean=mean, std=std, name=name)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ MOBILENET_V2 = ModelSpec(
     labels="imagenet1k",
     input_shape=(1, 3, 224, 224),
     variants=(("torch", "fp32"), ("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "int8"),
-              ("onnx", "int8")),
+              ("onnx", "int8"), ("keras", "fp32")),
     license="BSD-3-Clause (torchvision)",
 )
 

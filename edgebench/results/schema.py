@@ -83,7 +83,11 @@ class TargetResult(BaseModel):
     options: dict = Field(default_factory=dict)
     input: dict | None = Field(default=None, description="shape, layout, dtype, quantization")
     preprocess_ms: float | None = None
+    preprocessing: dict | None = Field(default=None, description="name, resize, crop, mean, std, why")
+    labels: str | None = Field(default=None, description="the label set the output was read with")
     load_s: float | None = None
+    first_inference_ms: float | None = Field(
+        default=None, description="the session's first inference after loading (cold), ms")
     latency_ms: LatencyStats | None = None
     latency_method: str = LATENCY_METHOD
     fps: float | None = None
@@ -129,11 +133,26 @@ class DeviceInfo(BaseModel):
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+class ReferencePrediction(BaseModel):
+    """The float prediction the targets are checked against, and where it came from."""
+
+    target: str
+    top1: Prediction
+    top5: list[Prediction] = Field(default_factory=list)
+    timed: bool = Field(description="True: one of the run's timed targets; False: one untimed "
+                                    "inference of a float target that was not selected")
+
+
+class SkippedTarget(BaseModel):
+    target: str
+    reason: str
+
+
 class RunResult(BaseModel):
     schema_version: int = SCHEMA_VERSION
     run_id: str
     created: str
-    status: Literal["complete", "interrupted"] = "complete"
+    status: Literal["complete", "interrupted", "failed"] = "complete"
     edgebench_version: str
     device: DeviceInfo
     model: dict
@@ -141,4 +160,33 @@ class RunResult(BaseModel):
     harness_overhead: HarnessOverhead | None = None
     thermal_after_c: dict[str, float] = Field(default_factory=dict)
     reference_target: str | None = None
+    reference: ReferencePrediction | None = None
+    skipped: list[SkippedTarget] = Field(default_factory=list)
+    error: str | None = Field(default=None, description="why a failed run stopped")
     results: list[TargetResult]
+
+
+class TargetAccuracy(BaseModel):
+    target: str
+    runtime_version: str | None
+    precision: str
+    device: str = "cpu"
+    artifact_format: str | None = None
+    status: str
+    error: str | None = None
+    reference_only: bool = Field(default=False, description="not selected: evaluated as the float reference")
+    images: int = 0
+    top1_accuracy: float | None = None
+    top5_accuracy: float | None = None
+    agreement_with_reference: float | None = None   # fraction of images whose top-1 matches fp32
+    predictions: list[int] = Field(default_factory=list)   # top-1 index per image, in image order
+
+
+class AccuracyResult(BaseModel):
+    schema_version: int = 1
+    model: str
+    image_dir: str
+    images: list[dict]
+    reference_target: str | None
+    device: dict
+    results: list[TargetAccuracy]

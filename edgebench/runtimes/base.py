@@ -1,66 +1,21 @@
-"""The Runtime and Session protocols, the tensor spec, and the target registry.
+"""The Runtime and Session protocols and the target registry.
 
 The runner never asks which runtime it has: everything it needs (layout, dtype,
-quantization) comes from the TensorSpec a Session reports.
+quantization) comes from the TensorSpec a Session reports, and what a runtime can do
+(batching) from the capabilities it declares.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+from edgebench.packages import load_object
+from edgebench.runtimes.options import RuntimeOptions
+from edgebench.tensors import TensorSpec
 
 if TYPE_CHECKING:  # numpy stays out of `edgebench --help`
     import numpy as np
-
-
-@dataclass(frozen=True)
-class Quantization:
-    """Affine quantization: real = scale * (q - zero_point)."""
-
-    scale: float
-    zero_point: int
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """What a session's input or output looks like."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str                       # numpy dtype name: float32, int8, uint8
-    layout: str | None = None        # NCHW or NHWC for images, None otherwise
-    quantization: Quantization | None = None
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """(height, width) of an image input."""
-        if self.layout == "NHWC":
-            return self.shape[1], self.shape[2]
-        if self.layout == "NCHW":
-            return self.shape[2], self.shape[3]
-        raise ValueError(f"input {self.name} {self.shape} is not an image tensor")
-
-
-def image_layout(shape: tuple[int, ...]) -> str | None:
-    """Guess NCHW/NHWC from a rank-4 shape: the channel axis is the one of size 1 or 3."""
-    if len(shape) != 4:
-        return None
-    if shape[3] in (1, 3) and shape[1] not in (1, 3):
-        return "NHWC"
-    if shape[1] in (1, 3):
-        return "NCHW"
-    return None
-
-
-@dataclass(frozen=True)
-class RuntimeOptions:
-    """Knobs every runtime understands. threads=None means all cores."""
-
-    threads: int | None = None
-    device: str = "cpu"          # cpu, cuda, tensorrt, edgetpu: where the target runs
-    precision: str = "fp32"      # the target's precision (a runtime may cast, e.g. fp16 on CUDA)
-    extra: dict = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -74,6 +29,9 @@ class Session(Protocol):
 
     input_spec: TensorSpec
     output_spec: TensorSpec
+    # The settings the session actually runs with (threads, mode, layout, provider, precision
+    # hint...), as the runtime reports them: this, not what was asked for, is what results record.
+    settings: dict
 
     def set_input(self, x: np.ndarray) -> None: ...
     def invoke(self) -> None: ...
@@ -81,14 +39,22 @@ class Session(Protocol):
     def close(self) -> None: ...
 
 
+# Capabilities a runtime may declare.
+BATCH = "batch"   # builds its graph for any batch size (RuntimeOptions.batch)
+
+
 class Runtime(Protocol):
     """An inference engine. Importing its module must be cheap; heavy imports happen in load().
 
-    formats: the artifact formats it reads, most preferred first.
+    formats: the artifact formats it reads, most preferred first. options_type: its typed
+    options class (RuntimeOptions or a subclass with its own knobs). capabilities: what it can
+    do beyond one image per inference (e.g. BATCH).
     """
 
     name: str
     formats: tuple[str, ...]
+    options_type: ClassVar[type[RuntimeOptions]]
+    capabilities: ClassVar[frozenset[str]]
 
     def version(self) -> str | None: ...
     def available(self) -> tuple[bool, str]: ...
@@ -159,21 +125,16 @@ TARGETS: dict[str, TargetDef] = {
 
 def load_runtime(name: str) -> Runtime:
     """Instantiate the runtime registered under name (imports only its module)."""
-    module_name, _, class_name = RUNTIMES[name].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+    return load_object(RUNTIMES[name])()
 
 
-def package_version(dist: str) -> str | None:
-    """Installed version of a distribution, without importing it."""
-    from importlib import metadata
+class RuntimeDefaults:
+    """What most runtimes declare: the common options only, no capabilities beyond batch 1."""
 
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+    options_type: ClassVar[type[RuntimeOptions]] = RuntimeOptions
+    capabilities: ClassVar[frozenset[str]] = frozenset()
 
 
-def module_importable(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
+def runtime_class(key: str) -> type:
+    """The class registered under key, without instantiating it (its module only is imported)."""
+    return load_object(RUNTIMES[key])

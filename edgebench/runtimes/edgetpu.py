@@ -11,8 +11,9 @@ import ctypes.util
 import platform
 
 from edgebench.errors import TargetUnavailable
-from edgebench.runtimes.base import RuntimeOptions, module_importable, package_version
-from edgebench.runtimes.litert import LiteRTSession
+from edgebench.packages import module_importable, package_version
+from edgebench.runtimes.litert import LiteRTSession, create_interpreter
+from edgebench.runtimes.options import EdgeTpuOptions
 
 # The delegate library's name per OS, as Coral's runtime packages install it.
 DELEGATE_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
@@ -25,6 +26,8 @@ def delegate_library() -> str:
 class EdgeTpuRuntime:
     name = "edgetpu"
     formats = ("tflite-edgetpu",)
+    options_type = EdgeTpuOptions
+    capabilities = frozenset()
 
     def version(self) -> str | None:
         return package_version("ai-edge-litert")
@@ -53,16 +56,18 @@ class EdgeTpuRuntime:
         first = devices[0]
         return True, f"{first['name']} on {first.get('link', first.get('device', '?'))}"
 
-    def load(self, artifact, options: RuntimeOptions) -> LiteRTSession:
+    def load(self, artifact, options: EdgeTpuOptions) -> LiteRTSession:
         if getattr(artifact, "requires", None) != "edgetpu":
             raise TargetUnavailable("the model is not compiled for the Edge TPU (run edgetpu_compiler "
                                     "on a full-integer TFLite model)")
         ok, reason = self.available()
         if not ok:
             raise TargetUnavailable(reason)
-        from ai_edge_litert.interpreter import Interpreter, load_delegate
+        from ai_edge_litert.interpreter import load_delegate
 
-        delegate = load_delegate(delegate_library(), options.extra.get("edgetpu_options", {}))
-        interpreter = Interpreter(model_path=str(artifact.path), experimental_delegates=[delegate])
-        interpreter.allocate_tensors()
-        return LiteRTSession(interpreter)
+        # libedgetpu's own option: which Edge TPU ("usb:0", "pci:0"); default the first found.
+        delegate_options = {"device": options.device_path} if options.device_path else {}
+        delegate = load_delegate(delegate_library(), delegate_options)
+        interpreter = create_interpreter(artifact.path, experimental_delegates=[delegate])
+        return LiteRTSession(interpreter, {"delegate": delegate_library(),
+                                           "edgetpu_device": options.device_path or "first found"})

@@ -7,8 +7,13 @@ import os
 import numpy as np
 
 from edgebench.errors import TargetUnavailable
-from edgebench.runtimes.base import (Quantization, RuntimeOptions, TensorSpec, image_layout,
-                                     module_importable, package_version)
+from edgebench.packages import module_importable, package_version
+from edgebench.runtimes.base import RuntimeDefaults
+from edgebench.runtimes.native_log import drop_native_stderr
+from edgebench.runtimes.options import RuntimeOptions
+from edgebench.tensors import Quantization, TensorSpec, image_layout
+
+XNNPACK_ANNOUNCEMENT = ("INFO: Created TensorFlow Lite XNNPACK delegate",)
 
 
 def _spec(detail: dict) -> TensorSpec:
@@ -18,12 +23,23 @@ def _spec(detail: dict) -> TensorSpec:
     return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name, image_layout(shape), quant)
 
 
+def create_interpreter(path, **kwargs):
+    """An allocated Interpreter, without LiteRT's native announcement on stderr."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    with drop_native_stderr(XNNPACK_ANNOUNCEMENT):
+        interpreter = Interpreter(model_path=str(path), **kwargs)
+        interpreter.allocate_tensors()
+    return interpreter
+
+
 class LiteRTSession:
-    def __init__(self, interpreter):
+    def __init__(self, interpreter, settings: dict):
         self._interpreter = interpreter
         inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
         self._in_index, self._out_index = inp["index"], out["index"]
         self.input_spec, self.output_spec = _spec(inp), _spec(out)
+        self.settings = settings
 
     def set_input(self, x: np.ndarray) -> None:
         self._interpreter.set_tensor(self._in_index, x)
@@ -38,7 +54,7 @@ class LiteRTSession:
         self._interpreter = None
 
 
-class LiteRTRuntime:
+class LiteRTRuntime(RuntimeDefaults):
     name = "litert"
     formats = ("tflite",)
 
@@ -54,9 +70,6 @@ class LiteRTRuntime:
         if artifact.requires == "edgetpu":
             raise TargetUnavailable("model is compiled for the Edge TPU; it needs the Edge TPU "
                                     "delegate (libedgetpu), not a CPU runtime")
-        from ai_edge_litert.interpreter import Interpreter
-
-        interpreter = Interpreter(model_path=str(artifact.path),
-                                  num_threads=options.threads or os.cpu_count())
-        interpreter.allocate_tensors()
-        return LiteRTSession(interpreter)
+        threads = options.threads or os.cpu_count() or 1
+        interpreter = create_interpreter(artifact.path, num_threads=threads)
+        return LiteRTSession(interpreter, {"threads": threads, "delegate": "XNNPACK (default)"})

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgebench.runtimes.base import RuntimeOptions, TensorSpec
+from edgebench.runtimes.base import RuntimeDefaults
+from edgebench.runtimes.options import RuntimeOptions
+from edgebench.tensors import TensorSpec
 
 
 class NullSession:
@@ -12,6 +14,7 @@ class NullSession:
         self.input_spec = TensorSpec("input", tuple(input_shape), "float32", "NCHW")
         self.output_spec = TensorSpec("logits", (1, classes), "float32")
         self._out = np.zeros((1, classes), np.float32)
+        self.settings: dict = {}
 
     def set_input(self, x: np.ndarray) -> None:
         self._x = x
@@ -26,7 +29,7 @@ class NullSession:
         pass
 
 
-class NullRuntime:
+class NullRuntime(RuntimeDefaults):
     name = "null"
     formats = ("torch", "onnx", "tflite")
 

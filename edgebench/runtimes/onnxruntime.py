@@ -6,8 +6,10 @@ import os
 
 import numpy as np
 
-from edgebench.runtimes.base import (RuntimeOptions, TensorSpec, image_layout, module_importable,
-                                     package_version)
+from edgebench.packages import module_importable, package_version
+from edgebench.runtimes.base import RuntimeDefaults
+from edgebench.runtimes.options import RuntimeOptions
+from edgebench.tensors import TensorSpec, image_layout
 
 _ONNX_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(uint8)": "uint8",
                "tensor(int8)": "int8", "tensor(int64)": "int64"}
@@ -19,8 +21,9 @@ def _spec(arg) -> TensorSpec:
 
 
 class OnnxRuntimeSession:
-    def __init__(self, session):
+    def __init__(self, session, settings: dict):
         self._session = session
+        self.settings = settings
         inp, out = session.get_inputs()[0], session.get_outputs()[0]
         self.input_spec, self.output_spec = _spec(inp), _spec(out)
         self._output_names = [out.name]
@@ -40,7 +43,7 @@ class OnnxRuntimeSession:
         self._session = None
 
 
-class OnnxRuntime:
+class OnnxRuntime(RuntimeDefaults):
     name = "onnxruntime"
     formats = ("onnx",)
     provider = "CPUExecutionProvider"
@@ -57,14 +60,16 @@ class OnnxRuntime:
         import onnxruntime as ort
 
         so = ort.SessionOptions()
-        so.intra_op_num_threads = options.threads or os.cpu_count() or 1
+        threads = options.threads or os.cpu_count() or 1
+        so.intra_op_num_threads = threads
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
         providers = [self.provider] + (["CPUExecutionProvider"] if self.provider != "CPUExecutionProvider" else [])
         session = ort.InferenceSession(str(artifact.path), so, providers=providers)
         if session.get_providers()[0] != self.provider:
             raise RuntimeError(f"onnxruntime fell back from {self.provider} to {session.get_providers()[0]}")
-        return OnnxRuntimeSession(session)
+        return OnnxRuntimeSession(session, {"threads": threads, "provider": session.get_providers()[0],
+                                            "graph_optimization": "ORT_ENABLE_ALL"})
 
 
 class _OnnxRuntimeGpu(OnnxRuntime):

@@ -6,8 +6,10 @@ import os
 
 import numpy as np
 
-from edgebench.runtimes.base import (Quantization, RuntimeOptions, TensorSpec, image_layout,
-                                     module_importable, package_version)
+from edgebench.packages import module_importable, package_version
+from edgebench.runtimes.base import RuntimeDefaults
+from edgebench.runtimes.options import RuntimeOptions
+from edgebench.tensors import Quantization, TensorSpec, image_layout
 
 
 def _spec(port, file_quantization: tuple[float, int] | None) -> TensorSpec:
@@ -26,6 +28,11 @@ class OpenVinoSession:
         self._request = compiled.create_infer_request()
         self.input_spec = _spec(compiled.input(0), io_quantization.get("input"))
         self.output_spec = _spec(compiled.output(0), io_quantization.get("output"))
+        # What the compiled model really uses, read back from OpenVINO rather than assumed.
+        self.settings = {key.lower(): str(compiled.get_property(key))
+                         for key in ("INFERENCE_NUM_THREADS", "INFERENCE_PRECISION_HINT",
+                                     "PERFORMANCE_HINT", "NUM_STREAMS")}
+        self.settings["threads"] = int(self.settings.pop("inference_num_threads"))
 
     def set_input(self, x: np.ndarray) -> None:
         import openvino as ov
@@ -42,7 +49,7 @@ class OpenVinoSession:
         self._request = self._compiled = None
 
 
-class OpenVinoRuntime:
+class OpenVinoRuntime(RuntimeDefaults):
     name = "openvino"
     formats = ("onnx", "tflite")
 

@@ -15,20 +15,20 @@ import os
 
 import numpy as np
 
-from edgebench.errors import TargetUnavailable, UserError
-from edgebench.runtimes.base import RuntimeOptions, TensorSpec, module_importable, package_version
-
-CPU_MODES = ("frozen", "eager", "compile")
-CUDA_MODES = ("graph", "eager", "compile")
+from edgebench.errors import TargetUnavailable
+from edgebench.packages import module_importable, package_version
+from edgebench.runtimes.base import BATCH
+from edgebench.runtimes.options import TorchOptions
+from edgebench.tensors import TensorSpec
 
 
 class TorchSession:
     """CPU session: tensors stay on the host."""
 
-    def __init__(self, module, input_spec: TensorSpec, output_spec: TensorSpec, mode: str):
+    def __init__(self, module, input_spec: TensorSpec, output_spec: TensorSpec, settings: dict):
         import torch
 
-        self.mode = mode
+        self.settings = settings
         self._torch = torch
         self._module = module
         self._x = None
@@ -58,14 +58,14 @@ class CudaSession:
     would; the timed region is the forward pass plus reading the output back.
     """
 
-    def __init__(self, forward, input_spec: TensorSpec, output_spec: TensorSpec, dtype, mode: str,
-                 input_on: str = "host", layout=None):
+    def __init__(self, forward, input_spec: TensorSpec, output_spec: TensorSpec, dtype,
+                 settings: dict, layout=None):
         import torch
 
-        self.mode = mode
-        self.input_on = input_on
+        self.settings = settings
+        self.input_on = settings["cuda_input"]
         self._staged = None
-        use_graph = mode == "graph"
+        use_graph = settings["mode"] == "graph"
         self._torch = torch
         self.input_spec, self.output_spec = input_spec, output_spec
         self._host_in = torch.empty(input_spec.shape, dtype=dtype, pin_memory=True)
@@ -147,6 +147,8 @@ def fold_batchnorm(module):
 class TorchRuntime:
     name = "torch"
     formats = ("torch",)
+    options_type = TorchOptions
+    capabilities = frozenset({BATCH})
 
     def version(self) -> str | None:
         return package_version("torch")
@@ -156,72 +158,66 @@ class TorchRuntime:
             return False, "torch not installed (pip install torch)"
         return True, "CPU"
 
-    def load(self, artifact, options: RuntimeOptions):
-        import torch
-
+    def load(self, artifact, options: TorchOptions):
         from edgebench.models.torch_module import load_torch_module
 
-        input_shape = tuple(options.extra.get("input_shape", (1, 3, 224, 224)))
+        input_shape = (options.batch, *artifact.input_shape[1:])
         module = load_torch_module(artifact.arch, artifact.path)
         if options.device == "cuda":
-            return self._load_cuda(module, input_shape, options)
-        mode = options.extra.get("torch_mode", "auto")
-        mode = "frozen" if mode == "auto" else mode
-        if mode not in CPU_MODES:
-            raise UserError(f"unknown torch CPU mode '{mode}'; choose from {', '.join(CPU_MODES)}")
-        torch.set_num_threads(options.threads or os.cpu_count() or 1)
-        sample = torch.zeros(input_shape)
-        with torch.no_grad():
-            if mode == "frozen":
-                module = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(module, sample)))
-            elif mode == "compile":
-                module = torch.compile(module)
-            output_shape = tuple(module(sample).shape)
-        return TorchSession(module, TensorSpec("input", input_shape, "float32", "NCHW"),
-                            TensorSpec("logits", output_shape, "float32"), mode)
+            return _load_cuda(module, input_shape, options)
+        return _load_cpu(module, input_shape, options)
 
-    def _load_cuda(self, module, input_shape, options: RuntimeOptions) -> CudaSession:
-        import torch
 
-        if not torch.cuda.is_available():
-            raise TargetUnavailable("no CUDA GPU visible to torch")
-        batched = input_shape[0] > 1
-        mode = options.extra.get("torch_mode", "auto")
-        if mode == "auto":
-            mode = "compile" if batched else "graph"
-        if mode not in CUDA_MODES:
-            raise UserError(f"unknown torch CUDA mode '{mode}'; choose from {', '.join(CUDA_MODES)}")
-        half = options.precision == "fp16"
-        dtype = torch.float16 if half else torch.float32
-        input_on = options.extra.get("cuda_input", "auto")
-        if input_on == "auto":  # a frame loop at batch 1, a prefetching pipeline for batches
-            input_on = "host" if input_shape[0] == 1 else "device"
-        if input_on not in ("host", "device"):
-            raise UserError(f"unknown CUDA input residency '{input_on}'; choose auto, host or device")
-        torch.backends.cudnn.benchmark = True
-        if options.extra.get("fold_bn", True):
-            fold_batchnorm(module.eval())
-        layout_name = options.extra.get("cuda_layout", "auto")
-        if layout_name == "auto":
-            layout_name = "channels_last" if batched else "contiguous"
-        if layout_name not in ("channels_last", "contiguous"):
-            raise UserError(f"unknown CUDA layout '{layout_name}'; choose channels_last or contiguous")
-        layout = torch.channels_last if layout_name == "channels_last" else torch.contiguous_format
-        module = module.to("cuda", dtype=dtype, memory_format=layout).eval()
-        forward = module
-        if mode == "compile":
-            # Inductor's default mode: as fast as max-autotune here (41.1k vs 40.7k images/s at
-            # batch 256) and minutes quicker to compile.
-            forward = torch.compile(module, mode=options.extra.get("compile_mode", "default"))
-        with torch.inference_mode():
-            probe = torch.zeros(input_shape, dtype=dtype, device="cuda").contiguous(memory_format=layout)
-            output_shape = tuple(forward(probe).shape)
-        torch.cuda.synchronize()
-        input_spec = TensorSpec("input", input_shape, "float16" if half else "float32", "NCHW")
-        session = CudaSession(forward, input_spec, TensorSpec("logits", output_shape, "float32"), dtype,
-                              mode, input_on, layout)
-        session.layout = layout_name
-        return session
+def _load_cpu(module, input_shape, options: TorchOptions) -> TorchSession:
+    import torch
+
+    mode = options.resolved_mode
+    torch.set_num_threads(options.threads or os.cpu_count() or 1)
+    sample = torch.zeros(input_shape)
+    with torch.no_grad():
+        if mode == "frozen":
+            module = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(module, sample)))
+        elif mode == "compile":
+            module = torch.compile(module)
+        output_shape = tuple(module(sample).shape)
+    return TorchSession(module, TensorSpec("input", input_shape, "float32", "NCHW"),
+                        TensorSpec("logits", output_shape, "float32"),
+                        {"threads": torch.get_num_threads(), "mode": mode})
+
+
+def _load_cuda(module, input_shape, options: TorchOptions) -> CudaSession:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise TargetUnavailable("no CUDA GPU visible to torch")
+    batched = input_shape[0] > 1
+    half = options.precision == "fp16"
+    dtype = torch.float16 if half else torch.float32
+    input_on = options.cuda_input
+    if input_on == "auto":  # a frame loop at batch 1, a prefetching pipeline for batches
+        input_on = "device" if batched else "host"
+    torch.backends.cudnn.benchmark = True
+    folds = fold_batchnorm(module.eval()) if options.fold_bn else 0
+    layout_name = options.cuda_layout
+    if layout_name == "auto":
+        layout_name = "channels_last" if batched else "contiguous"
+    layout = torch.channels_last if layout_name == "channels_last" else torch.contiguous_format
+    module = module.to("cuda", dtype=dtype, memory_format=layout).eval()
+    forward = module
+    if options.resolved_mode == "compile":
+        # Inductor's default mode: as fast as max-autotune here (41.1k vs 40.7k images/s at
+        # batch 256) and minutes quicker to compile.
+        forward = torch.compile(module, mode=options.compile_mode)
+    with torch.inference_mode():
+        probe = torch.zeros(input_shape, dtype=dtype, device="cuda").contiguous(memory_format=layout)
+        output_shape = tuple(forward(probe).shape)
+    torch.cuda.synchronize()
+    input_spec = TensorSpec("input", input_shape, "float16" if half else "float32", "NCHW")
+    settings = {"mode": options.resolved_mode, "cuda_input": input_on, "cuda_layout": layout_name,
+                "dtype": str(dtype).removeprefix("torch."), "batchnorm_folds": folds,
+                "gpu": torch.cuda.get_device_name(0)}
+    return CudaSession(forward, input_spec, TensorSpec("logits", output_shape, "float32"), dtype,
+                       settings, layout)
 
 
 class TorchCudaRuntime(TorchRuntime):

@@ -1,0 +1,94 @@
+"""Accuracy mode: top-1/top-5 per target over a labelled image folder, and how often each
+target's top-1 agrees with the float reference. Planned and isolated exactly as a run is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from edgebench.bench.config import RunConfig
+from edgebench.bench.plan import Plan, PlannedTarget, Traits, attempt, choose_reference, make_plan, prepare
+from edgebench.models.labelled import LabelledImage, labelled_images
+from edgebench.results.schema import AccuracyResult, TargetAccuracy
+
+ProgressCallback = Callable[[str, int, int], None]   # (target, images done, total)
+
+
+def evaluate(config: RunConfig, directory: Path, labels_csv: Path | None = None,
+             limit: int | None = None, on_progress: ProgressCallback | None = None) -> AccuracyResult:
+    """Classify every labelled image on every planned target (one untimed inference each)."""
+    from edgebench.system import device_info
+
+    items = labelled_images(directory, labels_csv, limit)
+    plan = make_plan(config)
+    accuracies = [_evaluate_target(planned, plan, items, on_progress) for planned in plan.targets]
+    reference = _reference(plan, accuracies, items, on_progress)
+    for acc in accuracies:
+        if reference is not None and acc.status == "ok":
+            same = sum(a == b for a, b in zip(acc.predictions, reference.predictions))
+            acc.agreement_with_reference = same / len(items)
+    return AccuracyResult(model=plan.source.name, image_dir=str(directory),
+                          images=[{"path": str(i.path), "label_index": i.label_index} for i in items],
+                          reference_target=reference.target if reference else None,
+                          device=device_info().model_dump(mode="json"), results=accuracies)
+
+
+def _traits(acc: TargetAccuracy) -> Traits:
+    return acc.precision, acc.artifact_format, acc.device
+
+
+def _reference(plan: Plan, accuracies: list[TargetAccuracy], items: list[LabelledImage],
+               on_progress) -> TargetAccuracy | None:
+    """The best evaluated float target, else the best float target that was not selected,
+    evaluated too and listed as the reference."""
+    ok = [a for a in accuracies if a.status == "ok"]
+    reference = choose_reference(ok, plan.source.native_format, _traits)
+    if reference is not None:
+        return reference
+    for candidate in plan.reference_candidates():
+        prepare(candidate, plan.source)
+        acc = _evaluate_target(candidate, plan, items, on_progress)
+        if acc.status == "ok":
+            acc.reference_only = True
+            accuracies.append(acc)
+            return acc
+    return None
+
+
+def _evaluate_target(planned: PlannedTarget, plan: Plan, items: list[LabelledImage],
+                     on_progress) -> TargetAccuracy:
+    outcome = attempt(planned, lambda session: _classify_all(session, planned.name, plan, items, on_progress))
+    acc = TargetAccuracy(
+        target=planned.name, precision=planned.target.precision, device=planned.target.device,
+        runtime_version=planned.runtime.version() if planned.status == "ok" else None,
+        artifact_format=planned.artifact.format if planned.artifact else None,
+        status=outcome.status, error=outcome.error)
+    if outcome.value is not None:
+        acc.predictions, top1, top5 = outcome.value
+        acc.images = len(items)
+        acc.top1_accuracy, acc.top5_accuracy = top1 / len(items), top5 / len(items)
+    return acc
+
+
+def _classify_all(session, name: str, plan: Plan, items: list[LabelledImage], on_progress):
+    import numpy as np
+
+    from edgebench.bench.agreement import scores
+    from edgebench.models.images import load_image, to_float_nchw, to_input
+
+    prep, _ = plan.source.preprocessing(session.input_spec, plan.config.preprocess)
+    predictions, top1, top5 = [], 0, 0
+    for n, item in enumerate(items, start=1):
+        x = to_input(to_float_nchw(load_image(item.path), prep), session.input_spec)
+        session.set_input(x)
+        session.invoke()
+        p = scores(session.output()[:1], session.output_spec)
+        # 1001-class models put "background" first: shift to torchvision indices.
+        offset = p.size - 1000 if p.size in (1000, 1001) else 0
+        order = np.argsort(-p)[:5] - offset
+        predictions.append(int(order[0]))
+        top1 += int(order[0] == item.label_index)
+        top5 += int(item.label_index in order)
+        if on_progress:
+            on_progress(name, n, len(items))
+    return predictions, top1, top5

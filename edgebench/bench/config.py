@@ -1,0 +1,94 @@
+"""What a run is asked to do. Constructing a RunConfig validates every name and range in it
+(touching no device, file or network), so a typo fails before anything is prepared or timed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgebench.errors import UserError
+from edgebench.protocol import CLASSIC, Protocol
+from edgebench.runtimes.options import MAX_BATCH, MAX_THREADS, check_choice
+
+PREPROCESS_CHOICES = ("auto", "torchvision", "inception", "unit", "raw")
+METER_CHOICES = ("auto", "none", "rated", "rapl", "nvml", "jetson")
+MAX_POWER_W = 10_000.0   # a rated power above this is a typo, not an edge device
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """model: a zoo name, a .tflite/.onnx path or hub://owner/name[@version]. targets: None for
+    every target that applies. runtime_settings: per runtime name, its own options as strings
+    (e.g. {"torch": {"mode": "eager"}}), checked against that runtime's typed options."""
+
+    model: str = "mobilenet_v2"
+    image: Path | None = None
+    targets: tuple[str, ...] | None = None
+    protocol: Protocol = CLASSIC
+    threads: int | None = None
+    batch: int = 1
+    preprocess: str = "auto"
+    allow_download: bool = True
+    meter: str = "auto"
+    power_w: float | None = None
+    runtime_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from edgebench.runtimes.base import TARGETS
+
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise UserError("no model named: give a zoo name, a .tflite/.onnx file or hub://owner/name")
+        if self.targets is not None:
+            if not self.targets:
+                raise UserError(f"no target named; known: {', '.join(TARGETS)}")
+            unknown = [n for n in self.targets if n not in TARGETS]
+            if unknown:
+                raise UserError(f"unknown target '{unknown[0]}'; known: {', '.join(TARGETS)}")
+        if not isinstance(self.protocol, Protocol):
+            raise UserError(f"protocol must be a Protocol, got {type(self.protocol).__name__}")
+        _check_int("threads", self.threads, MAX_THREADS, optional=True)
+        _check_int("batch", self.batch, MAX_BATCH)
+        check_choice("preprocessing", self.preprocess, PREPROCESS_CHOICES)
+        check_choice("meter", self.meter, METER_CHOICES)
+        if self.power_w is not None and not (isinstance(self.power_w, (int, float))
+                                             and math.isfinite(self.power_w) and 0 < self.power_w <= MAX_POWER_W):
+            raise UserError(f"rated power must be above 0 and at most {MAX_POWER_W:g} W, got {self.power_w!r}")
+        if self.meter == "rated" and self.power_w is None:
+            raise UserError("the rated meter needs --power-w (the device's rated power in W)")
+        _check_settings(self.runtime_settings)
+
+    @property
+    def explicit_targets(self) -> bool:
+        return self.targets is not None
+
+
+def _check_int(name: str, value, high: int, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise UserError(f"{name} must be an integer from 1 to {high}, got {value!r}")
+
+
+def _check_settings(settings: Mapping[str, Mapping[str, str]]) -> None:
+    """Each runtime's settings must be valid on at least one device it runs on; which device a
+    value suits (a CUDA-only mode) is checked again per target when the run is planned."""
+    from edgebench.runtimes.base import TARGETS, runtime_class
+
+    runtimes = {t.runtime: [] for t in TARGETS.values()}
+    for target in TARGETS.values():
+        runtimes[target.runtime].append(target)
+    for runtime, values in settings.items():
+        if runtime not in runtimes:
+            raise UserError(f"unknown runtime '{runtime}' in runtime options; known: {', '.join(runtimes)}")
+        errors = []
+        for target in runtimes[runtime]:
+            try:
+                runtime_class(target.runtime_key).options_type.build(
+                    runtime, values, device=target.device, precision=target.precision)
+                break
+            except UserError as exc:
+                errors.append(str(exc))
+        else:
+            raise UserError(errors[0])

@@ -1,0 +1,240 @@
+"""One benchmark run: plan, then time every planned target in turn, then check each target's
+prediction against the float reference. Results are recorded as they happen.
+
+Failures are per target: an unavailable runtime or a model it cannot load is recorded with its
+reason and the other targets still run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import uuid
+from pathlib import Path
+from typing import Protocol as TypingProtocol
+
+import numpy as np
+
+from edgebench.bench.config import RunConfig
+from edgebench.bench.outcome import Measured, target_result
+from edgebench.bench.plan import Attempt, Plan, PlannedTarget, attempt, make_plan, prepare
+from edgebench.protocol import Protocol
+from edgebench.results.schema import ReferencePrediction, RunResult, SkippedTarget, TargetResult
+
+
+class RunEvents(TypingProtocol):
+    """What a front end hears while a run is under way."""
+
+    def prepare_step(self, message: str) -> None: ...
+    def prepared(self) -> None: ...
+    def target_started(self, target: str, runs: int) -> None: ...
+    def target_progress(self, target: str, done: int, total: int) -> None: ...
+    def target_finished(self, result: TargetResult) -> None: ...
+
+
+class Recorder(TypingProtocol):
+    """Where a run is saved while it happens (the results Store implements this)."""
+
+    def begin_run(self, run: RunResult) -> None: ...
+    def add_target(self, run_id: str, position: int, result: TargetResult) -> None: ...
+    def finish_run(self, run: RunResult) -> None: ...
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C during a run; .result holds the finished targets, status 'interrupted'."""
+
+    def __init__(self, result: RunResult):
+        super().__init__("run interrupted")
+        self.result = result
+
+
+class SilentEvents:
+    def prepare_step(self, message: str) -> None: pass
+    def prepared(self) -> None: pass
+    def target_started(self, target: str, runs: int) -> None: pass
+    def target_progress(self, target: str, done: int, total: int) -> None: pass
+    def target_finished(self, result: TargetResult) -> None: pass
+
+
+class Photo:
+    """The image of a run: decoded once, preprocessed once per normalisation, both timed."""
+
+    def __init__(self, path: Path):
+        from edgebench.models.images import load_image
+
+        started = time.perf_counter()
+        self.path = path
+        self.pil = load_image(path)
+        self.decode_ms = (time.perf_counter() - started) * 1e3
+        self._tensors: dict = {}
+
+    def frame(self, prep, spec) -> tuple[np.ndarray, float]:
+        """The session's input for this photo, and the ms spent decoding and preprocessing it."""
+        from edgebench.models.images import to_float_nchw, to_input
+
+        if prep not in self._tensors:
+            started = time.perf_counter()
+            self._tensors[prep] = (to_float_nchw(self.pil, prep), (time.perf_counter() - started) * 1e3)
+        x, normalise_ms = self._tensors[prep]
+        started = time.perf_counter()
+        x = to_input(np.repeat(x, spec.shape[0], axis=0) if spec.shape[0] > 1 else x, spec)
+        return x, self.decode_ms + normalise_ms + (time.perf_counter() - started) * 1e3
+
+
+def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
+        recorder: Recorder | None = None) -> RunResult:
+    """Benchmark config.model on every selected target. Example:
+
+    >>> from edgebench import run, RunConfig
+    >>> result = run(RunConfig(targets=("litert-int8",)))
+
+    Ctrl-C raises RunInterrupted carrying the targets finished so far (already recorded).
+    """
+    from edgebench.models.images import default_image
+
+    events = events or SilentEvents()
+    photo = Photo(Path(config.image) if config.image else default_image())
+    plan = make_plan(config, events.prepare_step)
+    events.prepared()
+    run_result = _new_run(plan, photo)
+    if recorder is not None:
+        recorder.begin_run(run_result)
+    try:
+        _time_targets(plan, photo, events, recorder, run_result)
+        _settle_reference(plan, photo, run_result)
+    except KeyboardInterrupt:  # between targets: what finished is already recorded
+        run_result.status = "interrupted"
+    except BaseException as exc:
+        # Anything else that ends the run still leaves it in a final state in the store.
+        run_result.status, run_result.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+        _finish(run_result, recorder)
+        raise
+    _finish(run_result, recorder)
+    if run_result.status == "interrupted":
+        raise RunInterrupted(run_result)
+    return run_result
+
+
+def _new_run(plan: Plan, photo: Photo) -> RunResult:
+    from edgebench import __version__
+    from edgebench.models.artifact import sha256_of
+    from edgebench.system import device_info
+
+    return RunResult(
+        run_id=uuid.uuid4().hex,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        edgebench_version=__version__, device=device_info(), model=plan.source.describe(),
+        image={"path": str(photo.path), "sha256": sha256_of(photo.path), "size": list(photo.pil.size)},
+        harness_overhead=harness_overhead(),
+        skipped=[SkippedTarget(target=s.target, reason=s.reason) for s in plan.skipped],
+        results=[])
+
+
+def _time_targets(plan: Plan, photo: Photo, events: RunEvents, recorder: Recorder | None,
+                  run_result: RunResult) -> None:
+    for position, planned in enumerate(plan.targets):
+        try:
+            outcome = attempt(planned, lambda session: _measure(session, planned, plan, photo, events))
+        except KeyboardInterrupt:
+            outcome = Attempt(status="interrupted", error="interrupted by the user (Ctrl-C)")
+            run_result.status = "interrupted"
+        result = target_result(planned, plan.source.name, plan.config.protocol, outcome)
+        run_result.results.append(result)
+        if recorder is not None:
+            recorder.add_target(run_result.run_id, position, result)
+        events.target_finished(result)
+        if run_result.status == "interrupted":
+            return
+
+
+def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: RunEvents) -> Measured:
+    from edgebench.bench.runner import measure
+
+    prep, why = plan.source.preprocessing(session.input_spec, plan.config.preprocess)
+    x, preprocess_ms = photo.frame(prep, session.input_spec)
+    meter = plan.meters.get(planned.target.device)
+    protocol, window = _protocol_for(plan.config.protocol, meter)
+    name = planned.name
+    events.target_started(name, protocol.runs * protocol.repetitions)
+    m = measure(session, x, protocol, lambda done, total: events.target_progress(name, done, total), meter)
+    predictions, label_set = _predict(plan, m.output[:1], session.output_spec)
+    energy = None
+    if m.energy:
+        from edgebench.meters.base import energy_from
+
+        energy = energy_from(m.energy, m.runs)
+    return Measured(m, protocol, session.input_spec, prep, why, preprocess_ms, predictions, label_set,
+                    energy, getattr(meter, "name", None), window)
+
+
+def _protocol_for(protocol: Protocol, meter) -> tuple[Protocol, float | None]:
+    """A meter that cannot resolve a shorter loop lengthens the timed loop to its window."""
+    window = getattr(meter, "min_window_s", 0.0)
+    if window > protocol.min_duration_s:
+        return dataclasses.replace(protocol, min_duration_s=window), window
+    return protocol, None
+
+
+def _predict(plan: Plan, output: np.ndarray, output_spec):
+    from edgebench.bench.agreement import scores, top_k
+
+    probabilities = scores(output, output_spec)  # first image of a batch
+    labels, label_set = plan.source.labels(probabilities.size)
+    return top_k(probabilities, labels), label_set
+
+
+def _settle_reference(plan: Plan, photo: Photo, run_result: RunResult) -> None:
+    """The float prediction every target is checked against: the best timed float target, else
+    one untimed inference of the best float target that was not selected."""
+    from edgebench.bench.agreement import mark_agreement, timed_reference
+
+    timed = timed_reference(run_result.results, plan.source.native_format)
+    if timed is not None:
+        run_result.reference = ReferencePrediction(target=timed.target, top1=timed.top1,
+                                                   top5=timed.top5, timed=True)
+    else:
+        run_result.reference = _untimed_reference(plan, photo)
+    reference = run_result.reference
+    run_result.reference_target = reference.target if reference else None
+    mark_agreement(run_result.results, reference.top1 if reference else None,
+                   reference.target if reference and reference.timed else None)
+
+
+def _untimed_reference(plan: Plan, photo: Photo) -> ReferencePrediction | None:
+    def predict(session):
+        prep, _ = plan.source.preprocessing(session.input_spec, plan.config.preprocess)
+        x, _ = photo.frame(prep, session.input_spec)
+        session.set_input(x)
+        session.invoke()
+        return _predict(plan, session.output()[:1], session.output_spec)[0]
+
+    for candidate in plan.reference_candidates():
+        prepare(candidate, plan.source)
+        outcome = attempt(candidate, predict)
+        if outcome.value is not None:
+            return ReferencePrediction(target=candidate.name, top1=outcome.value[0],
+                                       top5=outcome.value, timed=False)
+    return None
+
+
+def _finish(run_result: RunResult, recorder: Recorder | None) -> None:
+    from edgebench.hardware import thermal_zones
+
+    run_result.thermal_after_c = thermal_zones()
+    if recorder is not None:
+        recorder.finish_run(run_result)
+
+
+def harness_overhead():
+    """Per-call cost of the timing loop itself: a NullRuntime session through measure()."""
+    from edgebench.bench.runner import measure
+    from edgebench.results.schema import HarnessOverhead
+    from edgebench.runtimes.null import NullSession
+
+    session = NullSession()
+    x = np.zeros(session.input_spec.shape, np.float32)
+    m = measure(session, x, Protocol("null", warmup=200, settle_s=0.0, runs=5000))
+    us = m.samples_ns / 1e3
+    return HarnessOverhead(median_us=float(np.median(us)), p99_us=float(np.percentile(us, 99)),
+                           runs=int(us.size))

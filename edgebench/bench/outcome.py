@@ -1,0 +1,89 @@
+"""Turning what was measured on one target into its TargetResult: one pure function, so every
+path that measures (run, fleet jobs, sweeps) records results the same way."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgebench.bench.plan import Attempt, PlannedTarget
+from edgebench.bench.runner import Measurement
+from edgebench.models.zoo import Preprocessing
+from edgebench.protocol import Protocol
+from edgebench.results.schema import Energy, Prediction, ProtocolInfo, TargetResult
+from edgebench.tensors import TensorSpec
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Everything one timed target produced, beside the raw timings."""
+
+    measurement: Measurement
+    protocol: Protocol              # as run: a meter may have lengthened the timed loop
+    input_spec: TensorSpec
+    preprocessing: Preprocessing
+    preprocessing_why: str
+    preprocess_ms: float
+    predictions: list[Prediction]
+    label_set: str
+    energy: Energy | None = None
+    meter: str | None = None
+    energy_window_s: float | None = None
+
+
+def target_result(planned: PlannedTarget, model: str, protocol: Protocol,
+                  outcome: Attempt[Measured]) -> TargetResult:
+    """The result of one planned target: measured, or unavailable/failed with the reason."""
+    common = dict(
+        target=planned.name, runtime=planned.target.runtime,
+        runtime_version=planned.runtime.version() if planned.status == "ok" else None,
+        precision=planned.target.precision, device=planned.target.device, model=model,
+        artifact=_artifact(planned), status=outcome.status, error=outcome.error,
+        load_s=outcome.load_s, protocol=_protocol_info(protocol), options=dict(outcome.settings))
+    measured = outcome.value
+    if measured is None:
+        return TargetResult(**common)
+    fields = _measured_fields(measured)
+    fields["options"] = {**common["options"], **fields["options"]}
+    return TargetResult(**{**common, **fields})
+
+
+def _measured_fields(d: Measured) -> dict:
+    from edgebench.bench.stats import latency_stats
+
+    m = d.measurement
+    batch = d.input_spec.shape[0]
+    # How energy was taken belongs with the settings the figures were measured under.
+    options = {"meter": d.meter} if d.meter else {}
+    if d.energy_window_s:
+        options["energy_window_s"] = d.energy_window_s
+    return dict(options=options,
+        protocol=_protocol_info(d.protocol),
+        input=_input(d.input_spec), preprocess_ms=round(d.preprocess_ms, 3),
+        preprocessing={**dataclasses.asdict(d.preprocessing), "why": d.preprocessing_why},
+        labels=d.label_set,
+        first_inference_ms=round(m.first_inference_ms, 3) if m.first_inference_ms is not None else None,
+        latency_ms=latency_stats(m.samples_ms, [float(np.median(r)) / 1e6 for r in m.repetitions]),
+        fps=m.fps, batch=batch, images_per_s=m.fps * batch, elapsed_s=m.total_elapsed_s,
+        samples_ms=[round(float(v), 6) for v in m.samples_ms], energy=d.energy,
+        top1=d.predictions[0], top5=d.predictions)
+
+
+def _protocol_info(protocol: Protocol) -> ProtocolInfo:
+    return ProtocolInfo(**dataclasses.asdict(protocol))
+
+
+def _artifact(planned: PlannedTarget) -> dict | None:
+    a = planned.artifact
+    if a is None:
+        return None
+    return {"format": a.format, "precision": a.precision, "path": str(a.path), "sha256": a.sha256,
+            "toolchain": a.toolchain}
+
+
+def _input(spec: TensorSpec) -> dict:
+    q = spec.quantization
+    return {"shape": list(spec.shape), "layout": spec.layout, "dtype": spec.dtype,
+            "quantization": None if q is None else {"scale": q.scale, "zero_point": q.zero_point}}

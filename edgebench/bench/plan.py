@@ -1,0 +1,232 @@
+"""Planning: which targets a run times, with which typed options and artifacts; opening their
+sessions with failures isolated; and the one rule that picks the float reference.
+
+Shared by `run` and `accuracy` (and whatever else opens sessions on planned targets). Nothing
+here asks which runtime it has: runtimes declare formats, options and capabilities.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from edgebench.bench.config import RunConfig
+from edgebench.errors import TargetUnavailable, UserError
+from edgebench.models.artifact import Artifact
+from edgebench.models.source import ModelSource, open_source
+from edgebench.runtimes.base import BATCH, TARGETS, Runtime, Session, TargetDef, load_runtime
+from edgebench.runtimes.options import RuntimeOptions
+
+T = TypeVar("T")
+REFERENCE_PRECISION = "fp32"
+
+
+@dataclass
+class PlannedTarget:
+    """One target of a run: its runtime, typed options, and artifact, or why it cannot run."""
+
+    target: TargetDef
+    runtime: Runtime
+    options: RuntimeOptions | None
+    artifact: Artifact | None = None
+    status: str = "ok"          # ok | unavailable | failed
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+    @property
+    def runnable(self) -> bool:
+        return self.status == "ok" and self.artifact is not None
+
+    def formats(self) -> tuple[str, ...]:
+        return self.runtime.formats
+
+
+@dataclass(frozen=True)
+class Skipped:
+    target: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    config: RunConfig
+    source: ModelSource
+    targets: list[PlannedTarget]
+    skipped: list[Skipped] = field(default_factory=list)
+    meters: dict[str, object] = field(default_factory=dict)   # device -> meter (or None)
+
+    def reference_candidates(self) -> list[PlannedTarget]:
+        """Float targets not in the plan that could give the reference prediction, best first
+        (artifacts not prepared yet: only needed when no planned float target succeeds)."""
+        chosen = {p.name for p in self.targets}
+        candidates = []
+        for target in TARGETS.values():
+            if target.name in chosen or target.precision != REFERENCE_PRECISION:
+                continue
+            planned = _plan_one(target, self.config, self.source, explicit=False)
+            if isinstance(planned, PlannedTarget):
+                candidates.append(planned)
+        return choose_order(candidates, self.source.native_format, planned_traits)
+
+
+def make_plan(config: RunConfig, on_step: Callable[[str], None] | None = None) -> Plan:
+    """Open the model source, choose targets and options, select meters, then prepare every
+    artifact: conversions never run between one target's measurement and the next."""
+    source = open_source(config.model, config.allow_download, on_step)
+    chosen = [TARGETS[n] for n in dict.fromkeys(config.targets)] if config.targets else TARGETS.values()
+    plan = Plan(config, source, [])
+    for target in chosen:
+        planned = _plan_one(target, config, source, config.explicit_targets)
+        if isinstance(planned, Skipped):
+            plan.skipped.append(planned)
+        else:
+            plan.targets.append(planned)
+    if not plan.targets:
+        reasons = "; ".join(f"{s.target}: {s.reason}" for s in plan.skipped)
+        raise UserError(f"no available target runs {source.name}" + (f" - {reasons}" if reasons else ""))
+    plan.meters = _select_meters(config, plan.targets)
+    runnable = [p for p in plan.targets if p.status == "ok"]
+    source.conversions_needed([(p.name, p.target.source_precision, p.formats()) for p in runnable])
+    for planned in runnable:
+        prepare(planned, source)
+    return plan
+
+
+def _plan_one(target: TargetDef, config: RunConfig, source: ModelSource,
+              explicit: bool) -> PlannedTarget | Skipped:
+    """A named target is always planned (unavailable, with its reason, if it cannot run); in a
+    default selection a target that cannot run here is skipped with its reason."""
+    runtime = load_runtime(target.runtime_key)
+    problem = _why_not(target, runtime, config, source)
+    options = None
+    if problem is None:
+        try:
+            options = runtime.options_type.build(
+                target.runtime, config.runtime_settings.get(target.runtime, {}),
+                threads=config.threads, device=target.device, precision=target.precision,
+                batch=config.batch)
+        except UserError as exc:
+            if explicit:
+                raise UserError(f"{target.name}: {exc}") from None
+            problem = str(exc)
+    if problem is not None and not explicit:
+        return Skipped(target.name, problem)
+    planned = PlannedTarget(target, runtime, options)
+    if problem is not None:
+        planned.status, planned.error = "unavailable", problem
+    return planned
+
+
+def _why_not(target: TargetDef, runtime: Runtime, config: RunConfig, source: ModelSource) -> str | None:
+    if not source.applies(target.source_precision, runtime.formats):
+        return f"{source.name} has no {target.source_precision} model in a format it reads ({'/'.join(runtime.formats)})"
+    ok, reason = runtime.available()
+    if not ok:
+        return reason
+    if config.batch > 1 and BATCH not in runtime.capabilities:
+        return f"--batch {config.batch} needs a runtime that builds its graph for the batch size; " \
+               f"{target.runtime} runs the artifact's batch of 1"
+    return None
+
+
+def _select_meters(config: RunConfig, planned: list[PlannedTarget]) -> dict[str, object]:
+    from edgebench.meters.base import select_meter
+
+    devices = dict.fromkeys(p.target.device for p in planned if p.status == "ok")
+    return {device: select_meter(config.meter, config.power_w, device) for device in devices}
+
+
+def prepare(planned: PlannedTarget, source: ModelSource) -> None:
+    """Find or build the planned target's artifact; a failure is recorded on it, not raised."""
+    try:
+        planned.artifact = source.artifact_for(planned.name, planned.target.source_precision,
+                                               planned.formats())
+    except TargetUnavailable as exc:
+        planned.status, planned.error = "unavailable", str(exc)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one variant failing to build must not stop the rest
+        planned.status, planned.error = "failed", describe_error(exc)
+
+
+def open_session(planned: PlannedTarget) -> Session:
+    """Load the planned target's artifact with its options. Only image classifiers are run."""
+    session = planned.runtime.load(planned.artifact, planned.options)
+    spec = session.input_spec
+    if spec.layout is None:
+        session.close()
+        raise TargetUnavailable(f"input {spec.name} {spec.shape} is not an image tensor")
+    return session
+
+
+@dataclass
+class Attempt(Generic[T]):
+    """What running work on one target's session gave: a value, or a status and reason."""
+
+    value: T | None = None
+    status: str = "ok"
+    error: str | None = None
+    load_s: float | None = None
+    settings: dict = field(default_factory=dict)
+
+
+def attempt(planned: PlannedTarget, work: Callable[[Session], T]) -> Attempt[T]:
+    """Open the session, call work(session), close it. One target's failure never stops the
+    others: TargetUnavailable -> unavailable, other errors -> failed, each with the reason.
+    UserError and KeyboardInterrupt pass through."""
+    if not planned.runnable:
+        return Attempt(status=planned.status, error=planned.error)
+    outcome: Attempt[T] = Attempt()
+    session = None
+    try:
+        started = time.perf_counter()
+        session = open_session(planned)
+        outcome.load_s = round(time.perf_counter() - started, 3)
+        outcome.settings = dict(session.settings)
+        outcome.value = work(session)
+    except TargetUnavailable as exc:
+        outcome.status, outcome.error = "unavailable", str(exc)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a runtime's failure must not stop the others
+        outcome.status, outcome.error = "failed", describe_error(exc)
+    finally:
+        if session is not None:
+            session.close()
+    return outcome
+
+
+def describe_error(exc: BaseException) -> str:
+    """Type and the most specific line: C++ runtimes prefix theirs with source locations."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1][:300] if lines else 'no message'}"
+
+
+# The reference rule. A reference is always a float target; among those, the one that runs the
+# model as it was published (no conversion), on a CPU, first in target order.
+
+Traits = tuple[str, str | None, str]   # (precision, artifact format, device)
+
+
+def planned_traits(p: PlannedTarget) -> Traits:
+    fmt = p.artifact.format if p.artifact else (p.formats()[0] if p.formats() else None)
+    return p.target.precision, fmt, p.target.device
+
+
+def choose_order(items: Iterable[T], native_format: str | None, traits: Callable[[T], Traits]) -> list[T]:
+    """Float items, best reference first."""
+    floats = [(i, item) for i, item in enumerate(items) if traits(item)[0] == REFERENCE_PRECISION]
+    ranked = sorted(floats, key=lambda pair: (traits(pair[1])[1] != native_format,
+                                              traits(pair[1])[2] != "cpu", pair[0]))
+    return [item for _, item in ranked]
+
+
+def choose_reference(items: Iterable[T], native_format: str | None,
+                     traits: Callable[[T], Traits]) -> T | None:
+    ranked = choose_order(items, native_format, traits)
+    return ranked[0] if ranked else None

@@ -1,0 +1,50 @@
+"""Which target was fastest, by how much, and whether the data supports saying so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgebench.results.schema import TargetResult
+
+# Above this coefficient of variation a median is too noisy to rank targets by (a busy or
+# throttling machine); the rigorous protocol's repetitions show whether it drifts.
+NOISY_CV = 0.10
+
+
+@dataclass(frozen=True)
+class Ranking:
+    order: list[TargetResult]           # measured targets, fastest (lowest median) first
+    supported: bool                     # the data separates the ranking's neighbours
+    why: str                            # one sentence for the screen
+    speedup_vs_reference: dict[str, float]   # reference median / target median (> 1: faster)
+
+
+def rank(results: list[TargetResult], reference_target: str | None) -> Ranking:
+    measured = sorted((r for r in results if r.status == "ok" and r.latency_ms is not None),
+                      key=lambda r: r.latency_ms.median)
+    reference = next((r for r in measured if r.target == reference_target), None)
+    speedups = ({r.target: reference.latency_ms.median / r.latency_ms.median for r in measured}
+                if reference is not None else {})
+    supported, why = _support(measured)
+    return Ranking(measured, supported, why, speedups)
+
+
+def _support(measured: list[TargetResult]) -> tuple[bool, str]:
+    if len(measured) < 2:
+        return True, "one target measured: nothing to rank"
+    noisy = [r.target for r in measured if r.latency_ms.cv > NOISY_CV]
+    if noisy:
+        return False, (f"CV above {NOISY_CV:.0%} for {', '.join(noisy)}: the medians are too noisy "
+                       "to rank by")
+    overlapping = [f"{a.target} / {b.target}" for a, b in zip(measured, measured[1:])
+                   if _overlap(a, b)]
+    if overlapping:
+        return False, f"95% CIs of the medians overlap for {', '.join(overlapping)}"
+    return True, "every neighbour's 95% CI of the median is separate"
+
+
+def _overlap(a: TargetResult, b: TargetResult) -> bool:
+    ca, cb = a.latency_ms.ci95_median, b.latency_ms.ci95_median
+    if ca is None or cb is None:
+        return True   # no interval: the ranking cannot be shown to hold
+    return ca[1] >= cb[0] and cb[1] >= ca[0]

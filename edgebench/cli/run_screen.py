@@ -1,0 +1,199 @@
+"""The run screen: targets fastest first with the speed-up over the float reference, whether
+the ranking holds, what did not run and why, and what was inferred about a user's model."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from edgebench.cli.common import console
+
+METHODS = ("median/p99: per-inference latency, perf_counter around set_input+invoke+output; "
+           "fps: timed runs / elapsed wall-clock s (the article's method); load: loading and "
+           "compiling the model; first: its first inference; preprocessing runs once, outside "
+           "the timed loop. Every figure is measured.")
+
+
+def print_run(result, detail: bool = False) -> None:
+    """The results table and the lines below it; with detail, the device fingerprint too."""
+    from edgebench.bench.ranking import rank
+
+    ranking = rank(result.results, result.reference_target if _reference_timed(result) else None)
+    if ranking.order:
+        console.print(results_table(result, ranking))
+        _print_ranking(ranking, result)
+    _print_reference(result)
+    _print_inferred(result)
+    _print_not_run(result)
+    if result.harness_overhead:
+        h = result.harness_overhead
+        console.print(f"harness overhead (NullRuntime, measured): median {h.median_us:.2f} us, "
+                      f"p99 {h.p99_us:.2f} us per inference", markup=False)
+    if detail:
+        _print_device(result)
+
+
+def _reference_timed(result) -> bool:
+    return result.reference is None or result.reference.timed
+
+
+def results_table(result, ranking) -> Table:
+    ok = ranking.order
+    protocol = ok[0].protocol
+    d = result.device
+    title = (f"{result.model['name']} on {d.cpu_model} ({d.cores_physical or '?'} cores / "
+             f"{d.cores_logical or '?'} threads) - protocol {protocol.name}: {describe_protocol(protocol)}")
+    energy = next((r.energy for r in ok if r.energy), None)
+    caption = METHODS + (f" Energy: {energy.method}." if energy else "")
+    table = Table(title=escape(title), caption=escape(caption + " Rows: fastest median first (# 1)."))
+    for name, justify in _columns(ok, ranking, energy is not None):
+        table.add_column(name, justify=justify)
+    for position, r in enumerate(ok, start=1):
+        fastest = position == 1 and len(ok) > 1
+        table.add_row(str(position), *_row(r, ranking, energy is not None, rigorous=_rigorous(ok)),
+                      style="bold green" if fastest else None)
+    return table
+
+
+def _rigorous(ok) -> bool:
+    return any(r.protocol.repetitions > 1 for r in ok)
+
+
+def _batched(ok) -> bool:
+    return any(r.batch > 1 for r in ok)
+
+
+def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
+    columns = [("#", "right"), ("target", "left"), ("runtime version", "left"), ("precision", "left"),
+               ("threads", "right"), ("load s", "right"), ("first ms", "right"), ("median ms", "right")]
+    if _rigorous(ok):
+        columns += [("95% CI of median ms", "right"), ("repetition medians ms", "right")]
+    columns += [("p99 ms", "right"), ("CV %", "right"), ("fps", "right")]
+    if ranking.speedup_vs_reference:
+        columns.append(("x vs ref", "right"))
+    if _batched(ok):
+        columns += [("batch", "right"), ("images/s", "right")]
+    if energy:
+        columns += [("mJ/inference", "right"), ("inferences/J", "right"), ("avg W", "right")]
+    return columns + [("top-1 label", "left"), ("score", "right"), ("agrees", "left")]
+
+
+def _row(r, ranking, energy: bool, rigorous: bool) -> list[str]:
+    lat = r.latency_ms
+    row = [escape(r.target), escape(r.runtime_version or "-"),
+           r.precision, str(r.options.get("threads", "-")), _num(r.load_s, 2), _num(r.first_inference_ms, 2),
+           f"{lat.median:.3f}"]
+    if rigorous:
+        ci = lat.ci95_median
+        row += [f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "-",
+                ", ".join(f"{m:.3f}" for m in lat.repetition_medians) or "-"]
+    row += [f"{lat.p99:.3f}", f"{lat.cv * 100:.1f}", f"{r.fps:.1f}"]
+    if ranking.speedup_vs_reference:
+        row.append(f"{ranking.speedup_vs_reference[r.target]:.2f}x")
+    if _batched(ranking.order):
+        row += [str(r.batch), f"{r.images_per_s:,.0f}"]
+    if energy:
+        e = r.energy
+        row += ([f"{e.j_per_inference * 1e3:.2f}", f"{e.inferences_per_j:.1f}", f"{e.avg_power_w:.2f}"]
+                if e else ["-", "-", "-"])
+    return row + [escape(r.top1.label), f"{r.top1.score:.3f}", _agrees(r)]
+
+
+def _agrees(r) -> str:
+    if r.is_reference:
+        return "ref"
+    if r.agrees_with_reference is None:
+        return "-"
+    return "[green]yes[/]" if r.agrees_with_reference else "[bold red]NO[/]"
+
+
+def _num(value, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _print_ranking(ranking, result) -> None:
+    if len(ranking.order) < 2:
+        return
+    first, second = ranking.order[0], ranking.order[1]
+    if ranking.supported:
+        ratio = second.latency_ms.median / first.latency_ms.median
+        console.print(f"fastest: {escape(first.target)}, {ratio:.2f}x the speed of {escape(second.target)} "
+                      f"({escape(ranking.why)})")
+        return
+    rigorous = any(r.protocol.repetitions > 1 for r in ranking.order)
+    advice = ("" if rigorous else "; rerun with --protocol rigorous (3 repetitions of >= 10 s) "
+              "to separate them")
+    console.print(f"[yellow]ranking not supported by the data:[/] {escape(ranking.why)}{escape(advice)}")
+
+
+def _print_reference(result) -> None:
+    ref = result.reference
+    if ref is None:
+        if any(r.status == "ok" for r in result.results):
+            console.print("[yellow]no float target ran for this model: predictions are not checked "
+                          "against a reference[/]")
+        return
+    how = ("timed in this run" if ref.timed else
+           "one untimed inference, because no float target was selected")
+    console.print(f"reference (float): {escape(ref.target)}, {how}; its top-1: "
+                  f"{escape(ref.top1.label)} ({ref.top1.score:.3f})")
+    for r in result.results:
+        if r.agrees_with_reference is False:
+            console.print(f"[bold red]warning:[/] {escape(r.target)} says {escape(r.top1.label)}, the float "
+                          f"reference says {escape(ref.top1.label)}: its {r.precision} model does not give "
+                          "the same answer")
+
+
+def _print_inferred(result) -> None:
+    """For a user's own model (file or hub): what was read from it and assumed."""
+    if result.model.get("source") == "zoo":
+        return
+    seen = set()
+    for r in result.results:
+        if r.status != "ok" or not r.input or not r.preprocessing:
+            continue
+        line = (f"inferred from {escape(r.target)}: input {escape(_describe_input(r.input))}; "
+                f"normalisation {escape(r.preprocessing['name'])} ({escape(r.preprocessing['why'])}); "
+                f"labels: {escape(r.labels or '-')}")
+        key = line.partition(": ")[2]
+        if key not in seen:
+            seen.add(key)
+            console.print(line)
+
+
+def _describe_input(spec: dict) -> str:
+    text = f"{spec['dtype']} {spec['layout']} {'x'.join(map(str, spec['shape']))}"
+    q = spec.get("quantization")
+    return text + (f", quantized scale {q['scale']:.4g} zero point {q['zero_point']}" if q else "")
+
+
+def _print_not_run(result) -> None:
+    for r in result.results:
+        if r.status != "ok":
+            console.print(f"[yellow]{escape(r.target)} {r.status}:[/] {escape(r.error or '')}")
+    if result.skipped:
+        console.print("[dim]not run here (default selection): "
+                      + escape("; ".join(f"{s.target}: {s.reason}" for s in result.skipped)) + "[/]")
+
+
+def _print_device(result) -> None:
+    d = result.device
+    lines = [f"run {result.run_id} ({result.status}) {result.created} - image {result.image.get('path')}",
+             f"device: {d.hostname}, {d.cpu_model}, {d.cores_physical} physical / "
+             f"{d.cores_logical} logical cores, {d.memory_gb} GiB, {d.os}, Python {d.python}"]
+    if d.cpu_governor or d.cpu_freq_mhz:
+        lines.append(f"cpu governor {d.cpu_governor}, frequency {d.cpu_freq_mhz} MHz")
+    lines += [f"{label}: {value}" for label, value in
+              (("board", d.board), ("gpus", d.gpus), ("edge tpus", d.edgetpus)) if value]
+    if d.thermal_c or result.thermal_after_c:
+        lines.append(f"thermal before {d.thermal_c} C, after {result.thermal_after_c} C")
+    lines.append("toolchain: " + ", ".join(f"{k} {v}" for k, v in d.toolchain.items() if v))
+    for line in lines:
+        console.print(line, markup=False)
+
+
+def describe_protocol(p) -> str:
+    if p.repetitions == 1 and not p.min_duration_s and not p.warmup_s:
+        return f"{p.warmup} warm-up, {p.settle_s:g} s pause, {p.runs} timed runs"
+    return (f"warm-up >= {p.warmup} runs and {p.warmup_s:g} s, {p.settle_s:g} s pause, "
+            f"{p.repetitions} x (>= {p.runs} runs and {p.min_duration_s:g} s)")

