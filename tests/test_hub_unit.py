@@ -302,3 +302,76 @@ def test_card_limits():
     with pytest.raises(ValueError):
         ModelCard(unknown_field=1)
     assert json.loads(ModelCard().model_dump_json())["retrainable"] is False
+
+
+# -- pages: facets query, units ----------------------------------------------------------------
+@pytest.mark.filterwarnings("error::sqlalchemy.exc.SAWarning")
+def test_facets_query_raises_no_sqlalchemy_warning(hub_db):
+    hub_db.create_token("alice")
+    _publish(hub_db, "1")
+    with hub_db.session() as s:
+        assert hub_db.facets(s) == {"tasks": ["image-classification"], "tags": ["t"], "formats": ["onnx"]}
+
+
+def _result_row(energy_j: float | None) -> dict:
+    return {"run_id": "r1", "target": "onnxruntime-fp32", "runtime": "onnxruntime", "precision": "fp32",
+            "fingerprint": "f" * 16, "device": "Test CPU [x86]", "median_ms": 2.5, "fps": 400.0,
+            "energy_j": energy_j, "energy_method": "rated 5 W [datasheet]", "document": {}}
+
+
+@pytest.mark.filterwarnings("error::sqlalchemy.exc.SAWarning")
+def test_pages_render_without_warnings_and_show_energy_in_millijoules(tmp_path):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from edgebench.hub.server import HubConfig, create_app
+
+    app = create_app(HubConfig(tmp_path / "hub"))
+    db = app.state.hub.db
+    db.create_token("alice")
+    _publish(db, "1")
+    db.add_results("alice", "alice/m", "1", [_result_row(0.0123456)])
+    with TestClient(app) as client:
+        search, page = client.get("/"), client.get("/models/alice/m")
+        api = client.get("/api/models/alice/m/results").json()
+    assert search.status_code == 200 and "alice/m" in search.text
+    assert page.status_code == 200
+    assert "energy (mJ/inference)" in page.text and not re.search(r"[^m]J/inference", page.text)
+    cell = re.search(r'<td class="energy">([0-9.]+) \(', page.text)
+    assert cell and float(cell.group(1)) == pytest.approx(1000 * 0.0123456, abs=0.005)
+    assert api[0]["energy_j_per_inference"] == pytest.approx(0.0123456)   # the API keeps joules
+
+
+def test_server_routes_are_split_by_resource():
+    """create_app only assembles: each resource's routes live in their own router module."""
+    import inspect
+
+    from edgebench.hub import server
+    from edgebench.hub.routes import ROUTERS
+
+    assert len(inspect.getsource(server.create_app).splitlines()) < 20
+    owners = {route.endpoint.__module__ for router in ROUTERS for route in router.routes}
+    assert owners == {f"edgebench.hub.routes.{m}" for m in
+                      ("meta", "uploads", "models", "results", "subscriptions", "pages")}
+
+
+# -- seeding from a local directory --------------------------------------------------------------
+def test_local_files_are_found_by_zoo_name_and_sha256_checked(tmp_path):
+    from edgebench.hub.publish import WEIGHTS, local_files
+    from edgebench.models.sources import WeightsIntegrityError, installed_path
+    from edgebench.models.zoo import MOBILENET_V2
+
+    checkpoint = installed_path(MOBILENET_V2.weights)
+    if checkpoint is None:
+        pytest.skip("the weights package is not installed")
+    (tmp_path / MOBILENET_V2.weights.filename).symlink_to(checkpoint)
+    seen = []
+    assert local_files(MOBILENET_V2, tmp_path, seen.append) == {WEIGHTS: tmp_path / MOBILENET_V2.weights.filename}
+    assert seen == [f"using {tmp_path / MOBILENET_V2.weights.filename} (sha256 matches the zoo's)"]
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    assert local_files(MOBILENET_V2, wrong, seen.append) == {}     # nothing there: nothing found
+    (wrong / MOBILENET_V2.weights.filename).write_bytes(b"not the checkpoint")
+    with pytest.raises(WeightsIntegrityError, match="expected b03531047ffacf1e"):
+        local_files(MOBILENET_V2, wrong, seen.append)

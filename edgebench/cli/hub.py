@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from edgebench.cli.common import console, err_console, user_errors
 
@@ -22,6 +22,27 @@ DataOption = Annotated[Optional[Path], typer.Option(
     "--data", help="Hub data directory: database (SQLite) and model files. Default: the user data dir.")]
 DbOption = Annotated[Optional[str], typer.Option(
     "--db", help="SQLAlchemy URL of the hub database, e.g. postgresql+psycopg://u:p@host/db.")]
+
+
+FromOption = Annotated[Optional[Path], typer.Option(
+    "--from", help="Directory of zoo files under their zoo names (e.g. Coral's two .tflite files): used "
+                   "instead of the cache or a download, each checked against the zoo's sha256.")]
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """Print plain text. Names, paths and the hub's messages may hold "[...]" (or ":name:"), which
+    rich would otherwise take for markup (or an emoji) and drop."""
+    (err_console if err else console).print(text, markup=False, emoji=False, highlight=False,
+                                            soft_wrap=True)
+
+
+def _say_err(text: str) -> None:
+    _say(text, err=True)
+
+
+def _row(*values: str) -> list[Text]:
+    """Table cells as plain text, never markup."""
+    return [Text(v) for v in values]
 
 
 def _data_dir(data: Path | None) -> Path:
@@ -55,7 +76,7 @@ def serve_command(
         _check_port_free(host, port)
         app_ = create_app(HubConfig(_data_dir(data), db, int(max_upload_mb * 1e6), webhook_attempts,
                                     webhook_backoff_s))
-        err_console.print(f"edgebench hub on http://{host}:{port} (data: {_data_dir(data)})")
+        _say_err(f"edgebench hub on http://{host}:{port} (data: {_data_dir(data)})")
         uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
@@ -86,7 +107,7 @@ def token_create_command(user: Annotated[str, typer.Argument(help="User name (al
             typer.echo(hub_db.create_token(user))
         finally:
             hub_db.close()
-        err_console.print(f"token for {user}: set it as EDGEBENCH_HUB_TOKEN; it is not shown again")
+        _say_err(f"token for {user}: set it as EDGEBENCH_HUB_TOKEN; it is not shown again")
 
 
 @token_app.command("revoke")
@@ -101,7 +122,7 @@ def token_revoke_command(user: Annotated[str, typer.Argument(help="User whose to
             count = hub_db.revoke_tokens(user)
         finally:
             hub_db.close()
-        console.print(f"revoked {count} token(s) of {user}")
+        _say(f"revoked {count} token(s) of {user}")
 
 
 @app.command("publish")
@@ -121,6 +142,7 @@ def publish_command(
     source_note: Annotated[str, typer.Option("--source", help="Model card: where the weights come from.")] = "",
     runtime_hint: Annotated[Optional[str], typer.Option(help="Runtime the file is meant for.")] = None,
     allow_download: Annotated[bool, typer.Option(help="Zoo models: download missing weights.")] = True,
+    from_dir: FromOption = None,
 ) -> None:
     """Publish a new, immutable version of a model.
 
@@ -129,14 +151,19 @@ def publish_command(
     with user_errors():
         from edgebench.hub.client import HubClient
         from edgebench.hub.names import ModelRef, check_version, parse_ref
-        from edgebench.hub.publish import file_card, zoo_card, zoo_files
+        from edgebench.hub.publish import file_card, local_files, zoo_card, zoo_files
         from edgebench.models.zoo import ZOO
 
         check_version(version)
+        if from_dir is not None and source not in ZOO:
+            from edgebench.errors import UserError
+
+            raise UserError(f"--from is for zoo models ({', '.join(ZOO)}), not a file like {source}")
         with HubClient() as client:
             if source in ZOO:
                 spec = ZOO[source]
-                card, files = zoo_card(spec), zoo_files(spec, allow_download, err_console.print)
+                local = local_files(spec, _checked_dir(from_dir), _say_err) if from_dir else {}
+                card, files = zoo_card(spec), zoo_files(spec, allow_download, _say_err, local)
             else:
                 from edgebench.models.artifact import inspect_model_file
 
@@ -147,7 +174,7 @@ def publish_command(
             base = parse_ref(name) if name else ModelRef(client.whoami(), _default_name(source))
             ref = ModelRef(base.owner, base.name, version)
             answer = client.publish(ref, card, files)
-        console.print(f"published {ref} ({len(answer['artifacts'])} file(s)): {client.url}/models/{ref.path}")
+        _say(f"published {ref} ({len(answer['artifacts'])} file(s)): {client.url}/models/{ref.path}")
 
 
 def _default_name(source: str) -> str:
@@ -164,17 +191,30 @@ def seed_command(
     owner: Annotated[Optional[str], typer.Option(help="Namespace to publish in (default: your user).")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Zoo models (default: all).")] = None,
     allow_download: Annotated[bool, typer.Option(help="Download missing weights.")] = True,
+    from_dir: FromOption = None,
 ) -> None:
-    """Publish the zoo's models (every publishable prepared variant) as presets."""
+    """Publish the zoo's models (every publishable prepared variant) as presets.
+
+    Example: edgebench hub seed --model mobilenet_v2_coral --from ../shared/fixtures/coral
+    """
     with user_errors():
         from edgebench.hub.client import HubClient
         from edgebench.hub.publish import seed
         from edgebench.models.zoo import list_models
 
+        directory = _checked_dir(from_dir) if from_dir else None
         with HubClient() as client:
             published = seed(client, owner or client.whoami(), model or list_models(), allow_download,
-                             console.print)
-        console.print(f"seeded {len(published)} model version(s)")
+                             _say, directory)
+        _say(f"seeded {len(published)} model version(s)")
+
+
+def _checked_dir(path: Path) -> Path:
+    from edgebench.errors import UserError
+
+    if not path.is_dir():
+        raise UserError(f"--from {path}: not a directory")
+    return path
 
 
 @app.command("search")
@@ -192,10 +232,10 @@ def search_command(
             models = client.search(query, task, tag, fmt)
         table = Table("model", "latest", "task", "formats", "tags", "description")
         for m in models:
-            table.add_row(*map(escape, (m["model"], m["latest_version"], m["task"], ", ".join(m["formats"]),
-                                        ", ".join(m["tags"]), m["description"])))
+            table.add_row(*_row(m["model"], m["latest_version"] or "", m["task"], ", ".join(m["formats"]),
+                                ", ".join(m["tags"]), m["description"]))
         console.print(table)
-        console.print(f"{len(models)} model(s)")
+        _say(f"{len(models)} model(s)")
 
 
 @app.command("show")
@@ -209,24 +249,29 @@ def show_command(model: Annotated[str, typer.Argument(help="owner/name")]) -> No
         with HubClient() as client:
             detail, results = client.show(ref), client.results(ref)
         card = detail["card"]
-        console.print(f"[bold]{escape(detail['model'])}[/bold]: {escape(card['description'])}")
-        console.print(escape(f"task {card['task']} · license {card['license']} · tags {', '.join(card['tags'])} · "
-                             f"retrainable {'yes' if card['retrainable'] else 'no'} · {len(card['labels'])} labels"))
+        console.print(Text.assemble((detail["model"], "bold"), ": ", card["description"]))
+        _say(f"task {card['task']} · license {card['license']} · tags {', '.join(card['tags'])} · "
+             f"retrainable {'yes' if card['retrainable'] else 'no'} · {len(card['labels'])} labels")
         files = Table("version", "file", "format", "precision", "runtime", "size (MB)", "sha256")
         for v in reversed(detail["versions"]):
             for a in v["artifacts"]:
-                files.add_row(*map(escape, (v["version"], a["filename"], a["format"], a["precision"],
-                                            a["runtime_hint"], f"{a['size'] / 1e6:.2f}", a["sha256"][:16] + "...")))
+                files.add_row(*_row(v["version"], a["filename"], a["format"], a["precision"],
+                                    a["runtime_hint"], f"{a['size'] / 1e6:.2f}", a["sha256"][:16] + "..."))
         console.print(files)
         if results:
-            table = Table("device", "version", "target", "median (ms)", "fps", "energy (J/inference)",
-                          title="measured results per device")
-            for r in results:
-                energy = (f"{r['energy_j_per_inference']:.4f} ({r['energy_method']})"
-                          if r["energy_j_per_inference"] is not None else "not measured")
-                table.add_row(*map(escape, (r["device"], r["version"], r["target"], f"{r['median_ms']:.3f}",
-                                            f"{r['fps']:.1f}", energy)))
-            console.print(table)
+            console.print(_results_table(results))
+
+
+def _results_table(results: list[dict]) -> Table:
+    """Results per device; energy in millijoules per inference, like `edgebench run`'s table."""
+    table = Table("device", "version", "target", "median (ms)", "fps", "energy (mJ/inference)",
+                  title="measured results per device")
+    for r in results:
+        joules = r["energy_j_per_inference"]
+        energy = f"{joules * 1e3:.2f} ({r['energy_method']})" if joules is not None else "not measured"
+        table.add_row(*_row(r["device"], r["version"], r["target"], f"{r['median_ms']:.3f}",
+                            f"{r['fps']:.1f}", energy))
+    return table
 
 
 @app.command("pull")
@@ -240,8 +285,8 @@ def pull_command(model: Annotated[str, typer.Argument(help="owner/name[@version]
         with HubClient() as client:
             version, paths = client.pull(parse_ref(model), dest)
         for path, artifact in zip(paths, version["artifacts"]):
-            console.print(escape(f"{path}  sha256 {artifact['sha256']} verified"))
-        console.print(f"pulled {version['model']}@{version['version']}: {len(paths)} file(s)")
+            _say(f"{path}  sha256 {artifact['sha256']} verified")
+        _say(f"pulled {version['model']}@{version['version']}: {len(paths)} file(s)")
 
 
 @app.command("subscribe")
@@ -256,9 +301,9 @@ def subscribe_command(
 
         with HubClient() as client:
             answer = client.subscribe(parse_ref(model), webhook)
-        console.print(f"subscribed to {answer['model']}")
+        _say(f"subscribed to {answer['model']}")
         if answer["webhook_secret"]:
-            console.print(f"webhook secret (verify X-Edgebench-Signature-256 = HMAC-SHA256 of the body): "
+            _say(f"webhook secret (verify X-Edgebench-Signature-256 = HMAC-SHA256 of the body): "
                           f"{answer['webhook_secret']}")
 
 
@@ -271,7 +316,7 @@ def unsubscribe_command(model: Annotated[str, typer.Argument(help="owner/name")]
 
         with HubClient() as client:
             client.unsubscribe(parse_ref(model))
-        console.print(f"unsubscribed from {model}")
+        _say(f"unsubscribed from {model}")
 
 
 @app.command("feed")
@@ -285,7 +330,7 @@ def feed_command(cursor: Annotated[int, typer.Option(help="Show events after thi
             page = client.feed(cursor, limit)
         table = Table("cursor", "model", "version", "published", "files")
         for e in page["events"]:
-            table.add_row(*map(escape, (str(e["cursor"]), e["model"], e["version"], e["created"],
-                                        ", ".join(a["filename"] for a in e["artifacts"]))))
+            table.add_row(*_row(str(e["cursor"]), e["model"], e["version"], e["created"],
+                                ", ".join(a["filename"] for a in e["artifacts"])))
         console.print(table)
-        console.print(f"next cursor: {page['next_cursor']}")
+        _say(f"next cursor: {page['next_cursor']}")

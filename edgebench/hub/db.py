@@ -290,6 +290,15 @@ class HubDB:
         query = query.order_by(ModelRow.updated.desc(), ModelRow.id.desc()).limit(limit).offset(offset)
         return list(s.scalars(query))
 
+    def facets(self, s: Session) -> dict[str, list[str]]:
+        """The distinct tasks, tags and formats on this hub: the search form's drop-downs."""
+        def values(column) -> list[str]:
+            # SELECT DISTINCT at statement level: select(distinct(column)) warns (SAWarning).
+            return sorted(s.scalars(select(column).distinct()))
+
+        return {"tasks": values(ModelRow.task), "tags": values(TagRow.tag),
+                "formats": values(ArtifactRow.format)}
+
     def results_for(self, s: Session, model: ModelRow) -> list[tuple[ResultRow, str]]:
         rows = s.execute(select(ResultRow, VersionRow.version)
                          .join(VersionRow, VersionRow.id == ResultRow.version_id)
@@ -525,6 +534,15 @@ def model_summary(model: ModelRow) -> dict:
             "latest_version": latest.version if latest else None,
             "formats": sorted({a.format for a in latest.artifacts}) if latest else [],
             "updated": model.updated}
+
+
+def result_out(row: ResultRow, version: str) -> dict:
+    """A result as the API lists it. Energy stays in joules per inference here, as stored;
+    the pages and the CLI show it in millijoules."""
+    return {"device": row.device, "fingerprint": row.fingerprint, "version": version, "target": row.target,
+            "runtime": row.runtime, "precision": row.precision, "median_ms": row.median_ms,
+            "fps": row.fps, "energy_j_per_inference": row.energy_j, "energy_method": row.energy_method,
+            "run_id": row.run_id, "created": row.document.get("run_created", row.created)}
 
 
 def _version_exists(owner: str, name: str, version: str) -> HubRefusal:

@@ -7,7 +7,6 @@ import base64
 from functools import cache
 
 from fastapi.responses import HTMLResponse
-from sqlalchemy import distinct, select
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'"
 
@@ -27,15 +26,6 @@ def render(template: str, **context) -> str:
 def html(text: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(text, status_code=status, headers={"Content-Security-Policy": CSP,
                                                            "X-Content-Type-Options": "nosniff"})
-
-
-def facets(s) -> dict[str, list[str]]:
-    """Values for the search form's drop-downs."""
-    from edgebench.hub.db import ArtifactRow, ModelRow, TagRow
-
-    return {"tasks": sorted(s.scalars(select(distinct(ModelRow.task)))),
-            "tags": sorted(s.scalars(select(distinct(TagRow.tag)))),
-            "formats": sorted(s.scalars(select(distinct(ArtifactRow.format))))}
 
 
 def fps_chart(results: list[dict]) -> str | None:

@@ -12,6 +12,7 @@ from edgebench.hub.schema import RUNTIME_HINTS, ModelCard
 
 # The zoo's torch checkpoints are pickles: the hub takes only formats it can validate.
 PUBLISHABLE_FORMATS = tuple(RUNTIME_HINTS)
+WEIGHTS = "weights"   # local_files' key for the checkpoint; variants are keyed (format, precision)
 
 
 def zoo_card(spec) -> dict:
@@ -32,18 +33,47 @@ def zoo_card(spec) -> dict:
         retrainable=spec.arch is not None, source=source).model_dump(mode="json")
 
 
-def zoo_files(spec, allow_download: bool, on_step: Callable[[str], None]) -> list[tuple[Path, str]]:
-    """Every publishable variant of a zoo model, prepared (or found in the cache)."""
+def zoo_files(spec, allow_download: bool, on_step: Callable[[str], None],
+              local: dict | None = None) -> list[tuple[Path, str]]:
+    """Every publishable variant of a zoo model, prepared (or found in the cache).
+
+    local: what local_files() found; those files are used as they are, never downloaded.
+    """
     from edgebench.models.prepare import Preparer
 
-    preparer = Preparer(spec, allow_download=allow_download, on_step=on_step)
+    local = local or {}
+    preparer = Preparer(spec, allow_download=allow_download, on_step=on_step, weights=local.get(WEIGHTS))
     files = []
-    for fmt, precision in spec.variants:
+    for variant in spec.variants:
+        fmt, precision = variant
         if fmt not in PUBLISHABLE_FORMATS:
             continue
-        artifact = preparer.get((fmt, precision))
-        files.append((_published_copy(artifact.path, spec.name, fmt, precision), RUNTIME_HINTS[fmt]))
+        path = local.get(variant) or preparer.get(variant).path
+        files.append((_published_copy(path, spec.name, fmt, precision), RUNTIME_HINTS[fmt]))
     return files
+
+
+def local_files(spec, directory: Path, report: Callable[[str], None]) -> dict:
+    """The files of a zoo model that directory holds under their zoo names, each checked against
+    the zoo's sha256 (a mismatch is a UserError): {(format, precision): path} for ready-made
+    variants such as Coral's, {WEIGHTS: path} for the checkpoint variants are built from."""
+    from edgebench.models.sources import verify
+
+    wanted = {variant: source for variant, source in spec.prebuilt}
+    if spec.weights is not None:
+        wanted[WEIGHTS] = spec.weights
+    found = {}
+    for key, source in wanted.items():
+        path = Path(directory) / source.filename
+        if path.is_file():
+            found[key] = verify(path, source)
+            report(f"using {path} (sha256 matches the zoo's)")
+    return found
+
+
+def zoo_filenames(spec) -> list[str]:
+    """The file names local_files() looks for."""
+    return [source.filename for _, source in spec.prebuilt] + ([spec.weights.filename] if spec.weights else [])
 
 
 def _published_copy(path: Path, model: str, fmt: str, precision: str) -> Path:
@@ -69,33 +99,47 @@ def _published_copy(path: Path, model: str, fmt: str, precision: str) -> Path:
 
 
 def seed(client: HubClient, owner: str, models: list[str], allow_download: bool,
-         report: Callable[[str], None]) -> list[str]:
+         report: Callable[[str], None], from_dir: Path | None = None) -> list[str]:
     """Publish zoo models as owner/<zoo name>. A model whose latest version already holds the same
-    files is left alone; changed files (new toolchain, new recipe) become the next version."""
+    files is left alone; changed files (new toolchain, new recipe) become the next version.
+
+    from_dir: a directory of zoo files (see local_files), used before the cache or a download;
+    a file there whose sha256 is not the zoo's stops the seed before anything is published.
+    """
     from edgebench.models.zoo import get_model
 
     check_segment(owner, "owner")
+    specs = [get_model(name) for name in models]
+    local = {spec.name: local_files(spec, from_dir, report) if from_dir else {} for spec in specs}
+    if from_dir is not None and not any(local.values()):
+        names = sorted({f for spec in specs for f in zoo_filenames(spec)})
+        raise UserError(f"{from_dir} holds none of the files looked for: {', '.join(names)}")
     published = []
-    for name in models:
-        spec = get_model(name)
+    for spec in specs:
         try:
-            files = zoo_files(spec, allow_download, report)
+            files = zoo_files(spec, allow_download, report, local[spec.name])
         except UserError as exc:
-            report(f"skipped {name}: {exc}")
+            report(f"skipped {spec.name}: {exc}")
             continue
-        ref = ModelRef(owner, check_segment(name, "model name"))
-        latest = _latest_or_none(client, ref)
-        if latest is not None:
-            from edgebench.models.artifact import sha256_of
-
-            if {a["sha256"] for a in latest["artifacts"]} == {sha256_of(p) for p, _ in files}:
-                report(f"{ref}@{latest['version']} is up to date")
-                continue
-        version = str(_next_number(latest))
-        client.publish(ModelRef(owner, ref.name, version), zoo_card(spec), files)
-        report(f"published {ref}@{version} ({len(files)} files)")
-        published.append(f"{ref}@{version}")
+        ref = _seed_one(client, ModelRef(owner, check_segment(spec.name, "model name")), spec, files, report)
+        if ref is not None:
+            published.append(ref)
     return published
+
+
+def _seed_one(client: HubClient, ref: ModelRef, spec, files: list[tuple[Path, str]],
+              report: Callable[[str], None]) -> str | None:
+    """Publish files as the next version of ref unless its latest version holds the same files."""
+    from edgebench.models.artifact import sha256_of
+
+    latest = _latest_or_none(client, ref)
+    if latest is not None and {a["sha256"] for a in latest["artifacts"]} == {sha256_of(p) for p, _ in files}:
+        report(f"{ref}@{latest['version']} is up to date")
+        return None
+    version = str(_next_number(latest))
+    client.publish(ModelRef(ref.owner, ref.name, version), zoo_card(spec), files)
+    report(f"published {ref}@{version} ({len(files)} files)")
+    return f"{ref}@{version}"
 
 
 def _latest_or_none(client: HubClient, ref: ModelRef) -> dict | None:
