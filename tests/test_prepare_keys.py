@@ -49,3 +49,30 @@ def test_damaged_cache_entry_is_not_served(versions, tmp_path, monkeypatch):
     assert p.cached(("onnx", "fp32")) is not None
     path.write_bytes(b"model bytes, damaged")
     assert p.cached(("onnx", "fp32")) is None
+
+
+def test_plan_builds_counts_sources_first_and_skips_cached(versions, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEBENCH_CACHE_DIR", str(tmp_path))
+    p = Preparer(MOBILENET_V2)
+    assert p.plan_builds([("onnx", "int8"), ("tflite", "fp32")]) == [
+        ("onnx", "fp32"), ("onnx", "int8"), ("tflite", "fp32")]
+    assert p.plan_builds([("torch", "fp32")]) == []          # the checkpoint itself: nothing to build
+    versions.pop("keras", None)
+    assert p.plan_builds([("keras", "fp32")]) == []          # converter missing: it will not be built
+
+
+@pytest.mark.slow
+def test_first_run_preparation_reports_step_and_converter_stage(tmp_path, monkeypatch):
+    """A fresh cache: the user sees "first run", step k/n and what the converter is doing."""
+    monkeypatch.setenv("EDGEBENCH_CACHE_DIR", str(tmp_path))
+    steps: list[str] = []
+    p = Preparer(MOBILENET_V2, on_step=steps.append)
+    assert p.plan_builds([("onnx", "fp32")]) == [("onnx", "fp32")]
+    artifact = p.get(("onnx", "fp32"))
+    assert artifact.path.is_file()
+    assert steps[0] == "first run: converting, cached afterwards - step 1/1 mobilenet_v2 onnx-fp32"
+    assert any(s.endswith(": exporting with torch.onnx.export (dynamo)") for s in steps), steps
+    steps.clear()
+    p.plan_builds([("onnx", "fp32")])
+    p.get(("onnx", "fp32"))
+    assert steps == []   # cached: nothing to announce

@@ -21,7 +21,8 @@ MAX_POWER_W = 10_000.0   # a rated power above this is a typo, not an edge devic
 class RunConfig:
     """model: a zoo name, a .tflite/.onnx path or hub://owner/name[@version]. targets: None for
     every target that applies. runtime_settings: per runtime name, its own options as strings
-    (e.g. {"torch": {"mode": "eager"}}), checked against that runtime's typed options."""
+    ({runtime: {option: value}}, from `--runtime-option runtime.option=value`), checked against
+    that runtime's typed options."""
 
     model: str = "mobilenet_v2"
     image: Path | None = None

@@ -165,12 +165,12 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
 
         energy = energy_from(m.energy, m.runs)
     return Measured(m, protocol, session.input_spec, prep, why, preprocess_ms, predictions, label_set,
-                    energy, getattr(meter, "name", None), window)
+                    energy, meter.name if meter is not None else None, window)
 
 
 def _protocol_for(protocol: Protocol, meter) -> tuple[Protocol, float | None]:
     """A meter that cannot resolve a shorter loop lengthens the timed loop to its window."""
-    window = getattr(meter, "min_window_s", 0.0)
+    window = meter.min_window_s if meter is not None else 0.0
     if window > protocol.min_duration_s:
         return dataclasses.replace(protocol, min_duration_s=window), window
     return protocol, None

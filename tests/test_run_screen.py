@@ -1,0 +1,204 @@
+"""The run screen (issue 10): fastest first with the speed-up over the float reference, whether
+the ranking holds, reasons below the table, load and first-inference times, what was inferred
+about a user's model; and the bugs seen on it, each through the real CLI where it is a CLI bug."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+
+from edgebench.results.schema import (DeviceInfo, LatencyStats, Prediction, ProtocolInfo,
+                                      ReferencePrediction, RunResult, SkippedTarget, TargetResult)
+from tests.conftest import REPO, run_cli
+
+CLASSIC = ProtocolInfo(name="classic", warmup=1, settle_s=1.0, runs=250)
+RIGOROUS = ProtocolInfo(name="rigorous", warmup=50, warmup_s=2.0, settle_s=1.0, runs=1000,
+                        min_duration_s=10.0, repetitions=3)
+DEVICE = DeviceInfo(hostname="bench-host", cpu_model="Test CPU", cores_physical=4, cores_logical=8,
+                    arch="x86_64", os="Linux", kernel="6", memory_gb=8.0, python="3.11", toolchain={})
+
+
+def _ok(target, precision, median, ci, cv=0.02, label="chickadee", protocol=CLASSIC, reps=()):
+    lat = LatencyStats(median=median, mean=median, std=median * cv, cv=cv, p90=median, p99=median * 1.1,
+                       min=median * 0.9, max=median * 1.2, ci95_median=ci, repetition_medians=list(reps))
+    return TargetResult(target=target, runtime=target.split("-")[0], runtime_version="1.0",
+                        precision=precision, model="m", status="ok", protocol=protocol,
+                        latency_ms=lat, fps=1000 / median, load_s=0.5, first_inference_ms=median * 3,
+                        options={"threads": 4}, top1=Prediction(index=19, label=label, score=0.9))
+
+
+def _run(results, reference="torch-fp32", timed=True, skipped=()):
+    run = RunResult(run_id="r" * 32, created="2026-11-25T00:00:00+00:00", edgebench_version="0",
+                    device=DEVICE, model={"name": "mobilenet_v2", "source": "zoo"}, image={},
+                    results=results, skipped=[SkippedTarget(target=t, reason=r) for t, r in skipped])
+    if reference:
+        ref = next((r for r in results if r.target == reference), None)
+        top1 = ref.top1 if ref else Prediction(index=19, label="chickadee", score=0.99)
+        run.reference = ReferencePrediction(target=reference, top1=top1, timed=timed)
+        run.reference_target = reference
+    from edgebench.bench.agreement import mark_agreement
+
+    mark_agreement(run.results, run.reference.top1 if run.reference else None,
+                   reference if timed else None)
+    return run
+
+
+def _screen(run, monkeypatch) -> str:
+    from edgebench.cli import run_screen
+
+    console = Console(width=250, record=True, file=open(os.devnull, "w"))
+    monkeypatch.setattr(run_screen, "console", console)
+    run_screen.print_run(run)
+    return console.export_text()
+
+
+def test_targets_are_sorted_fastest_first_with_speedup_vs_reference(monkeypatch):
+    run = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1)), _ok("litert-int8", "int8", 2.0, (1.9, 2.1)),
+                _ok("onnxruntime-fp32", "fp32", 5.0, (4.9, 5.1))])
+    text = _screen(run, monkeypatch)
+    order = [name for name in ("litert-int8", "onnxruntime-fp32", "torch-fp32") if name in text]
+    positions = [text.index(name) for name in order]
+    assert positions == sorted(positions), text
+    assert "x vs ref" in text and "5.00x" in text and "2.00x" in text and "1.00x" in text
+    assert "fastest: litert-int8, 2.50x the speed of onnxruntime-fp32" in text
+    assert "load s" in text and "first ms" in text and "threads" in text
+    assert "4 cores / 8 threads" in text   # the device's cores in the title
+
+
+def test_overlapping_confidence_intervals_say_the_ranking_is_not_supported(monkeypatch):
+    run = _run([_ok("torch-fp32", "fp32", 10.0, (9.5, 10.5)), _ok("openvino-fp32", "fp32", 10.2, (10.0, 10.6))])
+    text = _screen(run, monkeypatch)
+    assert "ranking not supported by the data" in text
+    assert "torch-fp32 / openvino-fp32" in text and "--protocol rigorous" in text
+
+
+def test_high_cv_says_the_ranking_is_not_supported(monkeypatch):
+    run = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1), cv=0.25), _ok("litert-int8", "int8", 2.0, (1.9, 2.1))])
+    assert "CV above 10% for torch-fp32" in _screen(run, monkeypatch)
+
+
+def test_rigorous_tables_show_the_ci_and_repetition_medians(monkeypatch):
+    run = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1), protocol=RIGOROUS, reps=(9.95, 10.0, 10.05)),
+                _ok("litert-int8", "int8", 2.0, (1.9, 2.1), protocol=RIGOROUS, reps=(2.0, 2.01, 1.99))])
+    text = _screen(run, monkeypatch)
+    assert "95% CI of median ms" in text and "9.900-10.100" in text
+    assert "9.950, 10.000, 10.050" in text
+    assert "rerun with --protocol rigorous" not in text
+
+
+def test_reasons_are_listed_below_not_in_the_cv_column_and_markup_is_escaped(monkeypatch):
+    unavailable = TargetResult(target="keras-fp32", runtime="keras", runtime_version=None, precision="fp32",
+                               model="m", status="unavailable", protocol=CLASSIC,
+                               error="keras not installed (pip install 'edgebench[keras]')")
+    run = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1)), unavailable],
+               skipped=[("torch-fp32@cuda", "no CUDA GPU visible [torch 2.13]")])
+    text = _screen(run, monkeypatch)
+    assert "keras-fp32 unavailable: keras not installed (pip install 'edgebench[keras]')" in text
+    assert "no CUDA GPU visible [torch 2.13]" in text
+    table = text.split("harness")[0].split("median/p99")[0]
+    assert "keras-fp32" not in table    # not a row with dashes and a reason in the CV column
+
+
+def test_an_int8_target_alone_is_checked_against_an_untimed_float_reference(monkeypatch):
+    run = _run([_ok("litert-int8", "int8", 2.0, (1.9, 2.1), label="junco")], timed=False)
+    text = _screen(run, monkeypatch)
+    assert "reference (float): torch-fp32, one untimed inference" in text
+    assert "warning: litert-int8 says junco, the float reference says chickadee" in text
+    assert run.results[0].is_reference is False and run.results[0].agrees_with_reference is False
+    assert "x vs ref" not in text   # no timed reference: no speed-up claimed
+
+
+@pytest.mark.slow
+def test_int8_alone_gets_a_float_reference_from_a_real_untimed_inference(coral, tmp_path):
+    out_path = tmp_path / "r.json"
+    out = run_cli("run", "--image", str(coral / "bird.bmp"), "--targets", "litert-int8", "--runs", "10",
+                  "--settle", "0", "--no-save", "--out", str(out_path))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out_path.read_text())
+    assert data["reference"]["target"] == "torch-fp32" and data["reference"]["timed"] is False
+    assert data["reference"]["top1"]["label"] == "chickadee"
+    (litert,) = data["results"]
+    assert litert["is_reference"] is False and litert["agrees_with_reference"] is True
+    assert litert["load_s"] > 0 and litert["first_inference_ms"] > 0
+    assert litert["options"]["threads"] >= 1 and litert["options"]["delegate"].startswith("XNNPACK")
+    assert "one untimed inference" in out.stdout
+
+
+@pytest.mark.slow
+def test_a_users_model_says_what_was_inferred(coral):
+    out = run_cli("run", "--model", str(coral / "mobilenet_v2_1.0_224_quant.tflite"), "--image",
+                  str(coral / "bird.bmp"), "--runs", "5", "--settle", "0", "--no-save")
+    assert out.returncode == 0, out.stderr
+    flat = " ".join(out.stdout.split())
+    assert "inferred from litert-int8: input uint8 NHWC 1x224x224x3" in flat
+    assert "normalisation inception (the quantized input encodes" in flat
+    assert "ImageNet-1k with 'background' first" in flat
+    assert "no float target ran for this model" in flat   # Coral's file is int8 only
+    assert "not run here (default selection)" in flat      # and says why the others did not run
+
+
+@pytest.mark.slow
+def test_the_settings_a_session_used_are_what_the_result_records(tmp_path, coral):
+    out_path = tmp_path / "r.json"
+    out = run_cli("run", "--image", str(coral / "bird.bmp"), "--targets", "torch-fp32,openvino-fp32",
+                  "--torch-mode", "eager", "--threads", "1", "--runs", "5", "--settle", "0", "--no-save",
+                  "--out", str(out_path))
+    assert out.returncode == 0, out.stderr
+    by = {r["target"]: r for r in json.loads(out_path.read_text())["results"]}
+    assert by["torch-fp32"]["options"] == {"threads": 1, "mode": "eager"} | {
+        k: v for k, v in by["torch-fp32"]["options"].items() if k == "meter"}
+    assert by["openvino-fp32"]["options"]["threads"] == 1
+    assert by["openvino-fp32"]["options"]["inference_precision_hint"] == "f32"
+
+
+def _run_in_terminal(*args: str, env: dict | None = None) -> str:
+    """The CLI under a pseudo-terminal, as a user sees it: live displays render for real."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "edgebench", *args], stdin=slave, stdout=slave,
+                            stderr=slave, cwd=REPO, env={**os.environ, "COLUMNS": "200", **(env or {})})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=600)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.slow
+def test_terminal_run_has_no_native_log_lines_and_no_frozen_counters(coral):
+    text = _run_in_terminal("run", "--image", str(coral / "bird.bmp"), "--targets", "litert-int8,litert-fp32",
+                            "--runs", "30", "--settle", "0", "--no-save")
+    assert "chickadee" in text
+    assert "XNNPACK delegate" not in text      # LiteRT's native INFO line is silenced at fd level
+    assert "0/?" not in text and "1/1" not in text
+
+
+def test_run_help_lists_every_choice():
+    out = run_cli("run", "--help", env={"COLUMNS": "250"})
+    flat = " ".join(out.stdout.split())
+    for choice in ("auto|none|rated|rapl|nvml|jetson", "classic|rigorous", "auto|host|device",
+                   "auto|frozen|graph|compile|eager"):
+        assert choice in flat.replace(" ", ""), choice
+
+
+def test_missing_keras_is_reported_with_its_extra_in_brackets(tmp_path):
+    # keras hidden from this child process: find_spec("keras") answers None
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['keras'] = None\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    out = run_cli("targets", env=env | {"COLUMNS": "250"})
+    assert "pip install 'edgebench[keras]'" in out.stdout
+    run = run_cli("run", "--targets", "keras-fp32", "--runs", "2", "--settle", "0", "--no-save", env=env)
+    assert run.returncode == 2 and "pip install 'edgebench[keras]'" in " ".join(run.stderr.split())
