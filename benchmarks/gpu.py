@@ -10,7 +10,6 @@ Goals: best batch-1 CUDA median <= 0.5 ms; fp16 batch-256 >= 40,000 images/s.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 

@@ -15,7 +15,7 @@ from edgebench.bench.plan import make_plan
 from edgebench.errors import UserError
 from edgebench.protocol import Protocol
 from edgebench.runtimes.null import NullRuntime
-from edgebench.runtimes.options import RuntimeOptions, TorchOptions
+from edgebench.runtimes.options import TorchOptions
 from edgebench.tensors import TensorSpec
 
 FAST = Protocol("test", warmup=0, settle_s=0.0, runs=3)

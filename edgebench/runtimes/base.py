@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-from edgebench.packages import load_object
+from edgebench.packages import load_object, module_importable, package_version
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import TensorSpec
 
@@ -129,10 +129,23 @@ def load_runtime(name: str) -> Runtime:
 
 
 class RuntimeDefaults:
-    """What most runtimes declare: the common options only, no capabilities beyond batch 1."""
+    """What most runtimes declare: the common options only, no capabilities beyond batch 1,
+    and availability = its Python package is installed (found without importing it)."""
 
     options_type: ClassVar[type[RuntimeOptions]] = RuntimeOptions
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    distribution: ClassVar[str]          # PyPI distribution whose version results record
+    module: ClassVar[str]                # the module that must be importable
+    install_hint: ClassVar[str]          # how to install it
+    how_it_runs: ClassVar[str] = ""      # what available() says when it is
+
+    def version(self) -> str | None:
+        return package_version(self.distribution)
+
+    def available(self) -> tuple[bool, str]:
+        if not module_importable(self.module):
+            return False, f"{self.distribution} not installed ({self.install_hint})"
+        return True, self.how_it_runs
 
 
 def runtime_class(key: str) -> type:

@@ -14,7 +14,6 @@ import numpy as np
 
 from edgebench.errors import TargetUnavailable
 from edgebench.models.keras_mobilenet_v2 import keras_backend
-from edgebench.packages import package_version
 from edgebench.runtimes.base import RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import TensorSpec, image_layout
@@ -66,14 +65,14 @@ class KerasRuntime(RuntimeDefaults):
 
     name = "keras"
     formats = ("keras",)
+    distribution = module = "keras"
+    install_hint = "pip install 'edgebench[keras]'"
     compiled = True
 
-    def version(self) -> str | None:
-        return package_version("keras")
-
     def available(self) -> tuple[bool, str]:
-        if importlib.util.find_spec("keras") is None:
-            return False, "keras not installed (pip install 'edgebench[keras]')"
+        ok, reason = super().available()
+        if not ok:
+            return ok, reason
         backend = keras_backend()
         if backend is None or importlib.util.find_spec(backend) is None:
             return False, "Keras 3 needs JAX or TensorFlow (pip install jax)"

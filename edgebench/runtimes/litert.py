@@ -7,7 +7,6 @@ import os
 import numpy as np
 
 from edgebench.errors import TargetUnavailable
-from edgebench.packages import module_importable, package_version
 from edgebench.runtimes.base import RuntimeDefaults
 from edgebench.runtimes.native_log import drop_native_stderr
 from edgebench.runtimes.options import RuntimeOptions
@@ -57,14 +56,9 @@ class LiteRTSession:
 class LiteRTRuntime(RuntimeDefaults):
     name = "litert"
     formats = ("tflite",)
-
-    def version(self) -> str | None:
-        return package_version("ai-edge-litert")
-
-    def available(self) -> tuple[bool, str]:
-        if not module_importable("ai_edge_litert"):
-            return False, "ai-edge-litert not installed (pip install 'edgebench[litert]')"
-        return True, "XNNPACK CPU delegate"
+    distribution, module = "ai-edge-litert", "ai_edge_litert"
+    install_hint = "pip install 'edgebench[litert]'"
+    how_it_runs = "XNNPACK CPU delegate"
 
     def load(self, artifact, options: RuntimeOptions) -> LiteRTSession:
         if artifact.requires == "edgetpu":

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 
-from edgebench.packages import module_importable, package_version
 from edgebench.runtimes.base import RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import TensorSpec, image_layout
@@ -47,14 +46,9 @@ class OnnxRuntime(RuntimeDefaults):
     name = "onnxruntime"
     formats = ("onnx",)
     provider = "CPUExecutionProvider"
-
-    def version(self) -> str | None:
-        return package_version("onnxruntime")
-
-    def available(self) -> tuple[bool, str]:
-        if not module_importable("onnxruntime"):
-            return False, "onnxruntime not installed (pip install 'edgebench[onnx]')"
-        return True, "CPUExecutionProvider"
+    distribution = module = "onnxruntime"
+    install_hint = "pip install 'edgebench[onnx]'"
+    how_it_runs = "CPUExecutionProvider"
 
     def load(self, artifact, options: RuntimeOptions) -> OnnxRuntimeSession:
         import onnxruntime as ort

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 
-from edgebench.packages import module_importable, package_version
 from edgebench.runtimes.base import RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import Quantization, TensorSpec, image_layout
@@ -52,14 +51,9 @@ class OpenVinoSession:
 class OpenVinoRuntime(RuntimeDefaults):
     name = "openvino"
     formats = ("onnx", "tflite")
-
-    def version(self) -> str | None:
-        return package_version("openvino")
-
-    def available(self) -> tuple[bool, str]:
-        if not module_importable("openvino"):
-            return False, "openvino not installed (pip install 'edgebench[openvino]')"
-        return True, "CPU plugin, f32 inference-precision hint"
+    distribution = module = "openvino"
+    install_hint = "pip install 'edgebench[openvino]'"
+    how_it_runs = "CPU plugin, f32 inference-precision hint"
 
     def load(self, artifact, options: RuntimeOptions) -> OpenVinoSession:
         import openvino as ov

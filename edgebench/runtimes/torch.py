@@ -16,8 +16,7 @@ import os
 import numpy as np
 
 from edgebench.errors import TargetUnavailable
-from edgebench.packages import module_importable, package_version
-from edgebench.runtimes.base import BATCH
+from edgebench.runtimes.base import BATCH, RuntimeDefaults
 from edgebench.runtimes.options import TorchOptions
 from edgebench.tensors import TensorSpec
 
@@ -144,19 +143,14 @@ def fold_batchnorm(module):
     return folded
 
 
-class TorchRuntime:
+class TorchRuntime(RuntimeDefaults):
     name = "torch"
     formats = ("torch",)
     options_type = TorchOptions
     capabilities = frozenset({BATCH})
-
-    def version(self) -> str | None:
-        return package_version("torch")
-
-    def available(self) -> tuple[bool, str]:
-        if not module_importable("torch"):
-            return False, "torch not installed (pip install torch)"
-        return True, "CPU"
+    distribution = module = "torch"
+    install_hint = "pip install torch"
+    how_it_runs = "CPU"
 
     def load(self, artifact, options: TorchOptions):
         from edgebench.models.torch_module import load_torch_module
@@ -224,8 +218,9 @@ class TorchCudaRuntime(TorchRuntime):
     """The same runtime on a CUDA GPU: available only where torch sees one."""
 
     def available(self) -> tuple[bool, str]:
-        if not module_importable("torch"):
-            return False, "torch not installed (pip install torch)"
+        ok, reason = super().available()
+        if not ok:
+            return ok, reason
         import torch
 
         if not torch.cuda.is_available():
