@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from edgebench.report.charts import fps_bars, fps_per_watt_bars, report_charts
+from edgebench.report.charts import energy_bars, fps_bars, report_charts
 from edgebench.report.compare import compare_runs
 from edgebench.report.html import build_report
 from edgebench.results.reference import PUBLISHED, published
@@ -34,9 +34,9 @@ def test_bars_group_by_device_and_keep_published_apart():
     groups = {b.group for b in bars}
     assert "published" in groups and any("Raspberry Pi 4" in g for g in groups) and len(groups) == 3
     assert all("[published]" in b.label for b in bars if b.published)
-    # Only published setups with a quoted power have an efficiency bar; no energy measured here.
-    assert {b.label for b in fps_per_watt_bars([local], published())} == {
-        f"{f.setup} at {f.power_w:g} W [published]" for f in PUBLISHED if f.power_w}
+    # Only published setups with a quoted power have an energy bar; no energy measured here.
+    assert {b.label for b in energy_bars([local], published())} == {
+        f"MobileNet v2 · {f.setup} at {f.power_w:g} W [published]" for f in PUBLISHED if f.power_w}
 
 
 def test_report_is_self_contained_and_labels_published_figures():
@@ -44,7 +44,7 @@ def test_report_is_self_contained_and_labels_published_figures():
     assert "<script" not in html
     assert not re.search(r"""(src|href)=["'](https?:)?//""", html)   # no external URLs
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == 4   # fps linear, fps log, fps per watt (published powers), latency
+    assert len(images) == 4   # fps linear, fps log, energy per inference (published powers), latency
     assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
     assert html.count("(published)") == len(PUBLISHED)
     assert "Sterckval 2019" in html
@@ -84,7 +84,7 @@ def test_real_run_report_renders_in_chromium(chromium, tmp_path, coral):
                    "--format", "png", "--outdir", str(tmp_path / "charts"))
     assert made.returncode == 0, made.stderr
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [
-        "fps_linear.png", "fps_log.png", "fps_per_watt.png", "latency.png"]
+        "energy_per_inference.png", "fps_linear.png", "fps_log.png", "latency.png"]
 
     chromium.get(report.as_uri())
     errors = [e for e in chromium.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
@@ -134,6 +134,6 @@ def test_charts_render_as_svg_too():
     from edgebench.report.charts import render
 
     charts = report_charts([make_run()], published())
-    assert set(charts) == {"fps_linear", "fps_log", "fps_per_watt", "latency"}
+    assert set(charts) == {"fps_linear", "fps_log", "energy_per_inference", "latency"}
     svg = render(charts["fps_log"], "svg")
     assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg

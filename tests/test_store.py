@@ -49,10 +49,61 @@ def test_delete_and_unknown_ids(store_url):
 
 def test_ambiguous_prefix(store_url):
     store = Store(store_url)
-    store.save(make_run(run_id="abc1" + "0" * 28))
-    store.save(make_run(run_id="abc2" + "0" * 28))
-    with pytest.raises(UserError, match="ambiguous"):
-        store.get("abc")
+    store.save(make_run(run_id="abcd1" + "0" * 27))
+    store.save(make_run(run_id="abcd2" + "0" * 27))
+    with pytest.raises(UserError, match="run id prefix 'abcd' is ambiguous: it matches 2 runs"):
+        store.get("abcd")
+    assert store.get("abcd2").run_id == "abcd2" + "0" * 27
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("", "run id '' is empty"),
+    ("   ", "run id '   ' is blank"),
+    ("a", "run id 'a' is too short: give a full run id or a unique prefix of at least 4 characters"),
+    ("abc", "run id 'abc' is too short"),
+    ("ABCD", "no run 'ABCD' in store"),          # case matters, on SQLite (LIKE) as on PostgreSQL
+    ("abcd%", "no run 'abcd%' in store"),        # LIKE wildcards are literal characters
+    ("abce", "no run 'abce' in store"),
+    ("a\nb", r"run id 'a\\nb' is too short"),     # one line even for a newline
+], ids=["empty", "blank", "one-char", "three-chars", "case", "wildcard", "unknown", "newline"])
+def test_bad_run_ids(store_url, spec, message):
+    """What names no single run is refused, by get and delete alike (issue 18)."""
+    from edgebench.results.query import RunIdError
+
+    store = Store(store_url)
+    store.save(make_run(run_id="abcd" + "0" * 28))
+    with pytest.raises(RunIdError, match=message.replace("(", r"\(")) as refused:
+        store.get(spec)
+    assert "\n" not in str(refused.value)
+    with pytest.raises(RunIdError):
+        store.delete_runs([spec])
+    assert [r["run_id"] for r in store.list_runs()] == ["abcd" + "0" * 28]
+    store.close()
+
+
+def test_full_ids_match_whatever_their_length(store_url):
+    """Imported runs may carry short ids: a full id always names its run, and is preferred
+    to a longer id it is a prefix of."""
+    store = Store(store_url)
+    store.save(make_run(run_id="x1"))
+    store.save(make_run(run_id="x1yz"))
+    store.save(make_run(run_id="x1yz-2"))
+    assert store.get("x1").run_id == "x1"
+    assert store.get("x1yz").run_id == "x1yz"
+    assert store.resolve_ids(["x1yz-", "x1", "x1yz-2"]) == ["x1yz-2", "x1"]   # duplicates collapse
+
+
+def test_delete_runs_is_all_or_nothing(store_url):
+    store = Store(store_url)
+    a, b, c = (make_run(run_id=f"{n}" * 4 + "0" * 28) for n in "abc")
+    for run in (a, b, c):
+        store.save(run)
+    with pytest.raises(UserError, match="no run 'feed' in store .*; nothing was deleted"):
+        store.delete_runs([a.run_id, "feed", b.run_id[:6]])
+    assert len(store.list_runs()) == 3
+    assert store.delete_runs([a.run_id[:4], b.run_id]) == [a.run_id, b.run_id]
+    assert [r["run_id"] for r in store.list_runs()] == [c.run_id]
+    assert [r.run_id for r in store.get_runs([c.run_id[:5]])] == [c.run_id]
 
 
 def test_import_is_all_or_nothing(store_url):

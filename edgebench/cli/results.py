@@ -9,11 +9,20 @@ import typer
 from rich.table import Table
 
 from edgebench.cli.common import console, user_errors, write_text_atomically
+from edgebench.results.query import RUN_ID_HELP, RUN_IDS_HELP
 
 app = typer.Typer(help="Stored results: list, show, export, import, delete.", no_args_is_help=True)
 
 StoreOption = Annotated[Optional[str], typer.Option(
     "--store", help="SQLite file or SQLAlchemy URL (default: the user data dir, or $EDGEBENCH_STORE).")]
+
+
+def say(message: str) -> None:
+    """One message line: escaped (rich markup would eat "[...]" in paths and names) and never
+    wrapped (a wrapped path cannot be copied)."""
+    from rich.markup import escape
+
+    console.print(escape(message), soft_wrap=True)
 
 
 def open_store(store: str | None):
@@ -27,49 +36,54 @@ def list_command(store: StoreOption = None,
                  limit: Annotated[int, typer.Option(min=1, help="Newest N runs.")] = 50) -> None:
     """List stored runs, newest first."""
     with user_errors():
+        from rich.markup import escape
+
         s = open_store(store)
-        table = Table(title=f"runs in {s.engine_url_safe()}")
+        table = Table(title=escape(f"runs in {s.engine_url_safe()}"))
         for col in ("run id", "created (UTC)", "status", "model", "protocol", "device", "targets"):
             table.add_column(col)
         for r in s.list_runs(limit):
-            status = r["status"] if r["status"] == "complete" else f"[yellow]{r['status']}[/]"
-            table.add_row(r["run_id"][:12], r["created"], status, r["model"], r["protocol"],
-                          r["device"], str(r["targets"]))
+            status = escape(r["status"]) if r["status"] == "complete" else f"[yellow]{escape(r['status'])}[/]"
+            table.add_row(*(escape(str(v)) for v in (r["run_id"][:12], r["created"])), status,
+                          *(escape(str(v)) for v in (r["model"], r["protocol"], r["device"], r["targets"])))
         console.print(table)
 
 
 @app.command("show")
-def show_command(run_id: Annotated[str, typer.Argument(help="Run id or unique prefix.")],
+def show_command(run_id: Annotated[str, typer.Argument(help=RUN_ID_HELP)],
                  store: StoreOption = None) -> None:
     """Show one run: its table, device fingerprint and harness overhead."""
     with user_errors():
-        from edgebench.cli.run import print_run
+        from edgebench.cli.run_screen import print_run
 
         print_run(open_store(store).get(run_id), detail=True)
 
 
 @app.command("export")
 def export_command(
-    run_ids: Annotated[Optional[list[str]], typer.Argument(help="Runs to export (default: all).")] = None,
+    run_ids: Annotated[Optional[list[str]], typer.Argument(help=f"Runs to export (default: all). {RUN_IDS_HELP}")] = None,
     fmt: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="File to write (default: stdout).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="File to write; - or none: stdout.")] = None,
     store: StoreOption = None,
 ) -> None:
-    """Export runs as JSON (lossless bundle) or CSV (one row per target)."""
+    """Export runs as JSON (lossless bundle) or CSV (one row per target).
+
+    Example: edgebench results export 3ee78a52 --format csv --out - | head
+    """
     with user_errors():
         from edgebench.errors import UserError
         from edgebench.results.exchange import dump_csv, dump_json
+        from edgebench.results.query import runs_for_export
 
         if fmt not in ("json", "csv"):
             raise UserError(f"unknown format '{fmt}'; choose json or csv")
-        s = open_store(store)
-        runs = [s.get(i) for i in run_ids] if run_ids else s.all_runs()
+        runs = runs_for_export(open_store(store), run_ids)
         text = dump_json(runs) if fmt == "json" else dump_csv(runs)
-        if out is None:
+        if out is None or str(out) == "-":
             typer.echo(text, nl=False)
         else:
             write_text_atomically(out, text)
-            console.print(f"exported {len(runs)} run(s) to {out}")
+            say(f"exported {len(runs)} run(s) to {out}")
 
 
 @app.command("import")
@@ -84,23 +98,26 @@ def import_command(
 
         runs = load_runs(path)
         imported, skipped = open_store(store).import_runs(runs, skip_existing=skip_existing)
-        console.print(f"imported {imported} run(s)" + (f", skipped {skipped} already stored" if skipped else ""))
+        say(f"imported {imported} run(s)" + (f", skipped {skipped} already stored" if skipped else ""))
 
 
 @app.command("delete")
-def delete_command(run_ids: Annotated[list[str], typer.Argument(help="Run ids or unique prefixes.")],
+def delete_command(run_ids: Annotated[list[str], typer.Argument(help=RUN_IDS_HELP)],
                    store: StoreOption = None) -> None:
-    """Delete runs and their target results."""
+    """Delete runs and their target results, all or none: if any id does not name exactly one
+    run, nothing is deleted.
+
+    Example: edgebench results delete 3ee78a52 9c01d4e7
+    """
     with user_errors():
-        s = open_store(store)
-        for run_id in run_ids:
-            console.print(f"deleted run {s.delete(run_id)}")
+        for full_id in open_store(store).delete_runs(run_ids):
+            say(f"deleted run {full_id}")
 
 
 @app.command("push")
 def push_command(
     run_ids: Annotated[Optional[list[str]], typer.Argument(
-        help="Runs to push (default: every stored run of a hub:// model).")] = None,
+        help=f"Runs to push (default: every stored run of a model from this hub). {RUN_IDS_HELP}")] = None,
     model: Annotated[Optional[str], typer.Option(
         "--model", help="owner/name@version the runs measured (default: the hub model each run ran).")] = None,
     store: StoreOption = None,
@@ -111,36 +128,21 @@ def push_command(
     Example: edgebench run --model hub://alice/mobilenet_v2@1 && edgebench results push
     """
     with user_errors():
-        from rich.markup import escape
-
         from edgebench.errors import UserError
         from edgebench.hub.client import HubClient
         from edgebench.hub.names import parse_ref
+        from edgebench.results.query import hub_version_of, runs_to_push
 
         s = open_store(store)
         override = parse_ref(model) if model else None
         if override is not None and override.version is None:
             raise UserError("--model needs a version: owner/name@version")
         with HubClient() as client:
-            # By default: the runs of models pulled from this hub (not from another one).
-            runs = [s.get(i) for i in run_ids] if run_ids else [
-                r for r in s.all_runs() if r.model.get("source") == "hub" and r.model.get("hub") == client.url]
-            if not runs:
-                raise UserError(f"no runs to push to {client.url}: run a model from it first "
-                                "(edgebench run --model hub://owner/name@version) or name run ids")
-            for run in runs:
-                ref = override or _hub_ref_of(run)
+            runs = runs_to_push(s, run_ids, client.url)
+            refs = [hub_version_of(run, override) for run in runs]  # every run checked before any upload
+            for run, ref in zip(runs, refs):
                 answer = client.push_results(ref, run)
                 skipped = "".join(f"; skipped {x['target']} ({x['reason']})" for x in answer["skipped"])
-                console.print(escape(f"{run.run_id[:12]} -> {ref}: {answer['added']} result(s) added, "
-                                     f"{answer['already_present']} already there{skipped}"))
+                say(f"{run.run_id[:12]} -> {ref}: {answer['added']} result(s) added, "
+                    f"{answer['already_present']} already there{skipped}")
 
-
-def _hub_ref_of(run):
-    from edgebench.errors import UserError
-    from edgebench.hub.names import parse_ref
-
-    if run.model.get("source") != "hub":
-        raise UserError(f"run {run.run_id[:12]} measured {run.model.get('name')}, not a hub model: "
-                        "say which version it measured with --model owner/name@version")
-    return parse_ref(run.model["name"])

@@ -1,14 +1,16 @@
 """The report's charts (matplotlib, Agg): the article's fps bars on linear and log scales,
-fps per watt, and latency distributions. Bars are horizontal so long labels never overlap,
-sorted fastest first; published figures are grey and hatched, with their own legend entry."""
+energy per inference (mJ), and latency distributions. Bars are horizontal so long labels never
+overlap, sorted best first; published figures are grey and hatched, with their own legend entry.
+Every label names the model, the target and the hardware (board, CPU, GPU), never the host name."""
 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 from edgebench.results.reference import PublishedFigure
-from edgebench.results.schema import RunResult
+from edgebench.results.schema import DeviceInfo, RunResult, TargetResult
 
 PUBLISHED_STYLE = {"facecolor": "#c8c8c8", "edgecolor": "#555555", "hatch": "///"}
 DEVICE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
@@ -18,31 +20,100 @@ DEVICE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17bec
 class Bar:
     label: str
     value: float
-    group: str          # device name, or "published"
+    group: str          # what the colour stands for: a model on a device, or "published"
     published: bool
 
 
-def device_label(run: RunResult) -> str:
-    """How a run's device is named in charts: host name and CPU (and board, if any)."""
-    board = (run.device.board or {}).get("model")
-    return f"{run.device.hostname} ({board or run.device.cpu_model})"
+PUBLISHED_MODEL = "MobileNet v2"   # every published figure (edgebench.results.reference) is of it
+
+
+def hardware_name(device: DeviceInfo) -> str:
+    """A machine as charts name it: its board (Raspberry Pi, Jetson), else its CPU model.
+    Never the host name: it says nothing about the hardware and may be private."""
+    board = (device.board or {}).get("model")
+    return board or " ".join(re.sub(r"\((R|TM|tm|r)\)", "", device.cpu_model).split())
+
+
+def device_names(runs: list[RunResult]) -> dict[str, str]:
+    """fingerprint -> hardware name; two different machines with the same hardware name are
+    told apart by their fingerprint's first characters."""
+    names = {run.device.fingerprint(): hardware_name(run.device) for run in runs}
+    clashes = {n for n in names.values() if list(names.values()).count(n) > 1}
+    return {fp: f"{n} [{fp[:6]}]" if n in clashes else n for fp, n in names.items()}
+
+
+def accelerator_name(run: RunResult, result: TargetResult) -> str | None:
+    """The GPU or Edge TPU an accelerator target ran on; None for CPU targets."""
+    if result.device in ("cuda", "tensorrt") and run.device.gpus:
+        return run.device.gpus[0].get("name") or "GPU"
+    if result.device == "edgetpu" and run.device.edgetpus:
+        return run.device.edgetpus[0].get("name") or "Edge TPU"
+    return None
+
+
+def target_hardware(run: RunResult, result: TargetResult, names: dict[str, str] | None = None) -> str:
+    """What a target ran on: the machine, plus the GPU or Edge TPU for accelerator targets."""
+    host = (names or {}).get(run.device.fingerprint()) or hardware_name(run.device)
+    accelerator = accelerator_name(run, result)
+    return f"{host} + {accelerator}" if accelerator else host
+
+
+def model_name(run: RunResult) -> str:
+    return str(run.model.get("name"))
+
+
+def run_label(run: RunResult, names: dict[str, str] | None = None) -> str:
+    """A run as charts and headings name it: its model on its machine."""
+    host = (names or {}).get(run.device.fingerprint()) or hardware_name(run.device)
+    return f"{model_name(run)} on {host}"
+
+
+def target_label(run: RunResult, result: TargetResult, names: dict[str, str]) -> str:
+    return f"{model_name(run)} · {result.target} · {target_hardware(run, result, names)}"
+
+
+def models_title(runs: list[RunResult], reference: list[PublishedFigure] = ()) -> str:
+    """The models a chart shows, for its title."""
+    measured = ", ".join(dict.fromkeys(model_name(run) for run in runs))
+    published = f"published: {PUBLISHED_MODEL}" if reference else ""
+    return f"{measured} ({published})" if measured and published else measured or published
+
+
+def group_colours(runs: list[RunResult]) -> dict[str, str]:
+    """run label -> colour, fixed for a whole report so each run keeps its colour in every chart."""
+    names = device_names(runs)
+    labels = dict.fromkeys(run_label(run, names) for run in runs)
+    return {label: DEVICE_COLOURS[i % len(DEVICE_COLOURS)] for i, label in enumerate(labels)}
 
 
 def fps_bars(runs: list[RunResult], reference: list[PublishedFigure]) -> list[Bar]:
-    bars = [Bar(f"{device_label(run)} · {r.target}", r.fps, device_label(run), False)
+    names = device_names(runs)
+    bars = [Bar(target_label(run, r, names), r.fps, run_label(run, names), False)
             for run in runs for r in run.results if r.status == "ok" and r.fps]
-    bars += [Bar(f"{f.setup} ({f.runtime} {f.precision}) [published]", f.fps, "published", True)
-             for f in reference]
+    bars += [Bar(f"{PUBLISHED_MODEL} · {f.setup} ({f.runtime} {f.precision}) [published]", f.fps,
+                 "published", True) for f in reference]
     return sorted(bars, key=lambda b: -b.value)
 
 
-def fps_per_watt_bars(runs: list[RunResult], reference: list[PublishedFigure]) -> list[Bar]:
-    bars = [Bar(f"{device_label(run)} · {r.target} ({'rated' if r.energy.method.startswith('rated') else 'measured'})",
-                r.energy.inferences_per_j, device_label(run), False)
+def energy_bars(runs: list[RunResult], reference: list[PublishedFigure]) -> list[Bar]:
+    """mJ per inference, most efficient first: measured or rated energy (labelled which), and
+    published setups whose power the source quotes (power / fps)."""
+    names = device_names(runs)
+    bars = [Bar(f"{target_label(run, r, names)} ({'rated power' if r.energy.method.startswith('rated') else 'measured'})",
+                r.energy.j_per_inference * 1e3, run_label(run, names), False)
             for run in runs for r in run.results if r.status == "ok" and r.energy and r.energy.joules > 0]
-    bars += [Bar(f"{f.setup} at {f.power_w:g} W [published]", f.fps / f.power_w, "published", True)
-             for f in reference if f.power_w]
-    return sorted(bars, key=lambda b: -b.value)
+    bars += [Bar(f"{PUBLISHED_MODEL} · {f.setup} at {f.power_w:g} W [published]", f.power_w / f.fps * 1e3,
+                 "published", True) for f in reference if f.power_w]
+    return sorted(bars, key=lambda b: b.value)
+
+
+def _plain(text: str) -> str:
+    """Text matplotlib shows as written ("$" would start mathtext)."""
+    return text.replace("$", r"\$")
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
 def _colours(bars: list[Bar]) -> dict[str, str]:
@@ -50,33 +121,43 @@ def _colours(bars: list[Bar]) -> dict[str, str]:
     return {g: DEVICE_COLOURS[i % len(DEVICE_COLOURS)] for i, g in enumerate(groups)}
 
 
-def bar_chart(bars: list[Bar], title: str, xlabel: str, log: bool = False):
+def bar_chart(bars: list[Bar], title: str, xlabel: str, log: bool = False, value_format=None,
+              colours: dict[str, str] | None = None):
+    """Horizontal bars in the order given (the first at the top), coloured by group.
+    value_format: value -> text printed after each bar (default one decimal);
+    colours: group -> colour, to keep colours the same across charts (default: by order of bars).
+    The legend sits under the plot, where it can never hide a bar."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
     from matplotlib.patches import Patch
 
-    colours = _colours(bars)
+    show = value_format or (lambda v: f"{v:,.1f}")
+    shown = {b.group for b in bars if not b.published}
+    colours = {g: c for g, c in (colours or {}).items() if g in shown} or _colours(bars)
+    colours.update({g: c for g, c in _colours(bars).items() if g not in colours})
     height = max(2.5, 0.32 * len(bars) + 1.4)
     fig, ax = plt.subplots(figsize=(11, height), layout="constrained")
     positions = range(len(bars))[::-1]  # fastest at the top
     for y, bar in zip(positions, bars):
         style = PUBLISHED_STYLE if bar.published else {"color": colours[bar.group]}
         ax.barh(y, bar.value, **style)
-        ax.text(bar.value, y, f" {bar.value:,.1f}", va="center", fontsize=8)
-    ax.set_yticks(list(positions), [b.label for b in bars], fontsize=8)
+        ax.text(bar.value, y, f" {show(bar.value)}", va="center", fontsize=8)
+    ax.set_yticks(list(positions), [_plain(b.label) for b in bars], fontsize=8)
     ax.set_xlabel(xlabel)
-    ax.set_title(title)
+    fig.suptitle(_plain("\n".join(textwrap.wrap(title, 110))))
     if log:
         ax.set_xscale("log")
     ax.set_xlim(right=max(b.value for b in bars) * (4 if log else 1.15))
     ax.set_axisbelow(True)  # grid lines behind the bars
     ax.grid(axis="x", alpha=0.3, which="both" if log else "major")
-    handles = [Patch(color=c, label=f"measured: {g}") for g, c in colours.items()]
+    handles = [Patch(color=c, label=_plain(f"measured: {g}")) for g, c in colours.items()]
     if any(b.published for b in bars):
         handles.append(Patch(label="published (not measured here)", **PUBLISHED_STYLE))
-    ax.legend(handles=handles, loc="lower right", fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(2, len(handles)), fontsize=8)
     return fig
 
 
@@ -88,7 +169,8 @@ def latency_chart(runs: list[RunResult]):
     import numpy as np
     from matplotlib import pyplot as plt
 
-    rows = [(f"{device_label(run)} · {r.target}", np.asarray(r.samples_ms))
+    names = device_names(runs)
+    rows = [(target_label(run, r, names), np.asarray(r.samples_ms))
             for run in runs for r in run.results if r.status == "ok" and r.samples_ms]
     rows.sort(key=lambda row: float(np.median(row[1])))
     fig, ax = plt.subplots(figsize=(11, max(2.5, 0.34 * len(rows) + 1.4)), layout="constrained")
@@ -97,7 +179,7 @@ def latency_chart(runs: list[RunResult]):
                medianprops={"color": "#d62728"})
     for y, samples in enumerate(data, start=1):
         ax.plot(np.percentile(samples, 99.9), y, marker="|", color="#555555", markersize=10)
-    ax.set_yticks(range(1, len(rows) + 1), [row[0] for row in rows][::-1], fontsize=8)
+    ax.set_yticks(range(1, len(rows) + 1), [_plain(row[0]) for row in rows][::-1], fontsize=8)
     spread = max(np.percentile(d, 99.9) for d in data) / min(np.percentile(d, 1) for d in data)
     scale = "linear"
     if spread > 20:  # a GPU beside a Raspberry Pi: only a log axis shows both
@@ -106,9 +188,9 @@ def latency_chart(runs: list[RunResult]):
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         scale = "log scale"
-    ax.set_xlabel(f"latency per inference (ms{', ' + scale if scale != 'linear' else ''}); "
+    ax.set_xlabel(f"latency per inference (ms{', ' + scale if scale != 'linear' else ''})\n"
                   "box: p25-p75, red: median, whiskers: p1-p99, |: p99.9")
-    ax.set_title("Latency distribution per target (measured)")
+    fig.suptitle(_plain(f"Latency distribution per target, measured: {models_title(runs)}"))
     ax.grid(axis="x", alpha=0.3, which="both")
     return fig
 
@@ -125,16 +207,25 @@ def render(fig, fmt: str) -> bytes:
 def report_charts(runs: list[RunResult], reference: list[PublishedFigure]) -> dict[str, object]:
     """name -> matplotlib figure, for every chart that has data."""
     charts = {}
+    colours = group_colours(runs)
     bars = fps_bars(runs, reference)
     if bars:
-        charts["fps_linear"] = bar_chart(bars, "Throughput, linear scale (the article's chart)",
-                                         "frames per second (fps = runs / elapsed s), higher is better")
-        charts["fps_log"] = bar_chart(bars, "Throughput, log scale (the article's second chart)",
-                                      "frames per second (fps, log scale), higher is better", log=True)
-    per_watt = fps_per_watt_bars(runs, reference)
-    if per_watt:
-        charts["fps_per_watt"] = bar_chart(per_watt, "Efficiency where energy is known",
-                                           "inferences per joule (= fps per watt), higher is better")
-    if any(r.samples_ms for run in runs for r in run.results):
+        models = models_title(runs, reference)
+        charts["fps_linear"] = bar_chart(bars, f"Throughput, linear scale (the article's chart): {models}",
+                                         "frames per second (fps = runs / elapsed s), higher is better",
+                                         colours=colours)
+        charts["fps_log"] = bar_chart(bars, f"Throughput, log scale (the article's second chart): {models}",
+                                      "frames per second (fps, log scale), higher is better", log=True,
+                                      colours=colours)
+    energy = energy_bars(runs, reference)
+    if energy:
+        spread = energy[-1].value / energy[0].value
+        with_energy = [run for run in runs if any(r.energy for r in run.results)]
+        charts["energy_per_inference"] = bar_chart(
+            energy, "Energy per inference, where energy is known: "
+                    + models_title(with_energy, [f for f in reference if f.power_w]),
+            f"mJ/inference{' (log scale)' if spread > 30 else ''}, lower is better",
+            log=spread > 30, value_format=_number, colours=colours)
+    if any(r.samples_ms for run in runs for r in run.results if r.status == "ok"):
         charts["latency"] = latency_chart(runs)
     return charts

@@ -5,20 +5,22 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
-from edgebench.report.charts import device_label, render, report_charts
+from edgebench.report.charts import accelerator_name, device_names, render, report_charts, run_label
 from edgebench.results.reference import PublishedFigure
 from edgebench.results.schema import RunResult
 
 CHART_CAPTIONS = {
     "fps_linear": "fps per target, linear scale, as in the 2019 article.",
     "fps_log": "The same on a log scale, so slow and fast setups can be read together.",
-    "fps_per_watt": "Inferences per joule (fps per watt): measured energy, rated power (labelled), "
-                    "and published setups whose power the source quotes.",
+    "energy_per_inference": "Energy per inference in mJ (lower is better): measured energy, rated power "
+                            "(labelled), and published setups whose power the source quotes (power / fps).",
     "latency": "Per-inference latency distributions from the raw samples.",
 }
 
 
-def build_report(runs: list[RunResult], reference: list[PublishedFigure]) -> str:
+def build_report(runs: list[RunResult], reference: list[PublishedFigure],
+                 left_out: list[RunResult] = ()) -> str:
+    """The HTML text. left_out: older runs the selection replaced, listed so none goes unnoticed."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     charts = report_charts(runs, reference)
@@ -28,7 +30,15 @@ def build_report(runs: list[RunResult], reference: list[PublishedFigure]) -> str
     template = env.get_template("report.html.j2")
     from edgebench import __version__
 
+    names = device_names(list(runs) + list(left_out))
     return template.render(
         generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        version=__version__, runs=runs, reference=reference, images=images,
-        captions=CHART_CAPTIONS, device_label=device_label)
+        version=__version__, runs=runs, reference=reference, images=images, left_out=left_out,
+        captions=CHART_CAPTIONS, run_label=lambda run: run_label(run, names),
+        accelerator=accelerator_name, threads=threads_used)
+
+
+def threads_used(result) -> str:
+    """The threads a target ran with (its runtime options), as the table shows them."""
+    threads = (result.options or {}).get("threads")
+    return str(threads) if threads is not None else "–"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from edgebench.errors import UserError
+from edgebench.results.query import MIN_PREFIX, RunIdError, check_run_id, match_run_id
 from edgebench.results.schema import DeviceInfo, RunResult, TargetResult
 
 STORE_SCHEMA_VERSION = 1
@@ -263,30 +264,55 @@ class Store:
             return [{"run_id": r.id, "created": r.created, "status": r.status, "model": r.model,
                      "protocol": r.protocol, "device": host, "targets": n} for r, host, n in rows]
 
-    def get(self, run_id: str) -> RunResult:
+    def resolve_ids(self, specs: Sequence[str]) -> list[str]:
+        """The full ids of runs named by run-id arguments (edgebench.results.query states the
+        rule: a full id or a unique prefix of at least 4 characters). Every argument is resolved
+        before anything is returned, so one bad id refuses them all; duplicates collapse."""
         with self._session() as s:
-            row = self._find(s, run_id)
-            return _to_result(row)
+            return self._resolve_all(s, specs)
+
+    def get(self, run_id: str) -> RunResult:
+        """One run by run-id argument (full id or unique prefix)."""
+        return self.get_runs([run_id])[0]
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[RunResult]:
+        """Runs by run-id arguments, in the order given; all are resolved before any is read."""
+        with self._session() as s:
+            return [_to_result(s.get(RunRow, full)) for full in self._resolve_all(s, run_ids)]
 
     def all_runs(self) -> list[RunResult]:
         with self._session() as s:
             return [_to_result(r) for r in s.scalars(select(RunRow).order_by(RunRow.created, RunRow.id))]
 
     def delete(self, run_id: str) -> str:
-        with self._session() as s:
-            row = self._find(s, run_id)
-            full_id = row.id
-            s.delete(row)
-            return full_id
+        """Delete one run (and its target results); returns its full id."""
+        return self.delete_runs([run_id])[0]
 
-    def _find(self, s: Session, run_id: str) -> RunRow:
-        """A run by id or unambiguous id prefix (as `git` does with hashes)."""
-        matches = s.scalars(select(RunRow).where(RunRow.id.startswith(run_id, autoescape=True))).all()
-        if not matches:
-            raise UserError(f"no run '{run_id}' in store {self._display()}")
-        if len(matches) > 1:
-            raise UserError(f"run id prefix '{run_id}' is ambiguous ({len(matches)} runs)")
-        return matches[0]
+    def delete_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """Delete runs in one transaction, all or none: every id is resolved first, and if any
+        does not name exactly one run nothing is deleted. Returns the full ids deleted."""
+        try:
+            with self._session() as s:
+                full_ids = self._resolve_all(s, run_ids)
+                for full in full_ids:
+                    s.delete(s.get(RunRow, full))
+                return full_ids
+        except RunIdError as bad:
+            raise RunIdError(f"{bad}; nothing was deleted", bad.spec, bad.kind) from None
+
+    def _resolve_all(self, s: Session, specs: Sequence[str]) -> list[str]:
+        for spec in specs:  # blank ones are refused before any query
+            check_run_id(spec)
+        return list(dict.fromkeys(self._resolve(s, spec) for spec in specs))
+
+    def _resolve(self, s: Session, spec: str) -> str:
+        check_run_id(spec)
+        exact = s.get(RunRow, spec) is not None
+        prefixed = [] if exact or len(spec) < MIN_PREFIX else [
+            # LIKE ignores case on SQLite but not on PostgreSQL: compare in Python so both agree.
+            i for i in s.scalars(select(RunRow.id).where(RunRow.id.startswith(spec, autoescape=True)))
+            if i.startswith(spec)]
+        return match_run_id(spec, exact, prefixed, f"store {self._display()}")
 
     def close(self) -> None:
         self.engine.dispose()

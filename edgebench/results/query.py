@@ -1,0 +1,171 @@
+"""Which stored runs a command means: run-id arguments, the runs a report shows, the two sides
+of `compare`, and the runs `results push` uploads. Commands parse, call these, and print.
+
+A run-id argument is a full run id, or a unique prefix of at least MIN_PREFIX characters (as
+`git` abbreviates hashes). Empty, blank, too short, unknown and ambiguous ids are refused with
+one line naming the id, and a command given several ids resolves every one of them before it
+acts, so a typo in one never half-does the job. The store applies this rule
+(`Store.resolve_ids`); it is written down here once.
+
+This module imports nothing heavy at import time: command modules read RUN_ID_HELP while
+`edgebench --help` is being built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edgebench.errors import UserError
+
+if TYPE_CHECKING:
+    from edgebench.results.schema import RunResult
+    from edgebench.results.store import Store
+
+MIN_PREFIX = 4
+RUN_ID_RULE = f"a full run id or a unique prefix of at least {MIN_PREFIX} characters"
+RUN_ID_HELP = f"Run id: {RUN_ID_RULE}."
+RUN_IDS_HELP = (f"Run ids: each {RUN_ID_RULE}. Every id must match exactly one run, "
+                "else nothing is done.")
+
+
+class RunIdError(UserError):
+    """A run-id argument that matches no single run. kind: empty, too-short, unknown, ambiguous."""
+
+    def __init__(self, message: str, spec: str, kind: str):
+        super().__init__(message)
+        self.spec = spec
+        self.kind = kind
+
+
+def quoted(spec: str) -> str:
+    """An argument as it appears in a one-line message: 'abcd', or repr() for control characters."""
+    return f"'{spec}'" if spec.isprintable() else repr(spec)
+
+
+def check_run_id(spec: str) -> None:
+    """Refuse what can never name a run, before the store is asked: empty or blank arguments."""
+    if not spec.strip():
+        what = "empty" if spec == "" else "blank"
+        raise RunIdError(f"run id {quoted(spec)} is {what}: give {RUN_ID_RULE}", spec, "empty")
+
+
+def match_run_id(spec: str, exact: bool, prefixed: Sequence[str], where: str) -> str:
+    """The one run id that `spec` names, given whether some run's id equals it and the ids that
+    start with it (case-sensitively). `where` names the store in the 'unknown' message."""
+    check_run_id(spec)
+    if exact:
+        return spec
+    if len(spec) < MIN_PREFIX:
+        raise RunIdError(f"run id {quoted(spec)} is too short: give {RUN_ID_RULE}", spec, "too-short")
+    if not prefixed:
+        raise RunIdError(f"no run {quoted(spec)} in {where}", spec, "unknown")
+    if len(prefixed) > 1:
+        shown = ", ".join(sorted(i[:12] for i in prefixed)[:3]) + (", ..." if len(prefixed) > 3 else "")
+        raise RunIdError(f"run id prefix {quoted(spec)} is ambiguous: it matches {len(prefixed)} runs "
+                         f"({shown}); give more characters", spec, "ambiguous")
+    return prefixed[0]
+
+
+# -- which runs a report shows ----------------------------------------------------------------
+
+def report_key(run: RunResult) -> tuple[str, str]:
+    """What one report entry stands for: a device (fingerprint) and a model (name)."""
+    return run.device.fingerprint(), str(run.model.get("name"))
+
+
+@dataclass(frozen=True)
+class RunSelection:
+    runs: list  # list[RunResult], oldest first
+    left_out: list = field(default_factory=list)  # older complete runs of the same device and model
+
+
+def latest_per_device_and_model(runs: Iterable[RunResult]) -> RunSelection:
+    """The latest complete run of every (device, model) pair, oldest first.
+
+    A later run replaces an earlier one of the same model on the same device, even if it ran
+    fewer targets: a run is one consistent measurement, and mixing targets from different runs
+    would put numbers from different days in one table. Runs of other models on that device are
+    kept. The runs replaced are returned too, so a report can say what it left out.
+    """
+    latest: dict[tuple[str, str], RunResult] = {}
+    left_out: list[RunResult] = []
+    for run in sorted((r for r in runs if r.status == "complete"), key=lambda r: (r.created, r.run_id)):
+        key = report_key(run)
+        if key in latest:
+            left_out.append(latest[key])
+        latest[key] = run
+    return RunSelection(sorted(latest.values(), key=lambda r: (r.created, r.run_id)), left_out)
+
+
+def runs_for_report(store: Store, run_ids: Sequence[str] | None = None) -> RunSelection:
+    """The runs named (each id resolved first), or else the latest complete run of every
+    device and model in the store."""
+    if run_ids:
+        return RunSelection(store.get_runs(run_ids))
+    selection = latest_per_device_and_model(store.all_runs())
+    if not selection.runs:
+        raise UserError("the store has no complete runs; run `edgebench run` or import results first")
+    return selection
+
+
+def runs_for_export(store: Store, run_ids: Sequence[str] | None = None) -> list[RunResult]:
+    """The runs named (all resolved before any is read), or every stored run."""
+    return store.get_runs(run_ids) if run_ids else store.all_runs()
+
+
+# -- compare ----------------------------------------------------------------------------------
+
+def compare_side(store: Store, spec: str) -> tuple[RunResult, str]:
+    """One side of `compare`: (run, label). `spec` is, in this order, a results file (its last
+    run), a run id (the rule above), or a device's host name or fingerprint (the latest complete
+    run on it)."""
+    from edgebench.results.exchange import load_runs
+
+    check_run_id(spec)
+    if Path(spec).is_file():
+        runs = load_runs(Path(spec))
+        label = spec if len(runs) == 1 else f"{spec} (run {runs[-1].run_id[:12]}, the last of {len(runs)})"
+        return runs[-1], label
+    try:
+        run = store.get(spec)
+        return run, run.run_id[:12]
+    except RunIdError as not_an_id:
+        if not_an_id.kind == "ambiguous":
+            raise
+        on_device = [r for r in store.all_runs() if r.status == "complete"
+                     and spec in (r.device.hostname, r.device.fingerprint())]
+        if not on_device:
+            raise UserError(f"{quoted(spec)} is not a results file, a stored run id or a device name "
+                            f"(a run id is {RUN_ID_RULE})") from None
+        run = on_device[-1]
+        return run, f"{spec} (run {run.run_id[:12]}, {run.model.get('name')})"
+
+
+# -- results push -----------------------------------------------------------------------------
+
+def runs_to_push(store: Store, run_ids: Sequence[str] | None, hub_url: str) -> list[RunResult]:
+    """The runs named (all resolved first), or else every stored run of a model pulled from this
+    hub (not from another one). Refuses an empty selection."""
+    if run_ids:
+        return store.get_runs(run_ids)
+    runs = [r for r in store.all_runs() if r.model.get("source") == "hub" and r.model.get("hub") == hub_url]
+    if not runs:
+        raise UserError(f"no runs to push to {hub_url}: run a model from it first "
+                        "(edgebench run --model hub://owner/name@version) or name run ids")
+    return runs
+
+
+def hub_version_of(run: RunResult, override=None):
+    """The hub model version a run measured: `override` (a parsed owner/name@version) if given,
+    else the hub model the run ran; a run of a non-hub model needs the override."""
+    from edgebench.hub.names import parse_ref
+
+    if override is not None:
+        return override
+    if run.model.get("source") != "hub":
+        raise UserError(f"run {run.run_id[:12]} measured {run.model.get('name')}, not a hub model: "
+                        "say which version it measured with --model owner/name@version")
+    return parse_ref(run.model["name"])
