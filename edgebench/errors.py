@@ -7,3 +7,13 @@ class UserError(Exception):
 
 class TargetUnavailable(Exception):
     """A target cannot run here (runtime not installed, model format unreadable)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that a run ends in a final state either way."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.signum = signum

@@ -72,3 +72,31 @@ def test_two_processes_writing_one_store_both_land(store_url):
     runs = Store(store_url).all_runs()
     assert len(runs) == 2
     assert all(r.status == "complete" and r.results[0].status == "ok" for r in runs)
+
+
+def test_sigterm_mid_run_leaves_the_run_interrupted_not_running(store_url, tmp_path):
+    proc = start_run("--targets", "litert-int8,onnxruntime-fp32", "--runs", "2500", "--settle", "0",
+                     "--store", store_url)
+    wait_for_finished_target(store_url, proc)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, stdout + stderr
+    assert "Traceback" not in stdout + stderr and "terminated by SIGTERM" in stderr
+    [run] = Store(store_url).all_runs()
+    assert run.status == "interrupted" and "SIGTERM" in run.error
+    assert run.results[0].status == "ok"
+
+
+def test_failing_while_planning_stores_nothing_and_no_target_run_is_failed(store_url, coral):
+    # the meter is checked while planning, before a run is recorded: nothing half-made is left
+    out = subprocess.run([sys.executable, "-m", "edgebench", "run", "--meter", "nvml", "--store", store_url,
+                          "--targets", "litert-int8"], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 2 and "meter 'nvml' is not available" in out.stderr
+    assert Store(store_url).all_runs() == []
+    # a run in which no target could run is stored as failed, never as a complete measurement
+    out = subprocess.run([sys.executable, "-m", "edgebench", "run", "--store", store_url, "--model",
+                          str(coral / "mobilenet_v2_1.0_224_quant_edgetpu.tflite"), "--targets", "edgetpu-int8"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 2 and "no target ran" in out.stderr
+    [run] = Store(store_url).all_runs()
+    assert run.status == "failed" and run.error == "no target ran"

@@ -42,11 +42,13 @@ class Recorder(TypingProtocol):
 
 
 class RunInterrupted(Exception):
-    """Ctrl-C during a run; .result holds the finished targets, status 'interrupted'."""
+    """Ctrl-C (or SIGTERM/SIGHUP) during a run; .result holds the finished targets, status
+    'interrupted'; .signum says which signal."""
 
-    def __init__(self, result: RunResult):
+    def __init__(self, result: RunResult, signum: int = 2):
         super().__init__("run interrupted")
         self.result = result
+        self.signum = signum
 
 
 class SilentEvents:
@@ -100,20 +102,28 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     run_result = _new_run(plan, photo)
     if recorder is not None:
         recorder.begin_run(run_result)
+    interrupted = None
     try:
         _time_targets(plan, photo, events, recorder, run_result)
         _settle_reference(plan, photo, run_result)
-    except KeyboardInterrupt:  # between targets: what finished is already recorded
-        run_result.status = "interrupted"
+    except KeyboardInterrupt as exc:  # what finished is already recorded
+        run_result.status, run_result.error, interrupted = "interrupted", _interruption(exc), exc
     except BaseException as exc:
         # Anything else that ends the run still leaves it in a final state in the store.
         run_result.status, run_result.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
         _finish(run_result, recorder)
         raise
+    if run_result.status == "complete" and not any(r.status == "ok" for r in run_result.results):
+        # Stored as complete it would pass for the device's latest measurement, hiding real ones.
+        run_result.status, run_result.error = "failed", "no target ran"
     _finish(run_result, recorder)
-    if run_result.status == "interrupted":
-        raise RunInterrupted(run_result)
+    if interrupted is not None:
+        raise RunInterrupted(run_result, getattr(interrupted, "signum", 2))
     return run_result
+
+
+def _interruption(exc: KeyboardInterrupt) -> str:
+    return str(exc) if str(exc) else "interrupted by the user (Ctrl-C)"
 
 
 def _new_run(plan: Plan, photo: Photo) -> RunResult:
@@ -133,19 +143,21 @@ def _new_run(plan: Plan, photo: Photo) -> RunResult:
 
 def _time_targets(plan: Plan, photo: Photo, events: RunEvents, recorder: Recorder | None,
                   run_result: RunResult) -> None:
+    """Time each planned target in turn; an interruption records the target it stopped, then
+    goes on up."""
     for position, planned in enumerate(plan.targets):
+        interrupted = None
         try:
             outcome = attempt(planned, lambda session: _measure(session, planned, plan, photo, events))
-        except KeyboardInterrupt:
-            outcome = Attempt(status="interrupted", error="interrupted by the user (Ctrl-C)")
-            run_result.status = "interrupted"
+        except KeyboardInterrupt as exc:
+            outcome, interrupted = Attempt(status="interrupted", error=_interruption(exc)), exc
         result = target_result(planned, plan.source.name, plan.config.protocol, outcome)
         run_result.results.append(result)
         if recorder is not None:
             recorder.add_target(run_result.run_id, position, result)
         events.target_finished(result)
-        if run_result.status == "interrupted":
-            return
+        if interrupted is not None:
+            raise interrupted
 
 
 def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: RunEvents) -> Measured:

@@ -154,14 +154,33 @@ def prepare(planned: PlannedTarget, source: ModelSource) -> None:
         planned.status, planned.error = "failed", describe_error(exc)
 
 
+MIN_IMAGE_SIDE = 8   # below this an "image" input is a dynamic size the runtime reported as 1
+
+
 def open_session(planned: PlannedTarget) -> Session:
-    """Load the planned target's artifact with its options. Only image classifiers are run."""
+    """Load the planned target's artifact with its options. Only image classifiers are run:
+    the contract is checked on loading, before anything is timed."""
     session = planned.runtime.load(planned.artifact, planned.options)
-    spec = session.input_spec
-    if spec.layout is None:
+    problem = classifier_problem(session.input_spec, session.output_spec)
+    if problem is not None:
         session.close()
-        raise TargetUnavailable(f"input {spec.name} {spec.shape} is not an image tensor")
+        raise TargetUnavailable(problem)
     return session
+
+
+def classifier_problem(input_spec, output_spec) -> str | None:
+    """Why a model is not an image classifier edgebench can feed and read, or None."""
+    if input_spec.layout is None:
+        return f"input {input_spec.name} {list(input_spec.shape)} ({input_spec.dtype}) is not an image tensor"
+    height, width = input_spec.image_size
+    if min(height, width) < MIN_IMAGE_SIDE:
+        return (f"input {input_spec.name} {list(input_spec.shape)} has a dynamic or tiny height/width: "
+                "export the model with a fixed input size (e.g. 224x224)")
+    classes = [d for d in output_spec.shape[1:] if d != 1] if len(output_spec.shape) > 1 else list(output_spec.shape)
+    if len(classes) != 1 or classes[0] < 2:
+        return (f"output {output_spec.name} {list(output_spec.shape)} is not a vector of class scores: "
+                "edgebench times image classifiers")
+    return None
 
 
 @dataclass

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from edgebench.cli.common import console, user_errors, write_text_atomically
+from edgebench.cli.common import check_writable, console, user_errors, write_text_atomically
 from edgebench.runtimes.options import MAX_THREADS
 
 
@@ -31,10 +31,10 @@ def accuracy_command(
         from edgebench.bench.accuracy import evaluate
         from edgebench.bench.config import RunConfig
         from edgebench.cli.run import split_targets
-        from edgebench.errors import UserError
 
-        if out is not None and not out.parent.is_dir():
-            raise UserError(f"cannot write {out}: directory {out.parent} does not exist")
+        if out is not None:
+            check_writable(out)   # before the run, not after it
+
         config = RunConfig(model=model, targets=split_targets(targets), threads=threads,
                            allow_download=not offline)
         result = evaluate(config, images, labels, limit)

@@ -49,7 +49,7 @@ def _click_exceptions():
 def main() -> None:
     from rich.markup import escape
 
-    from edgebench.cli.common import USER_ERROR_EXIT, console, err_console
+    from edgebench.cli.common import USER_ERROR_EXIT, console, err_console, interrupt_exit_code
 
     errors = _click_exceptions()
     try:
@@ -66,8 +66,8 @@ def main() -> None:
     except errors.ClickException as exc:
         err_console.print(f"[bold red]error:[/] {escape(exc.format_message())}", soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
-    except (KeyboardInterrupt, typer.Abort):
+    except (KeyboardInterrupt, typer.Abort) as exc:
         # Ctrl-C outside a run's timing loop (prepare, import): nothing half-written is kept.
-        err_console.print("interrupted")
-        raise SystemExit(130) from None
+        err_console.print(str(exc) or "interrupted", markup=False)
+        raise SystemExit(interrupt_exit_code(exc)) from None
     raise SystemExit(code if isinstance(code, int) else 0)

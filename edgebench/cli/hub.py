@@ -56,13 +56,14 @@ def _data_dir(data: Path | None) -> Path:
 @app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
     data: DataOption = None,
     db: DbOption = None,
-    max_upload_mb: Annotated[float, typer.Option(help="Largest model file accepted (MB).")] = 1024.0,
-    webhook_attempts: Annotated[int, typer.Option(help="Deliveries tried per webhook event.")] = 6,
+    max_upload_mb: Annotated[float, typer.Option(min=0.001, max=1_000_000.0,
+                                                 help="Largest model file accepted (MB).")] = 1024.0,
+    webhook_attempts: Annotated[int, typer.Option(min=1, max=100, help="Deliveries tried per webhook event.")] = 6,
     webhook_backoff_s: Annotated[float, typer.Option(
-        help="First retry delay; doubles after each failed attempt.")] = 2.0,
+        min=0.0, max=86_400.0, help="First retry delay; doubles after each failed attempt.")] = 2.0,
 ) -> None:
     """Run a hub server (FastAPI + uvicorn).
 
@@ -74,10 +75,27 @@ def serve_command(
         from edgebench.hub.server import HubConfig, create_app
 
         _check_port_free(host, port)
+        _check_data_dir(_data_dir(data))
         app_ = create_app(HubConfig(_data_dir(data), db, int(max_upload_mb * 1e6), webhook_attempts,
                                     webhook_backoff_s))
         _say_err(f"edgebench hub on http://{host}:{port} (data: {_data_dir(data)})")
         uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _check_data_dir(path: Path) -> None:
+    """The hub's data directory must be (or become) a writable directory: one line if not."""
+    import os
+
+    from edgebench.errors import UserError
+
+    if path.exists() and not path.is_dir():
+        raise UserError(f"hub data directory {path} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create hub data directory {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"hub data directory {path} is not writable")
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -10,7 +10,8 @@ from typing import Literal
 import typer
 
 from edgebench.bench.config import METER_CHOICES, PREPROCESS_CHOICES
-from edgebench.cli.common import console, err_console, user_errors, write_text_atomically
+from edgebench.cli.common import (check_writable, console, err_console, signals_as_interrupts, user_errors,
+                                  write_text_atomically)
 from edgebench.cli.progress import RichEvents, live_progress
 from edgebench.cli.run_screen import print_run
 from edgebench.protocol import PROTOCOLS
@@ -74,8 +75,9 @@ def run_command(
         from edgebench.bench.config import RunConfig
         from edgebench.errors import UserError
 
-        if out is not None and not out.parent.is_dir():
-            raise UserError(f"cannot write {out}: directory {out.parent} does not exist")
+        if out is not None:
+            check_writable(out)   # before the run, not after it
+
         config = RunConfig(
             model=model, image=image, targets=split_targets(targets),
             protocol=PROTOCOLS[protocol].with_overrides(warmup=warmup, settle_s=settle, runs=runs),
@@ -89,11 +91,11 @@ def run_command(
             reasons = "; ".join(f"{r.target}: {r.error}" for r in result.results) or "no target applies"
             raise UserError(f"no target ran - {reasons}")
         print_run(result)
+        if recorder is not None:  # first: if writing --out fails below, the run is still found
+            console.print(f"saved as run {result.run_id[:12]} in {recorder.engine_url_safe()}", markup=False)
         if out is not None:
             write_text_atomically(out, result.model_dump_json(indent=2))
             console.print(f"results written to {out}", markup=False)
-        if recorder is not None:
-            console.print(f"saved as run {result.run_id[:12]} in {recorder.engine_url_safe()}", markup=False)
 
 
 def _store(url: str | None):
@@ -109,7 +111,8 @@ def _run_live(config, recorder, out: Path | None):
     events = RichEvents(live_progress())
     try:
         try:
-            return run(config, events, recorder)
+            with signals_as_interrupts():
+                return run(config, events, recorder)
         finally:
             events.stop()
     except RunInterrupted as interrupted:
@@ -119,5 +122,5 @@ def _run_live(config, recorder, out: Path | None):
             write_text_atomically(out, result.model_dump_json(indent=2))
         done = sum(r.status == "ok" for r in result.results)
         saved = f"; saved as run {result.run_id[:12]} (interrupted)" if recorder else ""
-        err_console.print(f"interrupted: {done} target(s) finished{saved}", markup=False)
-        raise typer.Exit(130) from None
+        err_console.print(f"{result.error or 'interrupted'}: {done} target(s) finished{saved}", markup=False)
+        raise typer.Exit(128 + interrupted.signum) from None

@@ -44,8 +44,10 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 def inspect_model_file(path: Path) -> Artifact:
     """Read format and precision from a user's .tflite or .onnx file; UserError if unusable."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"model file not found: {path}")
+    if not path.is_file():   # a directory, FIFO or device: reading it could block or never end
+        raise UserError(f"{path} is not a regular file")
     suffix = path.suffix.lower()
     if suffix == ".tflite":
         data = path.read_bytes()

@@ -11,6 +11,10 @@ from edgebench.models.zoo import Preprocessing, preprocessing_named
 from edgebench.tensors import TensorSpec
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+# The largest image edgebench decodes: 64 megapixels (8000 x 8000), far above any camera frame
+# a classifier is fed, far below what would exhaust memory (a decompression bomb decodes
+# gigabytes from a few kilobytes). Checked from the header, before decoding.
+MAX_IMAGE_PIXELS = 64_000_000
 
 
 def default_image() -> Path:
@@ -42,13 +46,22 @@ def load_image(path: Path):
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"image file not found: {path}")
+    if not path.is_file():   # a directory, FIFO or device: reading it could block or never end
+        raise UserError(f"{path} is not a regular file")
     try:
         with Image.open(path) as img:
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise UserError(f"{path} is {width}x{height} pixels; edgebench decodes images up to "
+                                f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (resize it first)")
             img.load()
             return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UserError(f"{path} is too large (Pillow's decompression-bomb check); edgebench decodes "
+                        f"images up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise UserError(f"{path} is not a readable image: {exc}") from None
 
 
