@@ -78,7 +78,10 @@ def make_plan(config: RunConfig, on_step: Callable[[str], None] | None = None) -
     """Open the model source, choose targets and options, select meters, then prepare every
     artifact: conversions never run between one target's measurement and the next."""
     source = open_source(config.model, config.allow_download, on_step)
-    chosen = [TARGETS[n] for n in dict.fromkeys(config.targets)] if config.targets else TARGETS.values()
+    # Registry order whatever order they were named in: it puts targets whose runtime leaves
+    # threads behind (Keras on JAX) after every other target.
+    named = set(config.targets or TARGETS)
+    chosen = [target for name, target in TARGETS.items() if name in named]
     plan = Plan(config, source, [])
     for target in chosen:
         planned = _plan_one(target, config, source, config.explicit_targets)
@@ -102,7 +105,7 @@ def _plan_one(target: TargetDef, config: RunConfig, source: ModelSource,
     """A named target is always planned (unavailable, with its reason, if it cannot run); in a
     default selection a target that cannot run here is skipped with its reason."""
     runtime = load_runtime(target.runtime_key)
-    problem = _why_not(target, runtime, config, source)
+    problem = _why_not(target, runtime, config, source, explicit)
     options = None
     if problem is None:
         try:
@@ -122,8 +125,11 @@ def _plan_one(target: TargetDef, config: RunConfig, source: ModelSource,
     return planned
 
 
-def _why_not(target: TargetDef, runtime: Runtime, config: RunConfig, source: ModelSource) -> str | None:
-    if not source.applies(target.source_precision, runtime.formats):
+def _why_not(target: TargetDef, runtime: Runtime, config: RunConfig, source: ModelSource,
+             explicit: bool) -> str | None:
+    # A named target the model does not fit goes on to prepare(), whose reason is specific
+    # ("compiled for the Edge TPU", "does not read tflite files").
+    if not explicit and not source.applies(target.source_precision, runtime.formats):
         return f"{source.name} has no {target.source_precision} model in a format it reads ({'/'.join(runtime.formats)})"
     ok, reason = runtime.available()
     if not ok:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 # Piped output gets a wide fixed width so tables are not squeezed to 80 columns in logs.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, highlight=False)
 
 USER_ERROR_EXIT = 2

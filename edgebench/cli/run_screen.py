@@ -8,7 +8,7 @@ from rich.table import Table
 
 from edgebench.cli.common import console
 
-METHODS = ("median/p99: per-inference latency, perf_counter around set_input+invoke+output; "
+METHODS = ("version: the runtime's; median/p99: per-inference latency, perf_counter around set_input+invoke+output; "
            "fps: timed runs / elapsed wall-clock s (the article's method); load: loading and "
            "compiling the model; first: its first inference; preprocessing runs once, outside "
            "the timed loop. Every figure is measured.")
@@ -47,7 +47,8 @@ def results_table(result, ranking) -> Table:
     caption = METHODS + (f" Energy: {energy.method}." if energy else "")
     table = Table(title=escape(title), caption=escape(caption + " Rows: fastest median first (# 1)."))
     for name, justify in _columns(ok, ranking, energy is not None):
-        table.add_column(name, justify=justify)
+        # Figures never wrap; the label column gives way first.
+        table.add_column(name, justify=justify, no_wrap=name not in ("top-1 label", "target"))
     for position, r in enumerate(ok, start=1):
         fastest = position == 1 and len(ok) > 1
         table.add_row(str(position), *_row(r, ranking, energy is not None, rigorous=_rigorous(ok)),
@@ -64,7 +65,7 @@ def _batched(ok) -> bool:
 
 
 def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
-    columns = [("#", "right"), ("target", "left"), ("runtime version", "left"), ("precision", "left"),
+    columns = [("#", "right"), ("target", "left"), ("version", "left"), ("precision", "left"),
                ("threads", "right"), ("load s", "right"), ("first ms", "right"), ("median ms", "right")]
     if _rigorous(ok):
         columns += [("95% CI of median ms", "right"), ("repetition medians ms", "right")]
@@ -74,7 +75,7 @@ def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
     if _batched(ok):
         columns += [("batch", "right"), ("images/s", "right")]
     if energy:
-        columns += [("mJ/inference", "right"), ("inferences/J", "right"), ("avg W", "right")]
+        columns += [("mJ/inference", "right"), ("avg W", "right")]
     return columns + [("top-1 label", "left"), ("score", "right"), ("agrees", "left")]
 
 
@@ -94,8 +95,7 @@ def _row(r, ranking, energy: bool, rigorous: bool) -> list[str]:
         row += [str(r.batch), f"{r.images_per_s:,.0f}"]
     if energy:
         e = r.energy
-        row += ([f"{e.j_per_inference * 1e3:.2f}", f"{e.inferences_per_j:.1f}", f"{e.avg_power_w:.2f}"]
-                if e else ["-", "-", "-"])
+        row += [f"{e.j_per_inference * 1e3:.2f}", f"{e.avg_power_w:.2f}"] if e else ["-", "-"]
     return row + [escape(r.top1.label), f"{r.top1.score:.3f}", _agrees(r)]
 
 

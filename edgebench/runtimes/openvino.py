@@ -21,6 +21,11 @@ def _spec(port, file_quantization: tuple[float, int] | None) -> TensorSpec:
     return TensorSpec(name, shape, dtype, image_layout(shape), quant)
 
 
+def _text(value) -> str:
+    """OpenVINO property values as they are written in configs ("f32", "LATENCY")."""
+    return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
+
+
 class OpenVinoSession:
     def __init__(self, compiled, io_quantization: dict[str, tuple[float, int]]):
         self._compiled = compiled
@@ -28,10 +33,10 @@ class OpenVinoSession:
         self.input_spec = _spec(compiled.input(0), io_quantization.get("input"))
         self.output_spec = _spec(compiled.output(0), io_quantization.get("output"))
         # What the compiled model really uses, read back from OpenVINO rather than assumed.
-        self.settings = {key.lower(): str(compiled.get_property(key))
-                         for key in ("INFERENCE_NUM_THREADS", "INFERENCE_PRECISION_HINT",
-                                     "PERFORMANCE_HINT", "NUM_STREAMS")}
-        self.settings["threads"] = int(self.settings.pop("inference_num_threads"))
+        self.settings = {"threads": int(compiled.get_property("INFERENCE_NUM_THREADS")),
+                         "inference_precision_hint": _text(compiled.get_property("INFERENCE_PRECISION_HINT")),
+                         "performance_hint": _text(compiled.get_property("PERFORMANCE_HINT")),
+                         "num_streams": int(compiled.get_property("NUM_STREAMS"))}
 
     def set_input(self, x: np.ndarray) -> None:
         import openvino as ov
