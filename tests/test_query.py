@@ -6,9 +6,9 @@ import pytest
 
 from edgebench.errors import UserError
 from edgebench.results.exchange import dump_json
-from edgebench.results.query import (MIN_PREFIX, RunIdError, compare_side, hub_version_of,
-                                     latest_per_device_and_model, runs_for_export, runs_for_report,
-                                     runs_to_push)
+from edgebench.results.query import (compare_side, hub_version_of, latest_per_device_and_model,
+                                     runs_for_export, runs_for_report, runs_to_push)
+from edgebench.results.run_ids import MIN_PREFIX, RunIdError
 from edgebench.results.store import Store
 from tests.conftest import make_run
 

@@ -68,7 +68,7 @@ def test_ambiguous_prefix(store_url):
 ], ids=["empty", "blank", "one-char", "three-chars", "case", "wildcard", "unknown", "newline"])
 def test_bad_run_ids(store_url, spec, message):
     """What names no single run is refused, by get and delete alike (issue 18)."""
-    from edgebench.results.query import RunIdError
+    from edgebench.results.run_ids import RunIdError
 
     store = Store(store_url)
     store.save(make_run(run_id="abcd" + "0" * 28))

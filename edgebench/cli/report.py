@@ -10,7 +10,7 @@ from rich.table import Table
 
 from edgebench.cli.common import console, user_errors
 from edgebench.cli.results import StoreOption, open_store, say
-from edgebench.results.query import RUN_ID_RULE
+from edgebench.results.run_ids import RUN_ID_RULE
 
 
 def report_command(

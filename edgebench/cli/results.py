@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from edgebench.cli.common import console, user_errors, write_text_atomically
-from edgebench.results.query import RUN_ID_HELP, RUN_IDS_HELP
+from edgebench.results.run_ids import RUN_ID_HELP, RUN_IDS_HELP
 
 app = typer.Typer(help="Stored results: list, show, export, import, delete.", no_args_is_help=True)
 

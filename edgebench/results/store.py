@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from edgebench.errors import UserError
-from edgebench.results.query import MIN_PREFIX, RunIdError, check_run_id, match_run_id
+from edgebench.results.run_ids import MIN_PREFIX, RunIdError, check_run_id, match_run_id
 from edgebench.results.schema import DeviceInfo, RunResult, TargetResult
 
 STORE_SCHEMA_VERSION = 1
@@ -265,7 +265,7 @@ class Store:
                      "protocol": r.protocol, "device": host, "targets": n} for r, host, n in rows]
 
     def resolve_ids(self, specs: Sequence[str]) -> list[str]:
-        """The full ids of runs named by run-id arguments (edgebench.results.query states the
+        """The full ids of runs named by run-id arguments (edgebench.results.run_ids states the
         rule: a full id or a unique prefix of at least 4 characters). Every argument is resolved
         before anything is returned, so one bad id refuses them all; duplicates collapse."""
         with self._session() as s:
