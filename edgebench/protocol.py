@@ -21,10 +21,11 @@ class Protocol:
     warmup_s: float = 0.0
     min_duration_s: float = 0.0
     repetitions: int = 1
+    window_s: float = 0.0     # > 0: fps and the device's clocks/temperatures sampled per window
 
     def __post_init__(self) -> None:
         if (self.warmup < 0 or self.runs < 1 or self.settle_s < 0 or self.warmup_s < 0
-                or self.min_duration_s < 0 or self.repetitions < 1):
+                or self.min_duration_s < 0 or self.repetitions < 1 or self.window_s < 0):
             raise ValueError("counts must be >= 1 (warmup >= 0) and durations >= 0")
 
     def with_overrides(self, *, warmup: int | None = None, settle_s: float | None = None,
@@ -45,3 +46,10 @@ RIGOROUS = Protocol(name="rigorous", warmup=50, warmup_s=2.0, settle_s=1.0, runs
                     min_duration_s=10.0, repetitions=3)
 
 PROTOCOLS = {p.name: p for p in (CLASSIC, RIGOROUS)}
+
+
+def sustained(duration_s: float) -> Protocol:
+    """One timed loop of duration_s after the classic warm-up and pause, with fps, CPU clock and
+    temperatures sampled every second: what a board does once it has warmed up."""
+    return Protocol(name="sustained", warmup=1, settle_s=1.0, runs=1, min_duration_s=duration_s,
+                    window_s=1.0)

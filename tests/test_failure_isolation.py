@@ -5,6 +5,7 @@ import numpy as np
 from edgebench.bench import execute, plan
 from edgebench.bench.config import RunConfig
 from edgebench.protocol import Protocol
+from edgebench.runtimes.base import NoArena
 from edgebench.runtimes.null import NullRuntime
 
 FAST = Protocol("test", warmup=0, settle_s=0.0, runs=3)
@@ -22,7 +23,7 @@ class MissingRuntime(NullRuntime):
         return False, "not installed (pip install nothing)"
 
 
-class ConfidentSession:
+class ConfidentSession(NoArena):
     """A session that always predicts class 19."""
 
     settings = {"threads": 1}

@@ -14,6 +14,7 @@ from edgebench.bench.config import RunConfig
 from edgebench.bench.plan import make_plan
 from edgebench.errors import UserError
 from edgebench.protocol import Protocol
+from edgebench.runtimes.base import NoArena
 from edgebench.runtimes.null import NullRuntime
 from edgebench.runtimes.options import TorchOptions
 from edgebench.tensors import TensorSpec
@@ -57,7 +58,7 @@ def test_a_cuda_only_mode_is_valid_config_but_not_for_a_cpu_target():
     assert TorchOptions.build("torch", {"fold_bn": "false"}, device="cuda").fold_bn is False
 
 
-class Session:
+class Session(NoArena):
     settings = {"threads": 1}
     input_spec = TensorSpec("x", (1, 3, 224, 224), "float32", "NCHW")
     output_spec = TensorSpec("y", (1, 1000), "float32")

@@ -19,6 +19,8 @@ import numpy as np
 from edgebench.bench.config import RunConfig
 from edgebench.bench.outcome import Measured, target_result
 from edgebench.bench.plan import Attempt, Plan, PlannedTarget, attempt, make_plan, prepare
+from edgebench.bench.sustained import device_sampler, summarize
+from edgebench.errors import Terminated
 from edgebench.protocol import Protocol
 from edgebench.results.schema import ReferencePrediction, RunResult, SkippedTarget, TargetResult
 
@@ -118,7 +120,7 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
         run_result.status, run_result.error = "failed", "no target ran"
     _finish(run_result, recorder)
     if interrupted is not None:
-        raise RunInterrupted(run_result, getattr(interrupted, "signum", 2))
+        raise RunInterrupted(run_result, interrupted.signum if isinstance(interrupted, Terminated) else 2)
     return run_result
 
 
@@ -169,15 +171,22 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
     protocol, window = _protocol_for(plan.config.protocol, meter)
     name = planned.name
     events.target_started(name, protocol.runs * protocol.repetitions)
-    m = measure(session, x, protocol, lambda done, total: events.target_progress(name, done, total), meter)
+    sampler = device_sampler() if protocol.window_s else None
+    m = measure(session, x, protocol, lambda done, total: events.target_progress(name, done, total), meter,
+                sampler)
     predictions, label_set = _predict(plan, m.output[:1], session.output_spec)
     energy = None
     if m.energy:
         from edgebench.meters.base import energy_from
 
         energy = energy_from(m.energy, m.runs)
+    sustained = None
+    if m.windows:
+        from edgebench.hardware import board
+
+        sustained = summarize(m.windows, protocol.window_s, board())   # flags as the loop ended
     return Measured(m, protocol, session.input_spec, prep, why, preprocess_ms, predictions, label_set,
-                    energy, meter.name if meter is not None else None, window)
+                    energy, meter.name if meter is not None else None, window, sustained)
 
 
 def _protocol_for(protocol: Protocol, meter) -> tuple[Protocol, float | None]:

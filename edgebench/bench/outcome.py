@@ -12,7 +12,7 @@ from edgebench.bench.plan import Attempt, PlannedTarget
 from edgebench.bench.runner import Measurement
 from edgebench.models.zoo import Preprocessing
 from edgebench.protocol import Protocol
-from edgebench.results.schema import Energy, Prediction, ProtocolInfo, TargetResult
+from edgebench.results.schema import Energy, Prediction, ProtocolInfo, Sustained, TargetResult
 from edgebench.tensors import TensorSpec
 
 
@@ -31,6 +31,7 @@ class Measured:
     energy: Energy | None = None
     meter: str | None = None
     energy_window_s: float | None = None
+    sustained: Sustained | None = None
 
 
 def target_result(planned: PlannedTarget, model: str, protocol: Protocol,
@@ -47,6 +48,7 @@ def target_result(planned: PlannedTarget, model: str, protocol: Protocol,
         return TargetResult(**common)
     fields = _measured_fields(measured)
     fields["options"] = {**common["options"], **fields["options"]}
+    fields["memory"] = outcome.memory
     return TargetResult(**{**common, **fields})
 
 
@@ -67,7 +69,7 @@ def _measured_fields(d: Measured) -> dict:
         first_inference_ms=round(m.first_inference_ms, 3) if m.first_inference_ms is not None else None,
         latency_ms=latency_stats(m.samples_ms, [float(np.median(r)) / 1e6 for r in m.repetitions]),
         fps=m.fps, batch=batch, images_per_s=m.fps * batch, elapsed_s=m.total_elapsed_s,
-        samples_ms=[round(float(v), 6) for v in m.samples_ms], energy=d.energy,
+        samples_ms=[round(float(v), 6) for v in m.samples_ms], energy=d.energy, sustained=d.sustained,
         top1=d.predictions[0], top5=d.predictions)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from edgebench.bench.config import RunConfig
+from edgebench.bench.memory import PeakMemory
 from edgebench.errors import TargetUnavailable, UserError
 from edgebench.models.artifact import Artifact
 from edgebench.models.source import ModelSource, open_source
@@ -198,6 +199,7 @@ class Attempt(Generic[T]):
     error: str | None = None
     load_s: float | None = None
     settings: dict = field(default_factory=dict)
+    memory: dict | None = None     # MemoryUse fields
 
 
 def attempt(planned: PlannedTarget, work: Callable[[Session], T]) -> Attempt[T]:
@@ -208,12 +210,16 @@ def attempt(planned: PlannedTarget, work: Callable[[Session], T]) -> Attempt[T]:
         return Attempt(status=planned.status, error=planned.error)
     outcome: Attempt[T] = Attempt()
     session = None
+    memory = PeakMemory()
     try:
+        before = memory.reset()
         started = time.perf_counter()
         session = open_session(planned)
         outcome.load_s = round(time.perf_counter() - started, 3)
+        load_peak, after_load = memory.peak_bytes(), memory.reset()
         outcome.settings = dict(session.settings)
         outcome.value = work(session)
+        outcome.memory = _memory_use(planned, memory, before, load_peak, after_load, session)
     except TargetUnavailable as exc:
         outcome.status, outcome.error = "unavailable", str(exc)
     except UserError:
@@ -224,6 +230,19 @@ def attempt(planned: PlannedTarget, work: Callable[[Session], T]) -> Attempt[T]:
         if session is not None:
             session.close()
     return outcome
+
+
+def _memory_use(planned: PlannedTarget, memory: PeakMemory, before: int, load_peak: int,
+                after_load: int, session) -> dict:
+    mib = 1024 * 1024
+    path = planned.artifact.path
+    arena = session.arena_bytes()
+    return {"model_file_mb": round(path.stat().st_size / mib, 3) if path.is_file() else None,
+            "load_peak_added_mb": round(max(0, load_peak - before) / mib, 3),
+            "run_peak_added_mb": round(max(0, memory.peak_bytes() - after_load) / mib, 3),
+            "process_rss_mb": round(after_load / mib, 3),
+            "runtime_arena_mb": round(arena / mib, 3) if arena is not None else None,
+            "method": memory.method}
 
 
 def describe_error(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from edgebench.runtimes.base import Session
 PROGRESS_EVERY = 10
 
 ProgressCallback = Callable[[int, int], None]   # (runs done, expected total)
+WindowSampler = Callable[[], dict]              # the device's state now (clocks, temperatures)
 
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class Measurement:
     output: np.ndarray              # what the last timed inference returned
     energy: list | None = None      # per repetition: an EnergyReading, when a meter ran
     first_inference_ms: float | None = None   # the session's very first call (cold caches, JIT)
+    windows: list[dict] | None = None          # per protocol.window_s: t_s, inferences, sample
 
     @property
     def samples_ns(self) -> np.ndarray:
@@ -55,10 +57,13 @@ class Measurement:
 
 
 def measure(session: Session, x: np.ndarray, protocol: Protocol,
-            on_progress: ProgressCallback | None = None, meter: Meter | None = None) -> Measurement:
+            on_progress: ProgressCallback | None = None, meter: Meter | None = None,
+            sampler: WindowSampler | None = None) -> Measurement:
     """Warm up, settle, then time protocol.repetitions loops of inferences on the same input.
 
-    The timed region is what a frame loop does: set the input, invoke, read the output.
+    The timed region is what a frame loop does: set the input, invoke, read the output. With
+    protocol.window_s, each window's count is kept and `sampler` reads the device's state
+    between two inferences (outside every timed region).
     """
     set_input, invoke, output = session.set_input, session.invoke, session.output
     clock = time.perf_counter_ns
@@ -84,6 +89,8 @@ def measure(session: Session, x: np.ndarray, protocol: Protocol,
     expected = expected_per_rep * protocol.repetitions
 
     repetitions, elapsed, energy = [], [], []
+    windows: list[dict] = []
+    window_ns = int(protocol.window_s * 1e9)
     y = None
     completed = 0
     min_duration_ns = protocol.min_duration_s * 1e9
@@ -93,6 +100,7 @@ def measure(session: Session, x: np.ndarray, protocol: Protocol,
             meter.start()
         i = 0
         loop_start = clock()
+        next_window, window_first = loop_start + window_ns, 0
         while i < protocol.runs or (clock() - loop_start) < min_duration_ns:
             t0 = clock()
             set_input(x)
@@ -105,6 +113,10 @@ def measure(session: Session, x: np.ndarray, protocol: Protocol,
             i += 1
             if on_progress is not None and i % PROGRESS_EVERY == 0:
                 on_progress(completed + i, max(expected, completed + i))
+            if window_ns and t1 >= next_window:
+                windows.append({"t_s": (t1 - loop_start) / 1e9, "inferences": i - window_first,
+                                **(sampler() if sampler else {})})
+                next_window, window_first = t1 + window_ns, i
         elapsed.append((clock() - loop_start) / 1e9)
         if meter is not None:
             energy.append(meter.stop())
@@ -115,4 +127,4 @@ def measure(session: Session, x: np.ndarray, protocol: Protocol,
     if on_progress is not None:
         on_progress(completed, completed)
     return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None,
-                       first_ns / 1e6)
+                       first_ns / 1e6, windows if window_ns else None)

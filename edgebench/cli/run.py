@@ -14,7 +14,7 @@ from edgebench.cli.common import (check_writable, console, err_console, signals_
                                   write_text_atomically)
 from edgebench.cli.progress import RichEvents, live_progress
 from edgebench.cli.run_screen import print_run
-from edgebench.protocol import PROTOCOLS
+from edgebench.protocol import PROTOCOLS, sustained
 from edgebench.runtimes.options import CUDA_INPUTS, MAX_BATCH, MAX_THREADS, TORCH_MODES
 
 __all__ = ["print_run", "run_command", "split_targets"]
@@ -26,6 +26,26 @@ def split_targets(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     return tuple(n.strip() for n in value.split(",") if n.strip())
+
+
+MAX_DURATION_S = 24 * 3600
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '5m', '1.5h' -> seconds (1 s to 24 h)."""
+    from edgebench.errors import UserError
+
+    units = {"s": 1, "m": 60, "h": 3600}
+    value = text.strip().lower()
+    scale = units.get(value[-1:], None)
+    number = value[:-1] if scale else value
+    try:
+        seconds = float(number) * (scale or 1)
+    except ValueError:
+        raise UserError(f"--duration takes a time such as 90s, 5m or 1h, got {text!r}") from None
+    if not 1 <= seconds <= MAX_DURATION_S:   # also refuses nan and inf
+        raise UserError(f"--duration must be from 1 s to 24 h, got {text!r}")
+    return seconds
 
 
 def runtime_settings(torch_mode: str, cuda_input: str, options: list[str] | None) -> dict[str, dict[str, str]]:
@@ -54,6 +74,7 @@ def run_command(
     runs: Annotated[Optional[int], typer.Option(min=1, max=10_000_000, help="Timed runs (overrides the protocol).")] = None,
     warmup: Annotated[Optional[int], typer.Option(min=0, max=1_000_000, help="Warm-up runs (overrides the protocol).")] = None,
     settle: Annotated[Optional[float], typer.Option(min=0.0, max=3600.0, help="Seconds to pause after warm-up (overrides the protocol).")] = None,
+    duration: Annotated[Optional[str], typer.Option(help="Sustained run: time each target for this long (e.g. 90s, 5m, 1h; 1 s to 24 h), with fps, CPU clock and temperatures per second, and a throttling verdict.")] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help=f"CPU threads per runtime (default: all cores; at most {MAX_THREADS}).")] = None,
     preprocess: Annotated[Literal[PREPROCESS_CHOICES], typer.Option(help="Normalisation for your own model (auto reads a quantized input's range).")] = "auto",
     torch_mode: Annotated[Literal[TORCH_MODES], typer.Option(help="torch mode: auto (CPU: frozen TorchScript; CUDA: graph at batch 1, compile for batches).")] = "auto",
@@ -78,9 +99,10 @@ def run_command(
         if out is not None:
             check_writable(out)   # before the run, not after it
 
+        chosen = sustained(parse_duration(duration)) if duration else PROTOCOLS[protocol]
         config = RunConfig(
             model=model, image=image, targets=split_targets(targets),
-            protocol=PROTOCOLS[protocol].with_overrides(warmup=warmup, settle_s=settle, runs=runs),
+            protocol=chosen.with_overrides(warmup=warmup, settle_s=settle, runs=runs),
             threads=threads, batch=batch, preprocess=preprocess, allow_download=not offline,
             meter=meter, power_w=power_w,
             runtime_settings=runtime_settings(torch_mode, cuda_input, runtime_option))

@@ -10,7 +10,8 @@ from edgebench.cli.common import console
 
 METHODS = ("version: the runtime's; median/p99: per-inference latency, perf_counter around set_input+invoke+output; "
            "fps: timed runs / elapsed wall-clock s (the article's method); load: loading and "
-           "compiling the model; first: its first inference; preprocessing runs once, outside "
+           "compiling the model; first: its first inference; MB load/run: peak resident memory "
+           "added by loading and by running (MiB); preprocessing runs once, outside "
            "the timed loop. Every figure is measured.")
 
 
@@ -22,6 +23,7 @@ def print_run(result, detail: bool = False) -> None:
     if ranking.order:
         console.print(results_table(result, ranking))
         _print_ranking(ranking, result)
+    _print_sustained(result)
     _print_reference(result)
     _print_inferred(result)
     _print_not_run(result)
@@ -45,6 +47,8 @@ def results_table(result, ranking) -> Table:
              f"{d.cores_logical or '?'} threads) - protocol {protocol.name}: {describe_protocol(protocol)}")
     energy = next((r.energy for r in ok if r.energy), None)
     caption = METHODS + (f" Energy: {energy.method}." if energy else "")
+    memory = next((r.memory for r in ok if r.memory), None)
+    caption += f" Memory: {memory.method}." if memory else ""
     table = Table(title=escape(title), caption=escape(caption + " Rows: fastest median first (# 1)."))
     for name, justify in _columns(ok, ranking, energy is not None):
         # Figures never wrap; the label column gives way first.
@@ -66,7 +70,8 @@ def _batched(ok) -> bool:
 
 def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
     columns = [("#", "right"), ("target", "left"), ("version", "left"), ("precision", "left"),
-               ("threads", "right"), ("load s", "right"), ("first ms", "right"), ("median ms", "right")]
+               ("threads", "right"), ("load s", "right"), ("first ms", "right"), ("MB load/run", "right"),
+               ("median ms", "right")]
     if _rigorous(ok):
         columns += [("95% CI of median ms", "right"), ("repetition medians ms", "right")]
     columns += [("p99 ms", "right"), ("CV %", "right"), ("fps", "right")]
@@ -83,7 +88,7 @@ def _row(r, ranking, energy: bool, rigorous: bool) -> list[str]:
     lat = r.latency_ms
     row = [escape(r.target), escape(r.runtime_version or "-"),
            r.precision, str(r.options.get("threads", "-")), _num(r.load_s, 2), _num(r.first_inference_ms, 2),
-           f"{lat.median:.3f}"]
+           _memory(r.memory), f"{lat.median:.3f}"]
     if rigorous:
         ci = lat.ci95_median
         row += [f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "-",
@@ -97,6 +102,12 @@ def _row(r, ranking, energy: bool, rigorous: bool) -> list[str]:
         e = r.energy
         row += [f"{e.j_per_inference * 1e3:.2f}", f"{e.avg_power_w:.2f}"] if e else ["-", "-"]
     return row + [escape(r.top1.label), f"{r.top1.score:.3f}", _agrees(r)]
+
+
+def _memory(memory) -> str:
+    if memory is None or memory.load_peak_added_mb is None:
+        return "-"
+    return f"{memory.load_peak_added_mb:.0f}/{memory.run_peak_added_mb:.0f}"
 
 
 def _agrees(r) -> str:
@@ -124,6 +135,17 @@ def _print_ranking(ranking, result) -> None:
     advice = ("" if rigorous else "; rerun with --protocol rigorous (3 repetitions of >= 10 s) "
               "to separate them")
     console.print(f"[yellow]ranking not supported by the data:[/] {escape(ranking.why)}{escape(advice)}")
+
+
+def _print_sustained(result) -> None:
+    for r in result.results:
+        s = r.sustained
+        if s is None:
+            continue
+        verdict = "[bold red]throttled[/]" if s.throttled else "[green]no throttling seen[/]"
+        console.print(f"sustained {escape(r.target)}: {len(s.windows)} windows of {s.window_s:g} s; fps "
+                      f"{s.first_minute_fps:.1f} at the start -> {s.last_minute_fps:.1f} at the end "
+                      f"({s.last_vs_first:.2f}x); {verdict} - {escape(s.evidence)}")
 
 
 def _print_reference(result) -> None:

@@ -44,6 +44,7 @@ class ProtocolInfo(BaseModel):
     warmup_s: float = 0.0
     min_duration_s: float = 0.0
     repetitions: int = 1
+    window_s: float = 0.0
 
 
 class Energy(BaseModel):
@@ -56,6 +57,40 @@ class Energy(BaseModel):
     j_per_inference: float
     inferences_per_j: float
     avg_power_w: float
+
+
+class MemoryUse(BaseModel):
+    """Megabytes (MiB). load/run: the peak resident memory a phase added to the process."""
+
+    model_file_mb: float | None = None
+    load_peak_added_mb: float | None = None
+    run_peak_added_mb: float | None = None
+    process_rss_mb: float | None = Field(default=None, description="the whole process after loading")
+    runtime_arena_mb: float | None = Field(default=None, description="the runtime's own figure, if it reports one")
+    method: str
+
+
+class Window(BaseModel):
+    """One window of a sustained run: its throughput and the device's state at its end."""
+
+    t_s: float = Field(description="end of the window, seconds since the timed loop began")
+    inferences: int
+    fps: float
+    cpu_mhz: float | None = None
+    temperatures_c: dict[str, float] = Field(default_factory=dict)
+    gpu: dict[str, float] = Field(default_factory=dict, description="NVML clock MHz / temperature C")
+
+
+class Sustained(BaseModel):
+    """A sustained run: the per-window curve and whether the device slowed down."""
+
+    window_s: float
+    windows: list[Window]
+    first_minute_fps: float
+    last_minute_fps: float
+    last_vs_first: float = Field(description="last-minute fps / first-minute fps")
+    throttled: bool
+    evidence: str = Field(description="why throttled is what it is")
 
 
 class HarnessOverhead(BaseModel):
@@ -97,6 +132,8 @@ class TargetResult(BaseModel):
     images_per_s: float | None = Field(default=None, description="batch x fps: throughput in images/s")
     samples_ms: list[float] = Field(default_factory=list)
     energy: Energy | None = None
+    memory: MemoryUse | None = None
+    sustained: Sustained | None = None
     top1: Prediction | None = None
     top5: list[Prediction] = Field(default_factory=list)
     is_reference: bool = False

@@ -37,6 +37,15 @@ class Session(Protocol):
     def invoke(self) -> None: ...
     def output(self) -> np.ndarray: ...
     def close(self) -> None: ...
+    def arena_bytes(self) -> int | None:
+        """The runtime's own figure for the memory it holds (e.g. CUDA allocations), or None."""
+
+
+class NoArena:
+    """For sessions whose runtime reports no memory figure of its own."""
+
+    def arena_bytes(self) -> int | None:
+        return None
 
 
 # Capabilities a runtime may declare.

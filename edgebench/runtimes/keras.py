@@ -14,7 +14,7 @@ import numpy as np
 
 from edgebench.errors import TargetUnavailable
 from edgebench.models.keras_mobilenet_v2 import keras_backend
-from edgebench.runtimes.base import RuntimeDefaults
+from edgebench.runtimes.base import NoArena, RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import TensorSpec, image_layout
 
@@ -24,7 +24,7 @@ def _spec(name: str, shape) -> TensorSpec:
     return TensorSpec(name, shape, "float32", image_layout(shape))
 
 
-class KerasSession:
+class KerasSession(NoArena):
     def __init__(self, model, compiled: bool, backend: str):
         self._model = model
         self._x = None

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from edgebench.errors import TargetUnavailable
-from edgebench.runtimes.base import RuntimeDefaults
+from edgebench.runtimes.base import NoArena, RuntimeDefaults
 from edgebench.runtimes.native_log import drop_native_stderr
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import Quantization, TensorSpec, image_layout
@@ -32,7 +32,7 @@ def create_interpreter(path, **kwargs):
     return interpreter
 
 
-class LiteRTSession:
+class LiteRTSession(NoArena):
     def __init__(self, interpreter, settings: dict):
         self._interpreter = interpreter
         inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]

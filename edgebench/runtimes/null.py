@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgebench.runtimes.base import RuntimeDefaults
+from edgebench.runtimes.base import NoArena, RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import TensorSpec
 
 
-class NullSession:
+class NullSession(NoArena):
     def __init__(self, input_shape=(1, 3, 224, 224), classes: int = 1000):
         self.input_spec = TensorSpec("input", tuple(input_shape), "float32", "NCHW")
         self.output_spec = TensorSpec("logits", (1, classes), "float32")

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from edgebench.runtimes.base import RuntimeDefaults
+from edgebench.runtimes.base import NoArena, RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import TensorSpec, image_layout
 
@@ -19,7 +19,7 @@ def _spec(arg) -> TensorSpec:
     return TensorSpec(arg.name, shape, _ONNX_TYPES.get(arg.type, arg.type), image_layout(shape))
 
 
-class OnnxRuntimeSession:
+class OnnxRuntimeSession(NoArena):
     def __init__(self, session, settings: dict):
         self._session = session
         self.settings = settings

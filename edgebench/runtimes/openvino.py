@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from edgebench.runtimes.base import RuntimeDefaults
+from edgebench.runtimes.base import NoArena, RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import Quantization, TensorSpec, image_layout
 
@@ -26,7 +26,7 @@ def _text(value) -> str:
     return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
 
 
-class OpenVinoSession:
+class OpenVinoSession(NoArena):
     def __init__(self, compiled, io_quantization: dict[str, tuple[float, int]]):
         self._compiled = compiled
         self._request = compiled.create_infer_request()

@@ -16,12 +16,12 @@ import os
 import numpy as np
 
 from edgebench.errors import TargetUnavailable
-from edgebench.runtimes.base import BATCH, RuntimeDefaults
+from edgebench.runtimes.base import BATCH, NoArena, RuntimeDefaults
 from edgebench.runtimes.options import TorchOptions
 from edgebench.tensors import TensorSpec
 
 
-class TorchSession:
+class TorchSession(NoArena):
     """CPU session: tensors stay on the host."""
 
     def __init__(self, module, input_spec: TensorSpec, output_spec: TensorSpec, settings: dict):
@@ -113,6 +113,10 @@ class CudaSession:
                 return
             with torch.inference_mode():
                 self._frame()
+
+    def arena_bytes(self) -> int | None:
+        """Peak CUDA memory torch's caching allocator handed out on this device."""
+        return int(self._torch.cuda.max_memory_allocated())
 
     def output(self) -> np.ndarray:
         # The timed region ends only when the GPU has finished and the result is on the host.

@@ -1,0 +1,75 @@
+"""Measurement depth (issue 15): memory per target, sustained runs with a throttling verdict."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgebench.bench.memory import PeakMemory
+from edgebench.bench.sustained import summarize
+from tests.conftest import run_cli
+
+
+def test_peak_memory_sees_a_transient_allocation():
+    memory = PeakMemory()
+    before = memory.reset()
+    block = bytearray(64 * 1024 * 1024)   # touched: resident
+    del block
+    peak = memory.peak_bytes()
+    if memory.exact:
+        assert peak - before >= 60 * 1024 * 1024   # the peak outlives the allocation
+        assert "VmHWM" in memory.method
+    else:
+        assert "psutil" in memory.method
+
+
+def _windows(fps: list[float], mhz: list[float | None]):
+    t, out = 0.0, []
+    for f, m in zip(fps, mhz):
+        t += 1.0
+        out.append({"t_s": t, "inferences": int(f), "cpu_mhz": m, "temperatures_c": {"cpu": 50.0}})
+    return out
+
+
+def test_a_clock_drop_is_throttling_and_the_curve_is_kept():
+    s = summarize(_windows([100] * 60 + [60] * 60, [1800] * 60 + [1200] * 60), 1.0)
+    assert len(s.windows) == 120 and s.windows[0].fps == pytest.approx(100)
+    assert s.first_minute_fps == pytest.approx(100) and s.last_minute_fps == pytest.approx(60)
+    assert s.last_vs_first == pytest.approx(0.6)
+    assert s.throttled and "1800 -> 1200 MHz" in s.evidence
+
+
+def test_pi_firmware_flags_decide_and_no_clock_says_so():
+    pi = {"kind": "raspberry-pi", "throttled": {"raw": "0x50005", "flags": ["under-voltage", "throttled"]}}
+    assert summarize(_windows([10] * 5, [None] * 5), 1.0, pi).throttled
+    quiet = summarize(_windows([10] * 5, [None] * 5), 1.0)
+    assert not quiet.throttled and "only the fps curve" in quiet.evidence
+    steady = summarize(_windows([10] * 5, [1500] * 5), 1.0)
+    assert not steady.throttled and "+0% drop" in steady.evidence
+
+
+@pytest.mark.parametrize("value, fragment", [("0s", "from 1 s to 24 h"), ("25h", "from 1 s to 24 h"),
+                                             ("fast", "such as 90s"), ("nan", "from 1 s to 24 h"),
+                                             ("inf", "from 1 s to 24 h")])
+def test_bad_durations_are_one_line(value, fragment):
+    out = run_cli("run", "--duration", value, "--no-save")
+    assert out.returncode == 2 and fragment in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_memory_and_a_sustained_run_through_the_cli(tmp_path):
+    out_path = tmp_path / "r.json"
+    out = run_cli("run", "--targets", "litert-int8", "--duration", "6s", "--settle", "0", "--no-save",
+                  "--out", str(out_path))
+    assert out.returncode == 0, out.stderr
+    (r,) = json.loads(out_path.read_text())["results"]
+    assert r["protocol"]["name"] == "sustained" and r["elapsed_s"] >= 6
+    s = r["sustained"]
+    assert 5 <= len(s["windows"]) <= 6 and all(w["fps"] > 0 for w in s["windows"])
+    assert s["throttled"] in (True, False) and s["evidence"]
+    m = r["memory"]
+    assert 0 < m["model_file_mb"] < 50
+    assert 0 < m["load_peak_added_mb"] < m["process_rss_mb"]
+    assert 0 <= m["run_peak_added_mb"] < m["process_rss_mb"]
+    assert "sustained litert-int8" in out.stdout and "MB load/run" in out.stdout
