@@ -73,3 +73,36 @@ def test_memory_and_a_sustained_run_through_the_cli(tmp_path):
     assert 0 < m["load_peak_added_mb"] < m["process_rss_mb"]
     assert 0 <= m["run_peak_added_mb"] < m["process_rss_mb"]
     assert "sustained litert-int8" in out.stdout and "MB load/run" in out.stdout
+
+
+def test_sweep_values_are_checked():
+    for args, fragment in ((["--threads", "1,x"], "whole number or a list"),
+                           (["--threads", "1,300"], "threads must be an integer from 1 to 256"),
+                           (["--batch", ","], "whole number or a list"),
+                           (["--batch", "1,99999"], "batch must be an integer from 1 to 4096"),
+                           (["--threads", ",".join(str(i) for i in range(1, 20))], "up to 16 values")):
+        out = run_cli("run", *args, "--no-save")
+        assert out.returncode == 2 and fragment in " ".join(out.stderr.split()), (args, out.stderr)
+
+
+@pytest.mark.slow
+def test_thread_and_batch_sweeps_through_the_cli(tmp_path):
+    out_path = tmp_path / "r.json"
+    out = run_cli("run", "--targets", "onnxruntime-fp32,torch-fp32", "--threads", "1,2", "--runs", "60",
+                  "--settle", "0", "--no-save", "--out", str(out_path), env={"COLUMNS": "250"})
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out_path.read_text())["results"]
+    points = {(r["target"], r["sweep"]["threads"]): r for r in results}
+    assert set(points) == {(t, n) for t in ("onnxruntime-fp32", "torch-fp32") for n in (1, 2)}
+    assert all(r["options"]["threads"] == r["sweep"]["threads"] for r in results)
+    one, two = points[("onnxruntime-fp32", 1)], points[("onnxruntime-fp32", 2)]
+    # two cores help; the minimum is the figure least disturbed by anything else on the machine
+    assert one["latency_ms"]["min"] > two["latency_ms"]["min"]
+    assert "sweep over threads: median ms" in out.stdout
+    batch = run_cli("run", "--targets", "openvino-fp32,litert-int8", "--batch", "1,4", "--runs", "10",
+                    "--settle", "0", "--no-save", "--out", str(out_path))
+    assert batch.returncode == 0, batch.stderr
+    by = {(r["target"], r["sweep"]["batch"]): r for r in json.loads(out_path.read_text())["results"]}
+    assert by[("openvino-fp32", 4)]["status"] == "ok" and by[("openvino-fp32", 4)]["batch"] == 4
+    assert by[("litert-int8", 4)]["status"] == "unavailable"
+    assert "sweep over batch: images/s" in batch.stdout

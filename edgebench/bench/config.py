@@ -15,6 +15,7 @@ from edgebench.runtimes.options import MAX_BATCH, MAX_THREADS, check_choice
 PREPROCESS_CHOICES = ("auto", "torchvision", "inception", "unit", "raw")
 METER_CHOICES = ("auto", "none", "rated", "rapl", "nvml", "jetson")
 MAX_POWER_W = 10_000.0   # a rated power above this is a typo, not an edge device
+MAX_SWEEP = 16           # values per swept knob
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class RunConfig:
     meter: str = "auto"
     power_w: float | None = None
     runtime_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Sweeps: every target is timed at each of these (instead of `threads` / `batch`).
+    thread_counts: tuple[int, ...] = ()
+    batch_sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         from edgebench.runtimes.base import TARGETS
@@ -51,6 +55,12 @@ class RunConfig:
             raise UserError(f"protocol must be a Protocol, got {type(self.protocol).__name__}")
         _check_int("threads", self.threads, MAX_THREADS, optional=True)
         _check_int("batch", self.batch, MAX_BATCH)
+        for name, values, high in (("threads", self.thread_counts, MAX_THREADS),
+                                   ("batch", self.batch_sizes, MAX_BATCH)):
+            if not isinstance(values, tuple) or len(values) > MAX_SWEEP:
+                raise UserError(f"a {name} sweep takes up to {MAX_SWEEP} values, got {values!r}")
+            for value in values:
+                _check_int(name, value, high)
         check_choice("preprocessing", self.preprocess, PREPROCESS_CHOICES)
         check_choice("meter", self.meter, METER_CHOICES)
         if self.power_w is not None and not (isinstance(self.power_w, (int, float))
@@ -63,6 +73,16 @@ class RunConfig:
     @property
     def explicit_targets(self) -> bool:
         return self.targets is not None
+
+    def sweep_points(self) -> list[tuple[int | None, int]]:
+        """(threads, batch) of every timing of each target: one point unless sweeping."""
+        threads = sorted(set(self.thread_counts)) or [self.threads]
+        batches = sorted(set(self.batch_sizes)) or [self.batch]
+        return [(t, b) for b in batches for t in threads]
+
+    @property
+    def sweeping(self) -> bool:
+        return len(self.sweep_points()) > 1
 
 
 def _check_int(name: str, value, high: int, optional: bool = False) -> None:

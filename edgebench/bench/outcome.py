@@ -41,7 +41,7 @@ def target_result(planned: PlannedTarget, model: str, protocol: Protocol,
         target=planned.name, runtime=planned.target.runtime,
         runtime_version=planned.runtime.version() if planned.status == "ok" else None,
         precision=planned.target.precision, device=planned.target.device, model=model,
-        artifact=_artifact(planned), status=outcome.status, error=outcome.error,
+        artifact=_artifact(planned), status=outcome.status, error=outcome.error, sweep=dict(planned.sweep),
         load_s=outcome.load_s, protocol=_protocol_info(protocol), options=dict(outcome.settings))
     measured = outcome.value
     if measured is None:

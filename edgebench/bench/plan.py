@@ -34,6 +34,7 @@ class PlannedTarget:
     artifact: Artifact | None = None
     status: str = "ok"          # ok | unavailable | failed
     error: str | None = None
+    sweep: dict = field(default_factory=dict)   # {"threads": n, "batch": n} when sweeping
 
     @property
     def name(self) -> str:
@@ -85,11 +86,14 @@ def make_plan(config: RunConfig, on_step: Callable[[str], None] | None = None) -
     chosen = [target for name, target in TARGETS.items() if name in named]
     plan = Plan(config, source, [])
     for target in chosen:
-        planned = _plan_one(target, config, source, config.explicit_targets)
-        if isinstance(planned, Skipped):
-            plan.skipped.append(planned)
-        else:
-            plan.targets.append(planned)
+        for threads, batch in config.sweep_points():
+            planned = _plan_one(target, config, source, config.explicit_targets, threads, batch)
+            if isinstance(planned, Skipped):
+                if planned not in plan.skipped:
+                    plan.skipped.append(planned)
+            else:
+                planned.sweep = _sweep_label(config, threads, batch)
+                plan.targets.append(planned)
     if not plan.targets:
         reasons = "; ".join(f"{s.target}: {s.reason}" for s in plan.skipped)
         raise UserError(f"no available target runs {source.name}" + (f" - {reasons}" if reasons else ""))
@@ -101,19 +105,29 @@ def make_plan(config: RunConfig, on_step: Callable[[str], None] | None = None) -
     return plan
 
 
-def _plan_one(target: TargetDef, config: RunConfig, source: ModelSource,
-              explicit: bool) -> PlannedTarget | Skipped:
+def _sweep_label(config: RunConfig, threads: int | None, batch: int) -> dict:
+    label = {}
+    if len(set(config.thread_counts)) > 1:
+        label["threads"] = threads
+    if len(set(config.batch_sizes)) > 1:
+        label["batch"] = batch
+    return label
+
+
+def _plan_one(target: TargetDef, config: RunConfig, source: ModelSource, explicit: bool,
+              threads: int | None = None, batch: int | None = None) -> PlannedTarget | Skipped:
     """A named target is always planned (unavailable, with its reason, if it cannot run); in a
     default selection a target that cannot run here is skipped with its reason."""
+    threads = threads if threads is not None else config.threads
+    batch = batch if batch is not None else config.batch
     runtime = load_runtime(target.runtime_key)
-    problem = _why_not(target, runtime, config, source, explicit)
+    problem = _why_not(target, runtime, source, explicit, batch)
     options = None
     if problem is None:
         try:
             options = runtime.options_type.build(
                 target.runtime, config.runtime_settings.get(target.runtime, {}),
-                threads=config.threads, device=target.device, precision=target.precision,
-                batch=config.batch)
+                threads=threads, device=target.device, precision=target.precision, batch=batch)
         except UserError as exc:
             if explicit:
                 raise UserError(f"{target.name}: {exc}") from None
@@ -126,8 +140,8 @@ def _plan_one(target: TargetDef, config: RunConfig, source: ModelSource,
     return planned
 
 
-def _why_not(target: TargetDef, runtime: Runtime, config: RunConfig, source: ModelSource,
-             explicit: bool) -> str | None:
+def _why_not(target: TargetDef, runtime: Runtime, source: ModelSource, explicit: bool,
+             batch: int) -> str | None:
     # A named target the model does not fit goes on to prepare(), whose reason is specific
     # ("compiled for the Edge TPU", "does not read tflite files").
     if not explicit and not source.applies(target.source_precision, runtime.formats):
@@ -135,8 +149,8 @@ def _why_not(target: TargetDef, runtime: Runtime, config: RunConfig, source: Mod
     ok, reason = runtime.available()
     if not ok:
         return reason
-    if config.batch > 1 and BATCH not in runtime.capabilities:
-        return f"--batch {config.batch} needs a runtime that builds its graph for the batch size; " \
+    if batch > 1 and BATCH not in runtime.capabilities:
+        return f"--batch {batch} needs a runtime that builds its graph for the batch size; " \
                f"{target.runtime} runs the artifact's batch of 1"
     return None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgebench.results.schema import TargetResult
+from edgebench.results.schema import TargetResult, sweep_label
 
 # Above this coefficient of variation a median is too noisy to rank targets by (a busy or
 # throttling machine); the rigorous protocol's repetitions show whether it drifts.
@@ -16,27 +16,39 @@ class Ranking:
     order: list[TargetResult]           # measured targets, fastest (lowest median) first
     supported: bool                     # the data separates the ranking's neighbours
     why: str                            # one sentence for the screen
-    speedup_vs_reference: dict[str, float]   # reference median / target median (> 1: faster)
+    speedups: list[float | None]        # per entry of order: reference median / its median
+
+    @property
+    def has_reference(self) -> bool:
+        return any(s is not None for s in self.speedups)
 
 
 def rank(results: list[TargetResult], reference_target: str | None) -> Ranking:
+    """In a sweep, each point is compared with the reference target at the same point."""
     measured = sorted((r for r in results if r.status == "ok" and r.latency_ms is not None),
                       key=lambda r: r.latency_ms.median)
-    reference = next((r for r in measured if r.target == reference_target), None)
-    speedups = ({r.target: reference.latency_ms.median / r.latency_ms.median for r in measured}
-                if reference is not None else {})
+    references = {_point(r): r for r in reversed(measured) if r.target == reference_target}
+    fallback = next((r for r in measured if r.target == reference_target), None)
+    speedups = []
+    for r in measured:
+        ref = references.get(_point(r), fallback)
+        speedups.append(ref.latency_ms.median / r.latency_ms.median if ref is not None else None)
     supported, why = _support(measured)
     return Ranking(measured, supported, why, speedups)
+
+
+def _point(r: TargetResult) -> tuple:
+    return tuple(sorted(r.sweep.items()))
 
 
 def _support(measured: list[TargetResult]) -> tuple[bool, str]:
     if len(measured) < 2:
         return True, "one target measured: nothing to rank"
-    noisy = [r.target for r in measured if r.latency_ms.cv > NOISY_CV]
+    noisy = [sweep_label(r) for r in measured if r.latency_ms.cv > NOISY_CV]
     if noisy:
         return False, (f"CV above {NOISY_CV:.0%} for {', '.join(noisy)}: the medians are too noisy "
                        "to rank by")
-    overlapping = [f"{a.target} / {b.target}" for a, b in zip(measured, measured[1:])
+    overlapping = [f"{sweep_label(a)} / {sweep_label(b)}" for a, b in zip(measured, measured[1:])
                    if _overlap(a, b)]
     if overlapping:
         return False, f"95% CIs of the medians overlap for {', '.join(overlapping)}"

@@ -48,6 +48,18 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def parse_counts(option: str, text: str | None) -> tuple[int, ...]:
+    """'4' -> (4,); '1,2,4' -> (1, 2, 4) (a sweep); None -> (). Ranges are RunConfig's to check."""
+    from edgebench.errors import UserError
+
+    if text is None:
+        return ()
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise UserError(f"{option} takes a whole number or a list such as 1,2,4, got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
 def runtime_settings(torch_mode: str, cuda_input: str, options: list[str] | None) -> dict[str, dict[str, str]]:
     """--torch-mode/--cuda-input are shorthands for --runtime-option torch.mode=... etc."""
     from edgebench.errors import UserError
@@ -75,10 +87,10 @@ def run_command(
     warmup: Annotated[Optional[int], typer.Option(min=0, max=1_000_000, help="Warm-up runs (overrides the protocol).")] = None,
     settle: Annotated[Optional[float], typer.Option(min=0.0, max=3600.0, help="Seconds to pause after warm-up (overrides the protocol).")] = None,
     duration: Annotated[Optional[str], typer.Option(help="Sustained run: time each target for this long (e.g. 90s, 5m, 1h; 1 s to 24 h), with fps, CPU clock and temperatures per second, and a throttling verdict.")] = None,
-    threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help=f"CPU threads per runtime (default: all cores; at most {MAX_THREADS}).")] = None,
+    threads: Annotated[Optional[str], typer.Option(help=f"CPU threads per runtime (default: all cores; 1 to {MAX_THREADS}); a list such as 1,2,4 sweeps them.")] = None,
     preprocess: Annotated[Literal[PREPROCESS_CHOICES], typer.Option(help="Normalisation for your own model (auto reads a quantized input's range).")] = "auto",
     torch_mode: Annotated[Literal[TORCH_MODES], typer.Option(help="torch mode: auto (CPU: frozen TorchScript; CUDA: graph at batch 1, compile for batches).")] = "auto",
-    batch: Annotated[int, typer.Option(min=1, max=MAX_BATCH, help="Images per inference: throughput mode, reported as images/s (runtimes that batch).")] = 1,
+    batch: Annotated[str, typer.Option(help=f"Images per inference (1 to {MAX_BATCH}): throughput, reported as images/s (runtimes that batch: torch, OpenVINO); a list such as 1,8,32 sweeps them.")] = "1",
     cuda_input: Annotated[Literal[CUDA_INPUTS], typer.Option(help="CUDA targets: host (copy every frame to the GPU inside the timed loop), device (stage once), auto (host at batch 1).")] = "auto",
     runtime_option: Annotated[Optional[list[str]], typer.Option("--runtime-option", help="A runtime's own option, RUNTIME.NAME=VALUE (repeatable), e.g. torch.cuda_layout=contiguous.")] = None,
     offline: Annotated[bool, typer.Option(help="Never download weights; fail if they are not installed.")] = False,
@@ -100,10 +112,15 @@ def run_command(
             check_writable(out)   # before the run, not after it
 
         chosen = sustained(parse_duration(duration)) if duration else PROTOCOLS[protocol]
+        thread_counts, batch_sizes = parse_counts("--threads", threads), parse_counts("--batch", batch)
         config = RunConfig(
             model=model, image=image, targets=split_targets(targets),
             protocol=chosen.with_overrides(warmup=warmup, settle_s=settle, runs=runs),
-            threads=threads, batch=batch, preprocess=preprocess, allow_download=not offline,
+            threads=thread_counts[0] if len(thread_counts) == 1 else None,
+            batch=batch_sizes[0] if len(batch_sizes) == 1 else 1,
+            thread_counts=thread_counts if len(thread_counts) > 1 else (),
+            batch_sizes=batch_sizes if len(batch_sizes) > 1 else (),
+            preprocess=preprocess, allow_download=not offline,
             meter=meter, power_w=power_w,
             runtime_settings=runtime_settings(torch_mode, cuda_input, runtime_option))
         recorder = _store(store) if save else None

@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from edgebench.cli.common import console
+from edgebench.results.schema import sweep_label
 
 METHODS = ("version: the runtime's; median/p99: per-inference latency, perf_counter around set_input+invoke+output; "
            "fps: timed runs / elapsed wall-clock s (the article's method); load: loading and "
@@ -23,6 +24,10 @@ def print_run(result, detail: bool = False) -> None:
     if ranking.order:
         console.print(results_table(result, ranking))
         _print_ranking(ranking, result)
+    for knob in ("threads", "batch"):
+        table = sweep_table(result, knob)
+        if table is not None:
+            console.print(table)
     _print_sustained(result)
     _print_reference(result)
     _print_inferred(result)
@@ -53,9 +58,9 @@ def results_table(result, ranking) -> Table:
     for name, justify in _columns(ok, ranking, energy is not None):
         # Figures never wrap; the label column gives way first.
         table.add_column(name, justify=justify, no_wrap=name not in ("top-1 label", "target"))
-    for position, r in enumerate(ok, start=1):
+    for position, (r, speedup) in enumerate(zip(ok, ranking.speedups), start=1):
         fastest = position == 1 and len(ok) > 1
-        table.add_row(str(position), *_row(r, ranking, energy is not None, rigorous=_rigorous(ok)),
+        table.add_row(str(position), *_row(r, ranking, speedup, energy is not None, rigorous=_rigorous(ok)),
                       style="bold green" if fastest else None)
     return table
 
@@ -75,7 +80,7 @@ def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
     if _rigorous(ok):
         columns += [("95% CI of median ms", "right"), ("repetition medians ms", "right")]
     columns += [("p99 ms", "right"), ("CV %", "right"), ("fps", "right")]
-    if ranking.speedup_vs_reference:
+    if ranking.has_reference:
         columns.append(("x vs ref", "right"))
     if _batched(ok):
         columns += [("batch", "right"), ("images/s", "right")]
@@ -84,9 +89,9 @@ def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
     return columns + [("top-1 label", "left"), ("score", "right"), ("agrees", "left")]
 
 
-def _row(r, ranking, energy: bool, rigorous: bool) -> list[str]:
+def _row(r, ranking, speedup, energy: bool, rigorous: bool) -> list[str]:
     lat = r.latency_ms
-    row = [escape(r.target), escape(r.runtime_version or "-"),
+    row = [escape(sweep_label(r)), escape(r.runtime_version or "-"),
            r.precision, str(r.options.get("threads", "-")), _num(r.load_s, 2), _num(r.first_inference_ms, 2),
            _memory(r.memory), f"{lat.median:.3f}"]
     if rigorous:
@@ -94,8 +99,8 @@ def _row(r, ranking, energy: bool, rigorous: bool) -> list[str]:
         row += [f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "-",
                 ", ".join(f"{m:.3f}" for m in lat.repetition_medians) or "-"]
     row += [f"{lat.p99:.3f}", f"{lat.cv * 100:.1f}", f"{r.fps:.1f}"]
-    if ranking.speedup_vs_reference:
-        row.append(f"{ranking.speedup_vs_reference[r.target]:.2f}x")
+    if ranking.has_reference:
+        row.append("-" if speedup is None else f"{speedup:.2f}x")
     if _batched(ranking.order):
         row += [str(r.batch), f"{r.images_per_s:,.0f}"]
     if energy:
@@ -128,7 +133,7 @@ def _print_ranking(ranking, result) -> None:
     first, second = ranking.order[0], ranking.order[1]
     if ranking.supported:
         ratio = second.latency_ms.median / first.latency_ms.median
-        console.print(f"fastest: {escape(first.target)}, {ratio:.2f}x the speed of {escape(second.target)} "
+        console.print(f"fastest: {escape(sweep_label(first))}, {ratio:.2f}x the speed of {escape(sweep_label(second))} "
                       f"({escape(ranking.why)})")
         return
     rigorous = any(r.protocol.repetitions > 1 for r in ranking.order)
@@ -137,13 +142,37 @@ def _print_ranking(ranking, result) -> None:
     console.print(f"[yellow]ranking not supported by the data:[/] {escape(ranking.why)}{escape(advice)}")
 
 
+def sweep_table(result, knob: str) -> Table | None:
+    """Latency per thread count, or images/s per batch size, one row per target."""
+    points = sorted({r.sweep[knob] for r in result.results if knob in r.sweep})
+    if len(points) < 2:
+        return None
+    unit = "median ms" if knob == "threads" else "images/s"
+    table = Table(title=f"sweep over {knob}: {unit}", caption="measured; '-': did not run (reason below)")
+    table.add_column("target")
+    for point in points:
+        table.add_column(f"{knob} {point}", justify="right")
+    rows: dict[tuple, dict] = {}
+    for r in result.results:
+        if knob not in r.sweep:
+            continue
+        others = tuple((k, v) for k, v in r.sweep.items() if k != knob)
+        cells = rows.setdefault((r.target, others), {})
+        if r.status == "ok":
+            cells[r.sweep[knob]] = f"{r.latency_ms.median:.3f}" if knob == "threads" else f"{r.images_per_s:,.1f}"
+    for (target, others), cells in rows.items():
+        name = " ".join([target, *(f"{k}={v}" for k, v in others)])
+        table.add_row(escape(name), *(cells.get(p, "-") for p in points))
+    return table
+
+
 def _print_sustained(result) -> None:
     for r in result.results:
         s = r.sustained
         if s is None:
             continue
         verdict = "[bold red]throttled[/]" if s.throttled else "[green]no throttling seen[/]"
-        console.print(f"sustained {escape(r.target)}: {len(s.windows)} windows of {s.window_s:g} s; fps "
+        console.print(f"sustained {escape(sweep_label(r))}: {len(s.windows)} windows of {s.window_s:g} s; fps "
                       f"{s.first_minute_fps:.1f} at the start -> {s.last_minute_fps:.1f} at the end "
                       f"({s.last_vs_first:.2f}x); {verdict} - {escape(s.evidence)}")
 
@@ -161,7 +190,7 @@ def _print_reference(result) -> None:
                   f"{escape(ref.top1.label)} ({ref.top1.score:.3f})")
     for r in result.results:
         if r.agrees_with_reference is False:
-            console.print(f"[bold red]warning:[/] {escape(r.target)} says {escape(r.top1.label)}, the float "
+            console.print(f"[bold red]warning:[/] {escape(sweep_label(r))} says {escape(r.top1.label)}, the float "
                           f"reference says {escape(ref.top1.label)}: its {r.precision} model does not give "
                           "the same answer")
 
@@ -192,7 +221,7 @@ def _describe_input(spec: dict) -> str:
 def _print_not_run(result) -> None:
     for r in result.results:
         if r.status != "ok":
-            console.print(f"[yellow]{escape(r.target)} {r.status}:[/] {escape(r.error or '')}")
+            console.print(f"[yellow]{escape(sweep_label(r))} {r.status}:[/] {escape(r.error or '')}")
     if result.skipped:
         console.print("[dim]not run here (default selection): "
                       + escape("; ".join(f"{s.target}: {s.reason}" for s in result.skipped)) + "[/]")

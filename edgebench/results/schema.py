@@ -2,20 +2,114 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as _dt
+import math
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
+                      model_validator)
 
 SCHEMA_VERSION = 1
 
 FPS_METHOD = "timed runs / wall-clock seconds of the timed loop"
 LATENCY_METHOD = "time.perf_counter_ns around set_input + invoke + output, per inference"
 
+# -- what every stored number and name must be --------------------------------------------------
+# A result enters the store (a run, an import, a hub push) only through these models, so their
+# rules are the store's: every number finite, every typed number >= 0 (latencies, rates, energy,
+# counts; free-form dicts such as thermal readings or quantization zero points may be negative),
+# scores in [0, 1], ids and names bounded (the store's column widths) without control characters.
+# JSON written from a valid result therefore never holds NaN or Infinity.
+_NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+MAX_DEPTH = 32              # nesting of free-form dicts/lists (options, artifact, board, ...)
+MAX_SAMPLES = 10_000_000    # raw samples per target
+MAX_TARGETS = 1000
+
+
+def _name(max_length: int, min_length: int = 1):
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
+                                            pattern=_NO_CONTROL)]
+
+
+def _iso_time(value: str) -> str:
+    try:
+        _dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {value[:40]!r}") from None
+    return value
+
+
+RunId = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                         pattern=r"^[^\s\x00-\x1f\x7f-\x9f]+$")]
+Name = _name(256)
+ShortName = _name(64)
+Stamp = Annotated[_name(40), AfterValidator(_iso_time)]
+Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=2**53)]
+
+
+def check_values(value, where: str = "", typed: bool = True, depth: int = 0) -> None:
+    """Refuse (ValueError naming the place) a NaN or infinite number anywhere, a negative number
+    in a typed field, a NUL in any string, or free-form data nested deeper than MAX_DEPTH."""
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            check_values(getattr(value, name), f"{where}.{name}" if where else name, typed, depth)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{where}: {value} is not a finite number")
+        if typed and value < 0:
+            raise ValueError(f"{where}: {value} is negative")
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where}: text holds a NUL character")
+    elif isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+        for key, item in value.items():
+            check_values(key, where, False, depth + 1)
+            check_values(item, f"{where}.{key}", False, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+        if len(value) > 64 and all(type(v) is float for v in value):  # raw samples: checked at once
+            _check_floats(value, where, typed)
+            return
+        for i, item in enumerate(value):
+            check_values(item, f"{where}.{i}", typed, depth + (0 if typed else 1))
+
+
+def _check_floats(values, where: str, typed: bool) -> None:
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(array) | ((array < 0) if typed else False)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{where}.{i}: {values[i]} is " + ("negative" if math.isfinite(values[i])
+                                                            else "not a finite number"))
+
+
+def first_problem(exc) -> str:
+    """A pydantic ValidationError as one line: where, and what is wrong (the first problem)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "top level"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "string_pattern_mismatch":
+        message = "must be text without control characters" + (
+            " or spaces" if "\\s" in str(first.get("ctx", {}).get("pattern", "")) else "")
+    if ": " in message and message.split(": ", 1)[0].replace(".", "").replace("_", "").isalnum():
+        inner, message = message.split(": ", 1)   # check_values names the place inside the model
+        where = f"{where}.{inner}" if where != "top level" else inner
+    text = f"{where}: {message}"[:400]
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
 
 class Prediction(BaseModel):
-    index: int
-    label: str
-    score: float = Field(description="probability (softmax of the output unless it already is one)")
+    index: Count
+    label: Name
+    score: Score = Field(description="probability (softmax of the output unless it already is one)")
 
 
 class LatencyStats(BaseModel):
@@ -37,7 +131,7 @@ class LatencyStats(BaseModel):
 
 
 class ProtocolInfo(BaseModel):
-    name: str
+    name: _name(32)
     warmup: int
     settle_s: float
     runs: int
@@ -50,7 +144,7 @@ class ProtocolInfo(BaseModel):
 class Energy(BaseModel):
     """Energy over the timed loops. method says how it was obtained (rated power is not measured)."""
 
-    method: str
+    method: _name(200)
     joules: float
     seconds: float
     inferences: int
@@ -105,15 +199,16 @@ class HarnessOverhead(BaseModel):
 class TargetResult(BaseModel):
     model_config = ConfigDict(validate_assignment=True)
 
-    target: str
-    runtime: str
+    target: ShortName
+    runtime: ShortName
     runtime_version: str | None
-    precision: str
-    device: str = "cpu"
-    model: str
+    precision: _name(16)
+    device: ShortName = "cpu"
+    model: Name
     artifact: dict | None = Field(default=None, description="format, path, sha256, toolchain")
     status: Literal["ok", "unavailable", "failed", "interrupted"]
     error: str | None = None
+    sweep: dict = Field(default_factory=dict, description="the swept knobs at this point: threads, batch")
     protocol: ProtocolInfo
     options: dict = Field(default_factory=dict)
     input: dict | None = Field(default=None, description="shape, layout, dtype, quantization")
@@ -130,7 +225,7 @@ class TargetResult(BaseModel):
     elapsed_s: float | None = None
     batch: int = 1
     images_per_s: float | None = Field(default=None, description="batch x fps: throughput in images/s")
-    samples_ms: list[float] = Field(default_factory=list)
+    samples_ms: list[float] = Field(default_factory=list, max_length=MAX_SAMPLES)
     energy: Energy | None = None
     memory: MemoryUse | None = None
     sustained: Sustained | None = None
@@ -139,12 +234,23 @@ class TargetResult(BaseModel):
     is_reference: bool = False
     agrees_with_reference: bool | None = None
 
+    @model_validator(mode="after")
+    def _values_in_range(self):
+        check_values(self)
+        return self
+
+
+def sweep_label(result: TargetResult) -> str:
+    """'litert-int8', or 'litert-int8 t=2 b=8' for one point of a sweep."""
+    marks = {"threads": "t", "batch": "b"}
+    return " ".join([result.target, *(f"{marks.get(k, k)}={v}" for k, v in result.sweep.items())])
+
 
 class DeviceInfo(BaseModel):
     """The machine a result was measured on; thermal_c is read at the start of the run."""
 
-    hostname: str
-    cpu_model: str
+    hostname: Name
+    cpu_model: Name
     cores_physical: int | None
     cores_logical: int | None
     arch: str
@@ -173,7 +279,7 @@ class DeviceInfo(BaseModel):
 class ReferencePrediction(BaseModel):
     """The float prediction the targets are checked against, and where it came from."""
 
-    target: str
+    target: ShortName
     top1: Prediction
     top5: list[Prediction] = Field(default_factory=list)
     timed: bool = Field(description="True: one of the run's timed targets; False: one untimed "
@@ -181,15 +287,31 @@ class ReferencePrediction(BaseModel):
 
 
 class SkippedTarget(BaseModel):
-    target: str
+    target: ShortName
     reason: str
 
 
+class ProcessInfo(BaseModel):
+    """The process that recorded a run as it happened: while the run is stored as running, its
+    process being gone (same host, no such pid, or a pid reused by a later process) means the
+    run was abandoned (kill -9, power loss)."""
+
+    host: Name
+    pid: int = Field(ge=1, le=2**32)
+    started: float = Field(ge=0, allow_inf_nan=False, description="the process's start, unix seconds")
+
+
+# complete/interrupted/failed: how a run ended. running: its process is (as far as can be told)
+# still at it; abandoned: stored as running, but its process is gone. Neither of the last two is
+# ever written by a run's end: the store derives them when it reads.
+RunStatus = Literal["complete", "interrupted", "failed", "running", "abandoned"]
+
+
 class RunResult(BaseModel):
-    schema_version: int = SCHEMA_VERSION
-    run_id: str
-    created: str
-    status: Literal["complete", "interrupted", "failed"] = "complete"
+    schema_version: int = Field(SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
+    run_id: RunId
+    created: Stamp
+    status: RunStatus = "complete"
     edgebench_version: str
     device: DeviceInfo
     model: dict
@@ -200,7 +322,18 @@ class RunResult(BaseModel):
     reference: ReferencePrediction | None = None
     skipped: list[SkippedTarget] = Field(default_factory=list)
     error: str | None = Field(default=None, description="why a failed run stopped")
-    results: list[TargetResult]
+    process: ProcessInfo | None = Field(default=None, description="the process that recorded the run")
+    results: list[TargetResult] = Field(max_length=MAX_TARGETS)
+
+    @model_validator(mode="after")
+    def _values_in_range(self):
+        name = self.model.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 256 or not name.isprintable():
+            raise ValueError("model.name: must be printable text of 1-256 characters")
+        for field in type(self).model_fields:
+            if field != "results":   # each target checked itself when it was built
+                check_values(getattr(self, field), field)
+        return self
 
 
 class TargetAccuracy(BaseModel):

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from edgebench.runtimes.base import NoArena, RuntimeDefaults
+from edgebench.runtimes.base import BATCH, NoArena, RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import Quantization, TensorSpec, image_layout
 
@@ -59,6 +59,7 @@ class OpenVinoRuntime(RuntimeDefaults):
     distribution = module = "openvino"
     install_hint = "pip install 'edgebench[openvino]'"
     how_it_runs = "CPU plugin, f32 inference-precision hint"
+    capabilities = frozenset({BATCH})   # any batch size, by reshaping the model's input
 
     def load(self, artifact, options: RuntimeOptions) -> OpenVinoSession:
         import openvino as ov
@@ -70,5 +71,10 @@ class OpenVinoRuntime(RuntimeDefaults):
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_NUM_THREADS": str(options.threads or os.cpu_count() or 1),
         }
-        compiled = ov.Core().compile_model(str(artifact.path), "CPU", config)
-        return OpenVinoSession(compiled, getattr(artifact, "io_quantization", {}) or {})
+        core = ov.Core()
+        model = core.read_model(str(artifact.path))
+        if options.batch > 1:
+            shape = list(model.input(0).get_partial_shape())
+            model.reshape({model.input(0): ov.PartialShape([options.batch, *shape[1:]])})
+        compiled = core.compile_model(model, "CPU", config)
+        return OpenVinoSession(compiled, artifact.io_quantization or {})
