@@ -106,3 +106,26 @@ def test_thread_and_batch_sweeps_through_the_cli(tmp_path):
     assert by[("openvino-fp32", 4)]["status"] == "ok" and by[("openvino-fp32", 4)]["batch"] == 4
     assert by[("litert-int8", 4)]["status"] == "unavailable"
     assert "sweep over batch: images/s" in batch.stdout
+
+
+@pytest.mark.slow
+def test_profile_onnxruntime_top_ops_are_convolutions(tmp_path):
+    out = run_cli("profile", "--target", "onnxruntime-fp32", "--top", "5", "--inferences", "10",
+                  "--out", str(tmp_path / "p.json"))
+    assert out.returncode == 0, out.stderr
+    profile = json.loads((tmp_path / "p.json").read_text())
+    assert [op["op_type"] for op in profile["ops"][:5]] == ["Conv"] * 5
+    assert profile["by_type"]["Conv"] > 0.8 and abs(sum(o["share"] for o in profile["ops"]) - 1) < 1e-6
+    assert "ONNX Runtime session profiling" in profile["method"]
+    assert "by op type: Conv" in out.stdout
+
+
+@pytest.mark.slow
+def test_profile_openvino_and_a_runtime_without_a_profiler(tmp_path):
+    out = run_cli("profile", "--target", "openvino-fp32", "--top", "3", "--inferences", "5")
+    assert out.returncode == 0, out.stderr
+    assert "OpenVINO performance counters" in " ".join(out.stdout.split())
+    lite = run_cli("profile", "--target", "litert-int8")
+    assert lite.returncode == 2 and "exposes no per-op profiler" in lite.stderr
+    none = run_cli("profile", "--target", "warp-drive")
+    assert none.returncode == 2 and "unknown target 'warp-drive'" in none.stderr

@@ -360,3 +360,27 @@ class AccuracyResult(BaseModel):
     reference_target: str | None
     device: dict
     results: list[TargetAccuracy]
+
+
+class OpShare(BaseModel):
+    node: str
+    op_type: str
+    total_ms: float = Field(ge=0)
+    calls: int = Field(ge=0)
+    ms_per_inference: float = Field(ge=0)
+    share: float = Field(ge=0, le=1, description="of the summed op time")
+
+
+class OpProfile(BaseModel):
+    """A target's per-op profile from its runtime's own profiler; never mixed into timed runs."""
+
+    schema_version: int = 1
+    model: str
+    target: str
+    runtime_version: str | None
+    method: str
+    inferences: int
+    total_ms: float
+    device: dict
+    ops: list[OpShare]            # every op, most time first
+    by_type: dict[str, float]     # op type -> share

@@ -49,7 +49,27 @@ class NoArena:
 
 
 # Capabilities a runtime may declare.
-BATCH = "batch"   # builds its graph for any batch size (RuntimeOptions.batch)
+BATCH = "batch"       # builds its graph for any batch size (RuntimeOptions.batch)
+PROFILE = "profile"   # with RuntimeOptions.profile, its sessions are OpProfiler too
+
+
+@dataclass(frozen=True)
+class OpTime:
+    """One operator (node) of a model: time summed over the profiled inferences."""
+
+    node: str
+    op_type: str
+    total_ms: float
+    calls: int
+
+
+class OpProfiler(Protocol):
+    """A session loaded with profile=True: after some inferences, the runtime's own per-op times.
+    method says which profiler produced them."""
+
+    profile_method: str
+
+    def op_times(self) -> list[OpTime]: ...
 
 
 class Runtime(Protocol):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
-from edgebench.runtimes.base import NoArena, RuntimeDefaults
+from edgebench.runtimes.base import PROFILE, NoArena, OpTime, RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import TensorSpec, image_layout
 
@@ -41,11 +42,33 @@ class OnnxRuntimeSession(NoArena):
     def close(self) -> None:
         self._session = None
 
+    profile_method = "ONNX Runtime session profiling (SessionOptions.enable_profiling), node events"
+
+    def op_times(self) -> list[OpTime]:
+        """Per-node times from ONNX Runtime's profile file (written when profiling ends)."""
+        import json
+
+        path = Path(self._session.end_profiling())
+        try:
+            events = json.loads(path.read_text())
+        finally:
+            path.unlink(missing_ok=True)
+        totals: dict[str, list] = {}
+        for e in events:
+            if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time"):
+                continue
+            node = e["name"].removesuffix("_kernel_time")
+            entry = totals.setdefault(node, [e.get("args", {}).get("op_name", "?"), 0.0, 0])
+            entry[1] += e.get("dur", 0) / 1000.0   # microseconds
+            entry[2] += 1
+        return [OpTime(node, op, ms, calls) for node, (op, ms, calls) in totals.items()]
+
 
 class OnnxRuntime(RuntimeDefaults):
     name = "onnxruntime"
     formats = ("onnx",)
     provider = "CPUExecutionProvider"
+    capabilities = frozenset({PROFILE})
     distribution = module = "onnxruntime"
     install_hint = "pip install 'edgebench[onnx]'"
     how_it_runs = "CPUExecutionProvider"
@@ -58,6 +81,11 @@ class OnnxRuntime(RuntimeDefaults):
         so.intra_op_num_threads = threads
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
+        if options.profile:
+            import tempfile
+
+            so.enable_profiling = True
+            so.profile_file_prefix = str(Path(tempfile.gettempdir()) / f"edgebench-ort-{os.getpid()}")
         providers = [self.provider] + (["CPUExecutionProvider"] if self.provider != "CPUExecutionProvider" else [])
         session = ort.InferenceSession(str(artifact.path), so, providers=providers)
         if session.get_providers()[0] != self.provider:

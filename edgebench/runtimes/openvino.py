@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from edgebench.runtimes.base import BATCH, NoArena, RuntimeDefaults
+from edgebench.runtimes.base import BATCH, PROFILE, NoArena, OpTime, RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import Quantization, TensorSpec, image_layout
 
@@ -27,8 +27,9 @@ def _text(value) -> str:
 
 
 class OpenVinoSession(NoArena):
-    def __init__(self, compiled, io_quantization: dict[str, tuple[float, int]]):
+    def __init__(self, compiled, io_quantization: dict[str, tuple[float, int]], profile: bool = False):
         self._compiled = compiled
+        self._profile: dict | None = {} if profile else None
         self._request = compiled.create_infer_request()
         self.input_spec = _spec(compiled.input(0), io_quantization.get("input"))
         self.output_spec = _spec(compiled.output(0), io_quantization.get("output"))
@@ -45,12 +46,23 @@ class OpenVinoSession(NoArena):
 
     def invoke(self) -> None:
         self._request.infer()
+        if self._profile is not None:   # counters describe the last inference only: add them up
+            for info in self._request.profiling_info:
+                entry = self._profile.setdefault(info.node_name, [info.node_type, 0.0, 0])
+                entry[1] += info.real_time.total_seconds() * 1e3
+                entry[2] += 1
 
     def output(self) -> np.ndarray:
         return self._request.get_output_tensor(0).data.copy()
 
     def close(self) -> None:
         self._request = self._compiled = None
+
+    profile_method = "OpenVINO performance counters (PERF_COUNT), real time per node"
+
+    def op_times(self) -> list[OpTime]:
+        return [OpTime(node, op, ms, calls) for node, (op, ms, calls) in (self._profile or {}).items()
+                if ms > 0]
 
 
 class OpenVinoRuntime(RuntimeDefaults):
@@ -59,7 +71,7 @@ class OpenVinoRuntime(RuntimeDefaults):
     distribution = module = "openvino"
     install_hint = "pip install 'edgebench[openvino]'"
     how_it_runs = "CPU plugin, f32 inference-precision hint"
-    capabilities = frozenset({BATCH})   # any batch size, by reshaping the model's input
+    capabilities = frozenset({BATCH, PROFILE})   # any batch size, by reshaping the model's input
 
     def load(self, artifact, options: RuntimeOptions) -> OpenVinoSession:
         import openvino as ov
@@ -70,6 +82,7 @@ class OpenVinoRuntime(RuntimeDefaults):
             "INFERENCE_PRECISION_HINT": "f32",
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_NUM_THREADS": str(options.threads or os.cpu_count() or 1),
+            **({"PERF_COUNT": "YES"} if options.profile else {}),
         }
         core = ov.Core()
         model = core.read_model(str(artifact.path))
@@ -77,4 +90,4 @@ class OpenVinoRuntime(RuntimeDefaults):
             shape = list(model.input(0).get_partial_shape())
             model.reshape({model.input(0): ov.PartialShape([options.batch, *shape[1:]])})
         compiled = core.compile_model(model, "CPU", config)
-        return OpenVinoSession(compiled, artifact.io_quantization or {})
+        return OpenVinoSession(compiled, artifact.io_quantization or {}, options.profile)

@@ -30,6 +30,7 @@ class RuntimeOptions:
     device: str = "cpu"
     precision: str = "fp32"
     batch: int = 1
+    profile: bool = False     # load with the runtime's own op profiler (never for timed runs)
 
     def __post_init__(self) -> None:
         _check_range("threads", self.threads, 1, MAX_THREADS, optional=True)

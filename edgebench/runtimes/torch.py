@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from edgebench.errors import TargetUnavailable
-from edgebench.runtimes.base import BATCH, NoArena, RuntimeDefaults
+from edgebench.runtimes.base import BATCH, PROFILE, NoArena, OpTime, RuntimeDefaults
 from edgebench.runtimes.options import TorchOptions
 from edgebench.tensors import TensorSpec
 
@@ -30,6 +30,7 @@ class TorchSession(NoArena):
         self.settings = settings
         self._torch = torch
         self._module = module
+        self._profiler, self._profiling = None, False
         self._x = None
         self._y = None
         self.input_spec, self.output_spec = input_spec, output_spec
@@ -46,6 +47,23 @@ class TorchSession(NoArena):
 
     def close(self) -> None:
         self._module = None
+        if self._profiler is not None and self._profiling:
+            self._profiler.__exit__(None, None, None)
+
+    profile_method = "torch.profiler (CPU activities), self time per operator"
+
+    def start_profiling(self) -> None:
+        from torch.profiler import ProfilerActivity, profile
+
+        self._profiler = profile(activities=[ProfilerActivity.CPU])
+        self._profiler.__enter__()
+        self._profiling = True
+
+    def op_times(self) -> list[OpTime]:
+        self._profiler.__exit__(None, None, None)
+        self._profiling = False
+        return [OpTime(e.key, e.key, e.self_cpu_time_total / 1000.0, e.count)
+                for e in self._profiler.key_averages() if e.self_cpu_time_total > 0]
 
 
 class CudaSession:
@@ -151,7 +169,7 @@ class TorchRuntime(RuntimeDefaults):
     name = "torch"
     formats = ("torch",)
     options_type = TorchOptions
-    capabilities = frozenset({BATCH})
+    capabilities = frozenset({BATCH, PROFILE})
     distribution = module = "torch"
     install_hint = "pip install torch"
     how_it_runs = "CPU"
@@ -178,9 +196,12 @@ def _load_cpu(module, input_shape, options: TorchOptions) -> TorchSession:
         elif mode == "compile":
             module = torch.compile(module)
         output_shape = tuple(module(sample).shape)
-    return TorchSession(module, TensorSpec("input", input_shape, "float32", "NCHW"),
-                        TensorSpec("logits", output_shape, "float32"),
-                        {"threads": torch.get_num_threads(), "mode": mode})
+    session = TorchSession(module, TensorSpec("input", input_shape, "float32", "NCHW"),
+                           TensorSpec("logits", output_shape, "float32"),
+                           {"threads": torch.get_num_threads(), "mode": mode})
+    if options.profile:
+        session.start_profiling()
+    return session
 
 
 def _load_cuda(module, input_shape, options: TorchOptions) -> CudaSession:
@@ -220,6 +241,8 @@ def _load_cuda(module, input_shape, options: TorchOptions) -> CudaSession:
 
 class TorchCudaRuntime(TorchRuntime):
     """The same runtime on a CUDA GPU: available only where torch sees one."""
+
+    capabilities = frozenset({BATCH})   # op profiles: the CPU target only
 
     def available(self) -> tuple[bool, str]:
         ok, reason = super().available()
