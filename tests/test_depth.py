@@ -129,3 +129,24 @@ def test_profile_openvino_and_a_runtime_without_a_profiler(tmp_path):
     assert lite.returncode == 2 and "exposes no per-op profiler" in lite.stderr
     none = run_cli("profile", "--target", "warp-drive")
     assert none.returncode == 2 and "unknown target 'warp-drive'" in none.stderr
+
+
+def test_offline_options_are_checked():
+    for args, fragment in ((["--scenario", "server"], "'server' is not one of"),
+                           (["--streams", "0"], "'--streams'"),
+                           (["--scenario", "offline", "--duration", "5s"], "not with --scenario offline")):
+        out = run_cli("run", *args, "--no-save")
+        assert out.returncode == 2 and fragment in " ".join(out.stderr.split()), (args, out.stderr)
+
+
+@pytest.mark.slow
+def test_offline_scenario_runs_parallel_sessions(tmp_path):
+    out_path = tmp_path / "r.json"
+    out = run_cli("run", "--targets", "onnxruntime-int8,litert-int8", "--scenario", "offline", "--streams", "2",
+                  "--runs", "40", "--settle", "0", "--no-save", "--out", str(out_path))
+    assert out.returncode == 0, out.stderr
+    for r in json.loads(out_path.read_text())["results"]:
+        assert r["scenario"] == "offline" and r["streams"] == 2 and r["options"]["threads"] == 1
+        assert r["elapsed_s"] >= 2.0 and len(r["samples_ms"]) >= 40 and r["images_per_s"] > 0
+        assert r["top1"]["label"]
+    assert "offline scenario: 2 sessions at once" in " ".join(out.stdout.split())

@@ -14,6 +14,8 @@ from edgebench.runtimes.options import MAX_BATCH, MAX_THREADS, check_choice
 
 PREPROCESS_CHOICES = ("auto", "torchvision", "inception", "unit", "raw")
 METER_CHOICES = ("auto", "none", "rated", "rapl", "nvml", "jetson")
+SCENARIOS = ("single-stream", "offline")   # MLPerf's names
+MAX_STREAMS = 64
 MAX_POWER_W = 10_000.0   # a rated power above this is a typo, not an edge device
 MAX_SWEEP = 16           # values per swept knob
 
@@ -39,6 +41,10 @@ class RunConfig:
     # Sweeps: every target is timed at each of these (instead of `threads` / `batch`).
     thread_counts: tuple[int, ...] = ()
     batch_sizes: tuple[int, ...] = ()
+    # single-stream: one frame at a time (the article's loop); offline: `streams` sessions at
+    # once (default: the CPU's cores), each with `threads` threads (default 1), for images/s.
+    scenario: str = "single-stream"
+    streams: int | None = None
 
     def __post_init__(self) -> None:
         from edgebench.runtimes.base import TARGETS
@@ -63,6 +69,10 @@ class RunConfig:
                 _check_int(name, value, high)
         check_choice("preprocessing", self.preprocess, PREPROCESS_CHOICES)
         check_choice("meter", self.meter, METER_CHOICES)
+        check_choice("scenario", self.scenario, SCENARIOS)
+        _check_int("streams", self.streams, MAX_STREAMS, optional=True)
+        if self.scenario == "offline" and self.protocol.window_s:
+            raise UserError("a sustained run (--duration) times the single-stream loop; not with --scenario offline")
         if self.power_w is not None and not (isinstance(self.power_w, (int, float))
                                              and math.isfinite(self.power_w) and 0 < self.power_w <= MAX_POWER_W):
             raise UserError(f"rated power must be above 0 and at most {MAX_POWER_W:g} W, got {self.power_w!r}")

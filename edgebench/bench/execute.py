@@ -171,9 +171,13 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
     protocol, window = _protocol_for(plan.config.protocol, meter)
     name = planned.name
     events.target_started(name, protocol.runs * protocol.repetitions)
-    sampler = device_sampler() if protocol.window_s else None
-    m = measure(session, x, protocol, lambda done, total: events.target_progress(name, done, total), meter,
-                sampler)
+    progress = lambda done, total: events.target_progress(name, done, total)  # noqa: E731
+    streams = 1
+    if plan.config.scenario == "offline":
+        m, streams = _measure_offline(session, planned, x, protocol, progress, meter, plan.config.streams)
+    else:
+        sampler = device_sampler() if protocol.window_s else None
+        m = measure(session, x, protocol, progress, meter, sampler)
     predictions, label_set = _predict(plan, m.output[:1], session.output_spec)
     energy = None
     if m.energy:
@@ -186,7 +190,27 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
 
         sustained = summarize(m.windows, protocol.window_s, board())   # flags as the loop ended
     return Measured(m, protocol, session.input_spec, prep, why, preprocess_ms, predictions, label_set,
-                    energy, meter.name if meter is not None else None, window, sustained)
+                    energy, meter.name if meter is not None else None, window, sustained,
+                    plan.config.scenario, streams)
+
+
+def _measure_offline(session, planned: PlannedTarget, x, protocol: Protocol, progress, meter,
+                     streams: int | None):
+    """Offline: `streams` sessions of this target at once (the first is the one loaded)."""
+    import os
+
+    from edgebench.bench.plan import open_session
+    from edgebench.bench.runner import measure_offline
+
+    count = streams or max(2, os.cpu_count() or 1)
+    extra = []
+    try:
+        for _ in range(count - 1):
+            extra.append(open_session(planned))
+        return measure_offline([session, *extra], x, protocol, progress, meter), count
+    finally:
+        for s in extra:
+            s.close()
 
 
 def _protocol_for(protocol: Protocol, meter) -> tuple[Protocol, float | None]:

@@ -32,6 +32,8 @@ class Measured:
     meter: str | None = None
     energy_window_s: float | None = None
     sustained: Sustained | None = None
+    scenario: str = "single-stream"
+    streams: int = 1
 
 
 def target_result(planned: PlannedTarget, model: str, protocol: Protocol,
@@ -70,6 +72,7 @@ def _measured_fields(d: Measured) -> dict:
         latency_ms=latency_stats(m.samples_ms, [float(np.median(r)) / 1e6 for r in m.repetitions]),
         fps=m.fps, batch=batch, images_per_s=m.fps * batch, elapsed_s=m.total_elapsed_s,
         samples_ms=[round(float(v), 6) for v in m.samples_ms], energy=d.energy, sustained=d.sustained,
+        scenario=d.scenario, streams=d.streams,
         top1=d.predictions[0], top5=d.predictions)
 
 

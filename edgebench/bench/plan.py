@@ -119,6 +119,8 @@ def _plan_one(target: TargetDef, config: RunConfig, source: ModelSource, explici
     """A named target is always planned (unavailable, with its reason, if it cannot run); in a
     default selection a target that cannot run here is skipped with its reason."""
     threads = threads if threads is not None else config.threads
+    if threads is None and config.scenario == "offline":
+        threads = 1   # offline: parallel streams of one thread each, unless told otherwise
     batch = batch if batch is not None else config.batch
     runtime = load_runtime(target.runtime_key)
     problem = _why_not(target, runtime, source, explicit, batch)

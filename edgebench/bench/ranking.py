@@ -22,19 +22,29 @@ class Ranking:
     def has_reference(self) -> bool:
         return any(s is not None for s in self.speedups)
 
+    @staticmethod
+    def speed_ratio(faster: TargetResult, slower: TargetResult) -> float:
+        return _time(slower) / _time(faster)
+
 
 def rank(results: list[TargetResult], reference_target: str | None) -> Ranking:
     """In a sweep, each point is compared with the reference target at the same point."""
-    measured = sorted((r for r in results if r.status == "ok" and r.latency_ms is not None),
-                      key=lambda r: r.latency_ms.median)
+    measured = sorted((r for r in results if r.status == "ok" and r.latency_ms is not None), key=_time)
     references = {_point(r): r for r in reversed(measured) if r.target == reference_target}
     fallback = next((r for r in measured if r.target == reference_target), None)
     speedups = []
     for r in measured:
         ref = references.get(_point(r), fallback)
-        speedups.append(ref.latency_ms.median / r.latency_ms.median if ref is not None else None)
+        speedups.append(_time(ref) / _time(r) if ref is not None else None)
     supported, why = _support(measured)
     return Ranking(measured, supported, why, speedups)
+
+
+def _time(r: TargetResult) -> float:
+    """What 'faster' means: the median latency of one frame, or (offline) time per image."""
+    if r.scenario == "offline":
+        return 1.0 / r.images_per_s if r.images_per_s else float("inf")
+    return r.latency_ms.median
 
 
 def _point(r: TargetResult) -> tuple:
@@ -44,6 +54,8 @@ def _point(r: TargetResult) -> tuple:
 def _support(measured: list[TargetResult]) -> tuple[bool, str]:
     if len(measured) < 2:
         return True, "one target measured: nothing to rank"
+    if any(r.scenario == "offline" for r in measured):
+        return True, "offline: ranked by images/s over the whole timed loop (one figure per target, no CI)"
     noisy = [sweep_label(r) for r in measured if r.latency_ms.cv > NOISY_CV]
     if noisy:
         return False, (f"CV above {NOISY_CV:.0%} for {', '.join(noisy)}: the medians are too noisy "

@@ -128,3 +128,67 @@ def measure(session: Session, x: np.ndarray, protocol: Protocol,
         on_progress(completed, completed)
     return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None,
                        first_ns / 1e6, windows if window_ns else None)
+
+
+OFFLINE_MIN_S = 2.0   # an offline figure needs every stream busy for a while, not a burst
+
+
+def measure_offline(sessions: list[Session], x: np.ndarray, protocol: Protocol,
+                    on_progress: ProgressCallback | None = None, meter: Meter | None = None) -> Measurement:
+    """MLPerf's offline scenario: every session (stream) runs the frame loop at once, in its
+    own thread, and throughput is all their inferences / wall-clock seconds. Each repetition
+    lasts until the streams together did protocol.runs inferences and OFFLINE_MIN_S (or the
+    protocol's min_duration_s) have passed. Native runtimes release the GIL while they infer."""
+    import threading
+
+    clock = time.perf_counter_ns
+    first_ns = None
+    for session in sessions:   # warm every stream up; the first call of the first is "first"
+        for i in range(max(1, protocol.warmup)):
+            t0 = clock()
+            session.set_input(x)
+            session.invoke()
+            session.output()
+            if first_ns is None:
+                first_ns = clock() - t0
+    time.sleep(protocol.settle_s)
+    min_ns = max(protocol.min_duration_s, OFFLINE_MIN_S) * 1e9
+    repetitions, elapsed, energy, y = [], [], [], None
+    for _ in range(protocol.repetitions):
+        done = [0]
+        lock = threading.Lock()
+        samples: list[list[int]] = [[] for _ in sessions]
+        start = clock()
+
+        def stream(k: int) -> None:
+            s, out = sessions[k], samples[k]
+            while True:
+                with lock:
+                    if done[0] >= protocol.runs and clock() - start >= min_ns:
+                        return
+                    done[0] += 1
+                t0 = clock()
+                s.set_input(x)
+                s.invoke()
+                s.output()
+                out.append(clock() - t0)
+
+        if meter is not None:
+            meter.start()
+        threads = [threading.Thread(target=stream, args=(k,), daemon=True) for k in range(len(sessions))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+                if on_progress is not None:
+                    on_progress(sum(len(s) for s in samples), max(protocol.runs, sum(len(s) for s in samples)))
+        elapsed.append((clock() - start) / 1e9)
+        if meter is not None:
+            energy.append(meter.stop())
+        repetitions.append(np.array([v for s in samples for v in s], dtype=np.int64))
+    sessions[0].set_input(x)
+    sessions[0].invoke()
+    y = sessions[0].output()   # the prediction, outside every timed loop
+    return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None,
+                       first_ns / 1e6 if first_ns is not None else None)

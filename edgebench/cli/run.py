@@ -9,7 +9,7 @@ from typing import Literal
 
 import typer
 
-from edgebench.bench.config import METER_CHOICES, PREPROCESS_CHOICES
+from edgebench.bench.config import METER_CHOICES, PREPROCESS_CHOICES, SCENARIOS
 from edgebench.cli.common import (check_writable, console, err_console, signals_as_interrupts, user_errors,
                                   write_text_atomically)
 from edgebench.cli.progress import RichEvents, live_progress
@@ -86,6 +86,8 @@ def run_command(
     runs: Annotated[Optional[int], typer.Option(min=1, max=10_000_000, help="Timed runs (overrides the protocol).")] = None,
     warmup: Annotated[Optional[int], typer.Option(min=0, max=1_000_000, help="Warm-up runs (overrides the protocol).")] = None,
     settle: Annotated[Optional[float], typer.Option(min=0.0, max=3600.0, help="Seconds to pause after warm-up (overrides the protocol).")] = None,
+    scenario: Annotated[Literal[SCENARIOS], typer.Option(help="MLPerf scenario: single-stream (one frame at a time, the article's loop) or offline (several sessions at once for maximum images/s).")] = "single-stream",
+    streams: Annotated[Optional[int], typer.Option(min=1, max=64, help="Offline: sessions inferring at once (default: the CPU's cores, 1 thread each).")] = None,
     duration: Annotated[Optional[str], typer.Option(help="Sustained run: time each target for this long (e.g. 90s, 5m, 1h; 1 s to 24 h), with fps, CPU clock and temperatures per second, and a throttling verdict.")] = None,
     threads: Annotated[Optional[str], typer.Option(help=f"CPU threads per runtime (default: all cores; 1 to {MAX_THREADS}); a list such as 1,2,4 sweeps them.")] = None,
     preprocess: Annotated[Literal[PREPROCESS_CHOICES], typer.Option(help="Normalisation for your own model (auto reads a quantized input's range).")] = "auto",
@@ -120,7 +122,7 @@ def run_command(
             batch=batch_sizes[0] if len(batch_sizes) == 1 else 1,
             thread_counts=thread_counts if len(thread_counts) > 1 else (),
             batch_sizes=batch_sizes if len(batch_sizes) > 1 else (),
-            preprocess=preprocess, allow_download=not offline,
+            preprocess=preprocess, allow_download=not offline, scenario=scenario, streams=streams,
             meter=meter, power_w=power_w,
             runtime_settings=runtime_settings(torch_mode, cuda_input, runtime_option))
         recorder = _store(store) if save else None

@@ -50,6 +50,8 @@ def results_table(result, ranking) -> Table:
     d = result.device
     title = (f"{result.model['name']} on {d.cpu_model} ({d.cores_physical or '?'} cores / "
              f"{d.cores_logical or '?'} threads) - protocol {protocol.name}: {describe_protocol(protocol)}")
+    if any(r.scenario == "offline" for r in ok):
+        title += f" - offline scenario: {ok[0].streams} sessions at once"
     energy = next((r.energy for r in ok if r.energy), None)
     caption = METHODS + (f" Energy: {energy.method}." if energy else "")
     memory = next((r.memory for r in ok if r.memory), None)
@@ -82,7 +84,7 @@ def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
     columns += [("p99 ms", "right"), ("CV %", "right"), ("fps", "right")]
     if ranking.has_reference:
         columns.append(("x vs ref", "right"))
-    if _batched(ok):
+    if _batched(ok) or any(r.scenario == "offline" for r in ok):
         columns += [("batch", "right"), ("images/s", "right")]
     if energy:
         columns += [("mJ/inference", "right"), ("avg W", "right")]
@@ -101,7 +103,7 @@ def _row(r, ranking, speedup, energy: bool, rigorous: bool) -> list[str]:
     row += [f"{lat.p99:.3f}", f"{lat.cv * 100:.1f}", f"{r.fps:.1f}"]
     if ranking.has_reference:
         row.append("-" if speedup is None else f"{speedup:.2f}x")
-    if _batched(ranking.order):
+    if _batched(ranking.order) or any(o.scenario == "offline" for o in ranking.order):
         row += [str(r.batch), f"{r.images_per_s:,.0f}"]
     if energy:
         e = r.energy
@@ -132,7 +134,7 @@ def _print_ranking(ranking, result) -> None:
         return
     first, second = ranking.order[0], ranking.order[1]
     if ranking.supported:
-        ratio = second.latency_ms.median / first.latency_ms.median
+        ratio = ranking.speed_ratio(first, second)
         console.print(f"fastest: {escape(sweep_label(first))}, {ratio:.2f}x the speed of {escape(sweep_label(second))} "
                       f"({escape(ranking.why)})")
         return

@@ -209,6 +209,8 @@ class TargetResult(BaseModel):
     status: Literal["ok", "unavailable", "failed", "interrupted"]
     error: str | None = None
     sweep: dict = Field(default_factory=dict, description="the swept knobs at this point: threads, batch")
+    scenario: str = Field(default="single-stream", description="MLPerf scenario: single-stream or offline")
+    streams: int = Field(default=1, description="sessions inferring at once (offline)")
     protocol: ProtocolInfo
     options: dict = Field(default_factory=dict)
     input: dict | None = Field(default=None, description="shape, layout, dtype, quantization")
