@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edgebench.cli import accuracy, hub, models, report, results, run, targets
+from edgebench.cli import accuracy, fleet, hub, models, report, results, run, targets
 
 app = typer.Typer(
     name="edgebench",
@@ -21,6 +21,7 @@ app.command("compare")(report.compare_command)
 app.add_typer(models.app, name="models")
 app.add_typer(results.app, name="results")
 app.add_typer(hub.app, name="hub")
+app.add_typer(fleet.app, name="fleet")
 
 
 def _version(value: bool) -> None:
