@@ -150,3 +150,45 @@ def test_offline_scenario_runs_parallel_sessions(tmp_path):
         assert r["elapsed_s"] >= 2.0 and len(r["samples_ms"]) >= 40 and r["images_per_s"] > 0
         assert r["top1"]["label"]
     assert "offline scenario: 2 sessions at once" in " ".join(out.stdout.split())
+
+
+def _sweep_run():
+    from tests.conftest import make_run
+
+    run = make_run(targets=("litert-int8", "litert-int8"))
+    run.results[0].sweep, run.results[1].sweep = {"threads": 1}, {"threads": 2}
+    run.results[0].options, run.results[1].options = {"threads": 1}, {"threads": 2}
+    return run
+
+
+def test_a_sweep_keeps_every_point_of_one_target_through_the_store(tmp_path):
+    from edgebench.results.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    run = _sweep_run()
+    stored = run.model_copy(deep=True)
+    stored.results = []
+    store.begin_run(stored)
+    for position, r in enumerate(run.results):
+        store.add_target(run.run_id, position, r)
+        stored.results.append(r)
+    store.finish_run(stored)
+    back = store.get(run.run_id)
+    assert [r.sweep for r in back.results] == [{"threads": 1}, {"threads": 2}]
+    assert [r.latency_ms.median for r in back.results] == [1.1, 2.1]
+
+
+def test_report_draws_sweep_and_sustained_charts():
+    from edgebench.report.charts import report_charts
+    from edgebench.report.depth import profile_chart
+    from edgebench.results.schema import OpProfile, OpShare
+
+    run = _sweep_run()
+    run.results[0].sustained = summarize(_windows([10, 11, 9, 10], [1500, 1500, 1400, 1500]), 1.0)
+    charts = report_charts([run], [])
+    assert {"sweep_threads", "sustained"} <= set(charts)
+    ops = [OpShare(node=f"conv{i}", op_type="Conv", total_ms=10 - i, calls=5, ms_per_inference=(10 - i) / 5,
+                   share=(10 - i) / 55) for i in range(10)]
+    fig = profile_chart(OpProfile(model="m", target="onnxruntime-fp32", runtime_version="1", method="x; y",
+                                  inferences=5, total_ms=55, device={}, ops=ops, by_type={"Conv": 1.0}))
+    assert len(fig.axes[0].patches) == 10

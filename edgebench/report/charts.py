@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from edgebench.results.reference import PublishedFigure
-from edgebench.results.schema import DeviceInfo, RunResult, TargetResult
+from edgebench.results.schema import DeviceInfo, RunResult, sweep_label, TargetResult
 
 PUBLISHED_STYLE = {"facecolor": "#c8c8c8", "edgecolor": "#555555", "hatch": "///"}
 DEVICE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
@@ -69,7 +69,7 @@ def run_label(run: RunResult, names: dict[str, str] | None = None) -> str:
 
 
 def target_label(run: RunResult, result: TargetResult, names: dict[str, str]) -> str:
-    return f"{model_name(run)} · {result.target} · {target_hardware(run, result, names)}"
+    return f"{model_name(run)} · {sweep_label(result)} · {target_hardware(run, result, names)}"
 
 
 def models_title(runs: list[RunResult], reference: list[PublishedFigure] = ()) -> str:
@@ -228,4 +228,7 @@ def report_charts(runs: list[RunResult], reference: list[PublishedFigure]) -> di
             log=spread > 30, value_format=_number, colours=colours)
     if any(r.samples_ms for run in runs for r in run.results if r.status == "ok"):
         charts["latency"] = latency_chart(runs)
+    from edgebench.report.depth import depth_charts
+
+    charts.update(depth_charts(runs))
     return charts

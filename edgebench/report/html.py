@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
+from edgebench.report.depth import CAPTIONS as DEPTH_CAPTIONS
 from edgebench.report.charts import accelerator_name, device_names, render, report_charts, run_label
 from edgebench.results.reference import PublishedFigure
 from edgebench.results.schema import RunResult
@@ -15,6 +16,7 @@ CHART_CAPTIONS = {
     "energy_per_inference": "Energy per inference in mJ (lower is better): measured energy, rated power "
                             "(labelled), and published setups whose power the source quotes (power / fps).",
     "latency": "Per-inference latency distributions from the raw samples.",
+    **DEPTH_CAPTIONS,
 }
 
 

@@ -1,28 +1,41 @@
 """The results store: SQLAlchemy over embedded SQLite (default) or any URL (PostgreSQL tested).
 
-A run is written as it happens: its row first (status "running"), each target as it
-finishes, then its final status. A Ctrl-C or a crash therefore keeps every finished
-target, and the run says it did not complete. Each write is one short transaction, so
-several processes can write one store at once (SQLite: WAL journal + busy timeout).
+A run is written as it happens: its row first (status "running", with the host, pid and
+start time of the process recording it), each target as it finishes, then its final status.
+A Ctrl-C or a crash therefore keeps every finished target, and the run says it did not
+complete. A run still stored as running whose process is gone (kill -9, power loss) reads as
+"abandoned". Each write is one short transaction, so several processes can write one store at
+once (SQLite: WAL journal + busy timeout).
+
+Reading never creates anything: `Store(url, create=False)` refuses a missing store with one
+line. A row whose stored document cannot be read (malformed JSON, a value out of range) is
+reported and skipped by the commands that read many runs, and never hides the good ones.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import sqlite3
+import stat
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import (JSON, Float, ForeignKey, Integer, String, create_engine, event, func,
-                        select)
+from pydantic import ValidationError
+from sqlalchemy import (JSON, Float, ForeignKey, Integer, LargeBinary, String, Text, cast,
+                        create_engine, delete, event, func, inspect, select)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from edgebench.errors import UserError
+from edgebench.fileio import reason, shown, stat_or_none
 from edgebench.results.run_ids import MIN_PREFIX, RunIdError, check_run_id, match_run_id
-from edgebench.results.schema import DeviceInfo, RunResult, TargetResult
+from edgebench.results.schema import (DeviceInfo, ProcessInfo, RunResult, TargetResult,
+                                      first_problem)
 
 STORE_SCHEMA_VERSION = 1
 
@@ -85,15 +98,36 @@ def store_url(path_or_url: str) -> str:
     """A SQLAlchemy URL from --store: URLs pass through, anything else is a SQLite file path."""
     if "://" in path_or_url:
         return path_or_url
-    return f"sqlite:///{Path(path_or_url).expanduser().resolve()}"
+    try:
+        return f"sqlite:///{Path(path_or_url).expanduser().resolve()}"
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a name too long, a NUL
+        why = reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise UserError(f"cannot use store {shown(path_or_url)}: {why}") from None
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A stored run that cannot be read back: which, and why."""
+
+    run_id: str
+    problem: str
+
+    def message(self, where: str) -> str:
+        return (f"run {self.run_id} in store {where} cannot be read ({self.problem}); skipped "
+                f"(`edgebench results delete {self.run_id[:12]}` removes it)")
+
+
+Warn = Callable[[str], None]
 
 
 class Store:
-    """Open (creating if absent) an edgebench store. Refuses files that are not one."""
+    """An edgebench store. Commands that only read open it with create=False: a missing store is
+    refused with one line instead of being created. Refuses files that are not a store."""
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, create: bool = True):
         """url: a SQLAlchemy URL or a SQLite file path; None opens the default store."""
         self.url = store_url(url) if url else default_store_url()
+        self.create = create
         self._sqlite_path = self._check_sqlite_file()
         try:
             self.engine = create_engine(self.url, **self._engine_options())
@@ -101,11 +135,14 @@ class Store:
             raise UserError(f"cannot open store {self._display()}: {error_reason(exc)}") from None
         if self._sqlite_path is not None:
             event.listen(self.engine, "connect", sqlite_pragmas)
-        self._create_schema()
+        if create:
+            self._create_schema()
+        else:
+            self._check_schema()
 
     # -- opening -----------------------------------------------------------------------------
     def _display(self) -> str:
-        return str(self._sqlite_path) if self._sqlite_path else self.engine_url_safe()
+        return shown(self._sqlite_path) if self._sqlite_path else self.engine_url_safe()
 
     def engine_url_safe(self) -> str:
         from sqlalchemy.engine import make_url
@@ -116,15 +153,26 @@ class Store:
             return self.url
 
     def _engine_options(self) -> dict:
+        # A NaN or infinity must never reach a stored document (the schema refuses them; this
+        # refuses them again at the last step, whatever the path).
+        options = {"json_serializer": functools.partial(json.dumps, allow_nan=False)}
         if self._sqlite_path is not None:
-            return {"connect_args": {"timeout": 60}}
-        return {"pool_pre_ping": True}
+            return {**options, "connect_args": {"timeout": 60}}
+        return {**options, "pool_pre_ping": True}
 
     def _check_sqlite_file(self) -> Path | None:
         if not self.url.startswith("sqlite:///"):
             return None
         path = Path(self.url[len("sqlite:///"):])
-        if path.exists() and path.stat().st_size > 0:
+        if path.name in ("", ":memory:") or "?" in str(path):
+            return path   # in-memory or URI options: nothing on disk to check
+        found = stat_or_none(path, "store")
+        if found is not None and not stat.S_ISREG(found.st_mode):
+            raise UserError(f"store {shown(path)} is not a regular file")
+        if not self.create and (found is None or found.st_size == 0):
+            raise UserError(f"no results store at {shown(path)}: nothing was created (`edgebench run` "
+                            "or `edgebench results import` makes one)")
+        if found is not None and found.st_size > 0:
             try:
                 with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60) as conn:
                     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -135,13 +183,29 @@ class Store:
             if tables and "edgebench_meta" not in tables:
                 raise UserError(f"store {path} is a SQLite database but not an edgebench store; "
                                 "it was left untouched")
-        else:
-            if not path.parent.is_dir():
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise UserError(f"cannot create store directory {path.parent}: {exc.strerror}") from None
+            if not tables and not self.create:
+                raise UserError(f"store {shown(path)} is an empty SQLite database, not an edgebench "
+                                "store; it was left untouched")
+        elif not path.parent.is_dir():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create store directory {shown(path.parent)}: {reason(exc)}") from None
         return path
+
+    def _check_schema(self) -> None:
+        """Reading: the store must already be an edgebench store of a schema this edgebench reads."""
+        try:
+            if not inspect(self.engine).has_table("edgebench_meta"):
+                raise UserError(f"no results store at {self._display()}: it has no edgebench tables "
+                                "(nothing was created)")
+            with Session(self.engine) as s:
+                row = s.get(MetaRow, "schema_version")
+        except SQLAlchemyError as exc:
+            raise UserError(f"cannot open store {self._display()}: {error_reason(exc)}") from None
+        if row is not None and row.value.isdigit() and int(row.value) > STORE_SCHEMA_VERSION:
+            raise UserError(f"store {self._display()} has schema {row.value}, newer than this edgebench "
+                            f"understands ({STORE_SCHEMA_VERSION})")
 
     def _create_schema(self) -> None:
         # Two processes may create a fresh store at once: the loser of that race retries.
@@ -175,42 +239,66 @@ class Store:
 
     # -- writing -----------------------------------------------------------------------------
     def begin_run(self, run: RunResult) -> None:
-        """Record a run as started (status running) with its device; targets follow."""
+        """Record a run as started (status running) with its device and the process recording
+        it (host, pid, start time: once that process is gone the run reads as abandoned);
+        targets follow."""
+        document = {**_run_document(_checked(run)), "process": this_process().model_dump()}
         self._ensure_device(run.device)
         with self._session() as s:
             s.add(RunRow(id=run.run_id, created=run.created, status="running", model=run.model["name"],
                          protocol=_protocol_name(run), device_id=run.device.fingerprint(),
-                         document=_run_document(run)))
+                         document=document))
 
     def add_target(self, run_id: str, position: int, result: TargetResult) -> None:
         with self._session() as s:
             s.add(_target_row(run_id, position, result))
 
     def finish_run(self, run: RunResult) -> None:
-        """Final status and run-level fields (reference, agreement, thermal after)."""
+        """Final status and run-level fields (reference, agreement, thermal after). A result that
+        breaks the schema's rules is stored as failed, saying why (never left running), and the
+        problem is raised."""
+        try:
+            checked, problem = _checked(run), None
+        except UserError as exc:
+            checked, problem = None, str(exc)
         with self._session() as s:
             row = s.get(RunRow, run.run_id)
-            row.status = run.status
-            row.protocol = _protocol_name(run)
-            row.document = _run_document(run)
-            for target_row in row.targets:  # agreement is only known once all targets ran
-                match = next((r for r in run.results if r.target == target_row.target), None)
-                if match is not None:
-                    target_row.document = match.model_dump(mode="json")
-                    target_row.status = match.status
+            if checked is None:
+                row.status = "failed"
+                row.document = {**row.document, "status": "failed", "error": problem[:1000]}
+            else:
+                row.status = checked.status
+                row.protocol = _protocol_name(checked)
+                row.document = _run_document(checked)   # ended: who recorded it no longer matters
+                for target_row in row.targets:  # agreement is only known once all targets ran
+                    # by position: a sweep times one target several times
+                    match = (checked.results[target_row.position]
+                             if target_row.position < len(checked.results) else None)
+                    if match is not None and match.target == target_row.target:
+                        target_row.document = match.model_dump(mode="json")
+                        target_row.status = match.status
+        if problem is not None:
+            raise UserError(problem)
 
     def save(self, run: RunResult) -> None:
         """Write a whole run in one go."""
+        run = _checked(run)
         self._ensure_device(run.device)
         with self._session() as s:
             self._save_in(s, run, device_registered=True)
 
     def import_runs(self, runs: list[RunResult], skip_existing: bool = False) -> tuple[int, int]:
         """All runs in one transaction: all land or none. Returns (imported, skipped)."""
+        runs = [_checked(run) for run in runs]
+        seen: set[str] = set()
+        for run in runs:
+            if run.run_id in seen:
+                raise UserError(f"run {run.run_id} appears twice in what was imported; nothing was imported")
+            seen.add(run.run_id)
         imported = skipped = 0
         with self._session() as s:
             for run in runs:
-                if s.get(RunRow, run.run_id) is not None:
+                if self._exists(s, run.run_id):
                     if skip_existing:
                         skipped += 1
                         continue
@@ -254,15 +342,31 @@ class Store:
         raise UserError(f"store {self._display()}: could not register device {device.fingerprint()}")
 
     # -- reading -----------------------------------------------------------------------------
-    def list_runs(self, limit: int = 50) -> list[dict]:
+    def list_runs(self, limit: int = 50, warn: Warn | None = None) -> list[dict]:
+        """The newest runs, without their targets' documents. A run still recorded as running
+        whose process is gone is listed as abandoned; one whose document cannot be read is
+        listed as unreadable (and warned about)."""
         with self._session() as s:
-            rows = s.execute(select(RunRow, DeviceRow.hostname, func.count(TargetRow.id))
+            rows = s.execute(select(RunRow.id, RunRow.created, RunRow.status, RunRow.model,
+                                    RunRow.protocol, self._raw(RunRow.document), DeviceRow.hostname,
+                                    func.count(TargetRow.id))
                              .join(DeviceRow, RunRow.device_id == DeviceRow.id)
                              .outerjoin(TargetRow, TargetRow.run_id == RunRow.id)
                              .group_by(RunRow.id, DeviceRow.hostname)
                              .order_by(RunRow.created.desc(), RunRow.id).limit(limit)).all()
-            return [{"run_id": r.id, "created": r.created, "status": r.status, "model": r.model,
-                     "protocol": r.protocol, "device": host, "targets": n} for r, host, n in rows]
+        listed = []
+        for run_id, created, status, model, protocol, raw, host, n in rows:
+            try:
+                document = _document(raw)
+                RunResult.model_validate({**document, "status": "complete", "results": []})
+                status = run_state(status, document.get("process"))
+            except _Corrupt as bad:
+                status = "unreadable"
+                if warn is not None:
+                    warn(Unreadable(run_id, str(bad)).message(self._display()))
+            listed.append({"run_id": run_id, "created": created, "status": status, "model": model,
+                           "protocol": protocol, "device": host, "targets": n})
+        return listed
 
     def resolve_ids(self, specs: Sequence[str]) -> list[str]:
         """The full ids of runs named by run-id arguments (edgebench.results.run_ids states the
@@ -276,13 +380,54 @@ class Store:
         return self.get_runs([run_id])[0]
 
     def get_runs(self, run_ids: Sequence[str]) -> list[RunResult]:
-        """Runs by run-id arguments, in the order given; all are resolved before any is read."""
+        """Runs by run-id arguments, in the order given; all are resolved before any is read.
+        A run named here that cannot be read is an error naming it (not a silent gap)."""
         with self._session() as s:
-            return [_to_result(s.get(RunRow, full)) for full in self._resolve_all(s, run_ids)]
+            full_ids = self._resolve_all(s, run_ids)
+            runs, unreadable = self._read(s, full_ids)
+        if unreadable:
+            bad = unreadable[0]
+            raise UserError(f"run {bad.run_id} in store {self._display()} cannot be read ({bad.problem}); "
+                            f"`edgebench results delete {bad.run_id[:12]}` removes it")
+        by_id = {r.run_id: r for r in runs}
+        return [by_id[i] for i in full_ids]
 
-    def all_runs(self) -> list[RunResult]:
+    def all_runs(self, warn: Warn | None = None) -> list[RunResult]:
+        """Every run that can be read, oldest first. The others are skipped, each reported
+        through warn (one line naming it and why)."""
         with self._session() as s:
-            return [_to_result(r) for r in s.scalars(select(RunRow).order_by(RunRow.created, RunRow.id))]
+            runs, unreadable = self._read(s, None)
+        for bad in unreadable:
+            if warn is not None:
+                warn(bad.message(self._display()))
+        return runs
+
+    def _raw(self, column):
+        """A JSON column as its stored text, parsed here rather than by the driver, so that one
+        corrupt row can be skipped instead of failing the whole query (SQLite: read as bytes,
+        since a corrupt row may not even be UTF-8)."""
+        return cast(column, LargeBinary if self._sqlite_path is not None else Text)
+
+    def _read(self, s: Session, ids: Sequence[str] | None) -> tuple[list[RunResult], list[Unreadable]]:
+        runs_q = select(RunRow.id, RunRow.status, self._raw(RunRow.document)).order_by(RunRow.created, RunRow.id)
+        targets_q = (select(TargetRow.run_id, TargetRow.target, self._raw(TargetRow.document))
+                     .order_by(TargetRow.run_id, TargetRow.position, TargetRow.id))
+        if ids is not None:
+            runs_q = runs_q.where(RunRow.id.in_(list(ids)))
+            targets_q = targets_q.where(TargetRow.run_id.in_(list(ids)))
+        targets: dict[str, list[tuple[str, object]]] = {}
+        for run_id, target, raw in s.execute(targets_q):
+            targets.setdefault(run_id, []).append((target, raw))
+        runs, unreadable = [], []
+        for run_id, status, raw in s.execute(runs_q):
+            try:
+                runs.append(_to_result(run_id, status, raw, targets.get(run_id, [])))
+            except _Corrupt as bad:
+                unreadable.append(Unreadable(run_id, str(bad)))
+        return runs, unreadable
+
+    def _exists(self, s: Session, run_id: str) -> bool:
+        return s.scalar(select(RunRow.id).where(RunRow.id == run_id)) is not None
 
     def delete(self, run_id: str) -> str:
         """Delete one run (and its target results); returns its full id."""
@@ -294,8 +439,10 @@ class Store:
         try:
             with self._session() as s:
                 full_ids = self._resolve_all(s, run_ids)
-                for full in full_ids:
-                    s.delete(s.get(RunRow, full))
+                # Statements, not ORM deletes: a run whose document is corrupt is deleted
+                # without being read.
+                s.execute(delete(TargetRow).where(TargetRow.run_id.in_(full_ids)))
+                s.execute(delete(RunRow).where(RunRow.id.in_(full_ids)))
                 return full_ids
         except RunIdError as bad:
             raise RunIdError(f"{bad}; nothing was deleted", bad.spec, bad.kind) from None
@@ -307,7 +454,7 @@ class Store:
 
     def _resolve(self, s: Session, spec: str) -> str:
         check_run_id(spec)
-        exact = s.get(RunRow, spec) is not None
+        exact = self._exists(s, spec)
         prefixed = [] if exact or len(spec) < MIN_PREFIX else [
             # LIKE ignores case on SQLite but not on PostgreSQL: compare in Python so both agree.
             i for i in s.scalars(select(RunRow.id).where(RunRow.id.startswith(spec, autoescape=True)))
@@ -335,17 +482,91 @@ def _run_document(run: RunResult) -> dict:
     return run.model_dump(mode="json", exclude={"results"})
 
 
+def _checked(run: RunResult) -> RunResult:
+    """The run validated again as a whole: fields set after it was built (status, reference,
+    thermal readings) obey the same rules as the rest before anything is stored."""
+    try:
+        return RunResult.model_validate(run.model_dump())
+    except ValidationError as exc:
+        raise UserError(f"run {run.run_id[:64]} was not stored: {first_problem(exc)}") from None
+
+
+def this_process() -> ProcessInfo:
+    import socket
+
+    import psutil
+
+    return ProcessInfo(host=socket.gethostname()[:256] or "?", pid=os.getpid(),
+                       started=psutil.Process().create_time())
+
+
+def run_state(status: str, process: dict | None) -> str:
+    """What a stored status means now: a run stored as running whose recording process is gone
+    (on this host: no such pid, or the pid now belongs to a process started later) is
+    abandoned. A run recorded on another host, or without process information, cannot be
+    checked and stays running."""
+    if status != "running" or not isinstance(process, dict):
+        return status
+    import socket
+
+    import psutil
+
+    if process.get("host") != socket.gethostname():
+        return status
+    try:
+        alive = abs(psutil.Process(int(process["pid"])).create_time() - float(process["started"])) < 1.0
+    except psutil.NoSuchProcess:
+        alive = False
+    except (psutil.Error, KeyError, TypeError, ValueError, OverflowError):
+        return status   # cannot tell (no permission to look): say what is stored
+    return status if alive else "abandoned"
+
+
+class _Corrupt(Exception):
+    """A stored document that cannot be read back as what it should be."""
+
+
+def _document(raw) -> dict:
+    if raw is None:
+        raise _Corrupt("no document")
+    try:
+        if isinstance(raw, (bytes, bytearray, memoryview)):
+            raw = bytes(raw).decode("utf-8")
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except UnicodeDecodeError as exc:
+        raise _Corrupt(f"document is not UTF-8 text at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise _Corrupt(f"document is malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise _Corrupt("document is nested too deeply") from None
+    if not isinstance(value, dict):
+        raise _Corrupt(f"document is a JSON {type(value).__name__}, not an object")
+    return value
+
+
 def _target_row(run_id: str, position: int, r: TargetResult) -> TargetRow:
     return TargetRow(run_id=run_id, position=position, target=r.target, status=r.status,
                      median_ms=r.latency_ms.median if r.latency_ms else None, fps=r.fps,
                      top1_label=r.top1.label if r.top1 else None, document=r.model_dump(mode="json"))
 
 
-def _to_result(row: RunRow) -> RunResult:
-    doc = dict(row.document)
-    doc["status"] = row.status if row.status != "running" else "interrupted"
-    doc["results"] = [t.document for t in row.targets]
-    return RunResult.model_validate(doc)
+def _to_result(run_id: str, status: str, raw, targets: list[tuple[str, object]]) -> RunResult:
+    doc = _document(raw)
+    results = []
+    for target, target_raw in targets:
+        try:
+            results.append(_document(target_raw))
+        except _Corrupt as bad:
+            raise _Corrupt(f"target {target}: {bad}") from None
+    doc["status"] = run_state(status, doc.get("process"))
+    doc["results"] = results
+    try:
+        run = RunResult.model_validate(doc)
+    except ValidationError as exc:
+        raise _Corrupt(first_problem(exc)) from None
+    if run.run_id != run_id:
+        raise _Corrupt(f"its document names run {run.run_id[:64]}")
+    return run
 
 
 def _is_transient(exc: Exception) -> bool:

@@ -1,0 +1,110 @@
+"""Report charts for the deeper measurements: sweeps (latency vs threads, images/s vs batch),
+sustained runs (the throttling curve) and per-op profiles. Each appears only with its data."""
+
+from __future__ import annotations
+
+from edgebench.report.charts import _plain, device_names, model_name, target_hardware
+from edgebench.results.schema import OpProfile, RunResult
+
+CAPTIONS = {
+    "sweep_threads": "Median latency per inference against the number of threads (measured; lower is better).",
+    "sweep_batch": "Throughput in images/s against the batch size (measured; higher is better).",
+    "sustained": "Sustained runs: fps per 1-second window, with the CPU clock where the device exposes it "
+                 "(the throttling curve).",
+    "profile": "Where the time goes: share of the summed op time per op, from the runtime's own profiler "
+               "(profiling is never part of the timed figures).",
+}
+
+
+def _figure(title: str, rows: int = 1):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 4.2 if rows == 1 else 0.3 * rows + 1.6), layout="constrained")
+    fig.suptitle(_plain(title))
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def _series(runs: list[RunResult], knob: str, figure) -> dict[str, list[tuple[int, float]]]:
+    names = device_names(runs)
+    lines: dict[str, list[tuple[int, float]]] = {}
+    for run in runs:
+        for r in run.results:
+            if r.status == "ok" and knob in r.sweep:
+                label = f"{model_name(run)} · {r.target} · {target_hardware(run, r, names)}"
+                lines.setdefault(label, []).append((r.sweep[knob], figure(r)))
+    return {k: sorted(v) for k, v in lines.items() if len(v) > 1}
+
+
+def sweep_chart(runs: list[RunResult], knob: str):
+    measure = (lambda r: r.latency_ms.median) if knob == "threads" else (lambda r: r.images_per_s)
+    lines = _series(runs, knob, measure)
+    if not lines:
+        return None
+    what = "median latency (ms)" if knob == "threads" else "images/s"
+    fig, ax = _figure(f"Sweep over {knob}: {what}, measured")
+    for label, points in lines.items():
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=_plain(label))
+    ax.set_xscale("log", base=2)
+    ticks = sorted({p[0] for points in lines.values() for p in points})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xlabel(knob)
+    ax.set_ylabel(what)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8)
+    return fig
+
+
+def sustained_chart(runs: list[RunResult]):
+    names = device_names(runs)
+    series = [(f"{model_name(run)} · {r.target} · {target_hardware(run, r, names)}", r.sustained)
+              for run in runs for r in run.results if r.sustained and r.sustained.windows]
+    if not series:
+        return None
+    fig, ax = _figure("Sustained run: fps per second (the throttling curve), measured")
+    clock_axis = None
+    for label, s in series:
+        t = [w.t_s for w in s.windows]
+        verdict = "throttled" if s.throttled else "no throttling seen"
+        ax.plot(t, [w.fps for w in s.windows], label=_plain(f"{label}: {s.last_vs_first:.2f}x end/start, {verdict}"))
+        mhz = [w.cpu_mhz for w in s.windows]
+        if all(m is not None for m in mhz):
+            clock_axis = clock_axis or ax.twinx()
+            clock_axis.plot(t, mhz, linestyle="--", alpha=0.6, label=_plain(f"{label}: CPU MHz"))
+    ax.set_xlabel("seconds into the timed loop")
+    ax.set_ylabel("fps (1-second windows)")
+    ax.set_ylim(bottom=0)
+    if clock_axis is not None:
+        clock_axis.set_ylabel("CPU clock (MHz, dashed)")
+    fig.legend(loc="outside lower center", ncols=1, fontsize=8)
+    return fig
+
+
+def profile_chart(profile: OpProfile, top: int = 15):
+    ops = profile.ops[:top]
+    fig, ax = _figure(f"Top {len(ops)} ops of {profile.model} on {profile.target}: share of op time "
+                      f"({profile.method.split(';')[0]})", rows=len(ops))
+    positions = range(len(ops))[::-1]
+    ax.barh(list(positions), [o.share * 100 for o in ops], color="#1f77b4")
+    ax.set_yticks(list(positions), [_plain(f"{o.op_type} · {o.node[:50]}") for o in ops], fontsize=8)
+    for y, o in zip(positions, ops):
+        ax.text(o.share * 100, y, f" {o.share * 100:.1f}% ({o.ms_per_inference:.2f} ms)", va="center", fontsize=8)
+    ax.set_xlabel("% of the summed op time")
+    ax.set_xlim(right=max(o.share for o in ops) * 100 * 1.3)
+    return fig
+
+
+def depth_charts(runs: list[RunResult], profiles: list[OpProfile] = ()) -> dict[str, object]:
+    charts = {}
+    for knob in ("threads", "batch"):
+        fig = sweep_chart(runs, knob)
+        if fig is not None:
+            charts[f"sweep_{knob}"] = fig
+    fig = sustained_chart(runs)
+    if fig is not None:
+        charts["sustained"] = fig
+    for n, p in enumerate(profiles):
+        charts[f"profile{'' if n == 0 else n + 1}"] = profile_chart(p)
+    return charts
