@@ -235,8 +235,10 @@ def _client_against(handler) -> HubClient:
 
 
 def test_pull_refuses_a_server_supplied_path(tmp_path):
-    version = {"model": "a/m", "version": "1", "card": {}, "artifacts": [
-        {"filename": "../escape.onnx", "sha256": "0" * 64, "url": "/f", "format": "onnx"}]}
+    version = {"model": "a/m", "version": "1", "created": "2026-01-01T00:00:00+00:00", "publisher": "a",
+               "card": {}, "artifacts": [
+                   {"filename": "../escape.onnx", "sha256": "0" * 64, "url": "/api/models/a/m/versions/1/files/f",
+                    "format": "onnx", "precision": "fp32", "runtime_hint": "onnxruntime", "size": 1}]}
 
     def handler(request):
         return httpx.Response(200, json=version) if "versions" in request.url.path else httpx.Response(200, content=b"x")
@@ -276,6 +278,9 @@ def test_cli_errors_are_one_line(tmp_path):
     _one_line_error(run_cli("hub", "pull", "alice", env=dead), "expected owner/name[@version]")
     _one_line_error(run_cli("run", "--model", "hub://alice", env=dead), "expected owner/name[@version]")
     _one_line_error(run_cli("hub", "token", "create", "Not A Name", "--data", tmp_path / "d"), "invalid user name")
+    from edgebench.results.store import Store
+
+    Store(str(tmp_path / "empty.db")).close()
     _one_line_error(run_cli("results", "push", "--store", tmp_path / "empty.db", env=dead), "no runs to push")
     garbage = tmp_path / "garbage.tflite"
     garbage.write_bytes(b"not a model")

@@ -123,11 +123,14 @@ def test_compare_real_runs_threads_1_vs_all_cores(tmp_path):
 def test_compare_and_report_errors(tmp_path):
     store = str(tmp_path / "s.db")
     out = run_cli("report", "--store", store, "--out", str(tmp_path / "r.html"))
+    assert out.returncode == 2 and "no results store at" in out.stderr and not (tmp_path / "s.db").exists()
+    Store(store).close()   # an empty store
+    out = run_cli("report", "--store", store, "--out", str(tmp_path / "r.html"))
     assert out.returncode == 2 and "no complete runs" in out.stderr
     out = run_cli("compare", "nope", "nada", "--store", store)
     assert out.returncode == 2 and "not a results file, a stored run id or a device name" in out.stderr
     out = run_cli("report", "--store", store, "--format", "gif")
-    assert out.returncode == 2 and "png or svg" in out.stderr
+    assert out.returncode == 2 and "'png', 'svg'" in out.stderr
 
 
 def test_charts_render_as_svg_too():

@@ -57,6 +57,7 @@ def test_corrupt_store_file_is_one_line_and_left_untouched(tmp_path, content):
 
 def test_unknown_run_and_format(tmp_path):
     store = str(tmp_path / "s.db")
+    Store(store).save(make_run())
     out = run_cli("results", "show", "feedface", "--store", store)
     assert out.returncode == 2 and "no run 'feedface'" in out.stderr
     out = run_cli("results", "export", "--format", "xml", "--store", store)

@@ -1,5 +1,6 @@
 """The results store on SQLite and on a real PostgreSQL server."""
 
+import os
 import sqlite3
 
 import pytest
@@ -26,9 +27,10 @@ def test_incremental_run_keeps_finished_targets(store_url):
     skeleton = run.model_copy(update={"results": []})
     store.begin_run(skeleton)
     store.add_target(run.run_id, 0, finished)
-    assert store.list_runs()[0]["status"] == "running"
+    assert store.list_runs()[0]["status"] == "running"   # its process (this one) is alive
     partial = store.get(run.run_id)  # what a crash would leave: the finished target, not complete
-    assert partial.status == "interrupted" and [r.target for r in partial.results] == ["litert-int8"]
+    assert partial.status == "running" and [r.target for r in partial.results] == ["litert-int8"]
+    assert partial.process.pid == os.getpid()
     store.add_target(run.run_id, 1, run.results[1])
     store.finish_run(run)
     assert store.get(run.run_id) == run

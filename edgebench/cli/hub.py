@@ -338,8 +338,8 @@ def unsubscribe_command(model: Annotated[str, typer.Argument(help="owner/name")]
 
 
 @app.command("feed")
-def feed_command(cursor: Annotated[int, typer.Option(help="Show events after this cursor.")] = 0,
-                 limit: Annotated[int, typer.Option(help="Events per page.")] = 50) -> None:
+def feed_command(cursor: Annotated[int, typer.Option(min=0, max=2**53, help="Show events after this cursor.")] = 0,
+                 limit: Annotated[int, typer.Option(min=1, max=500, help="Events per page.")] = 50) -> None:
     """New versions of the models you follow, oldest first; prints the cursor for the next page."""
     with user_errors():
         from edgebench.hub.client import HubClient

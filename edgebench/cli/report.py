@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.table import Table
 
 from edgebench.cli.common import console, user_errors
-from edgebench.cli.results import StoreOption, open_store, say
+from edgebench.cli.results import StoreOption, open_store, say, warn
 from edgebench.results.run_ids import RUN_ID_RULE
 
 
@@ -19,7 +19,8 @@ def report_command(
         "device and model in the store."))] = None,
     reference: Annotated[bool, typer.Option("--reference", help="Show the published figures (2019 article, Coral's table) beside yours.")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="The self-contained HTML file to write.")] = Path("report.html"),
-    fmt: Annotated[Optional[str], typer.Option("--format", help="Also write each chart as png or svg.")] = None,
+    fmt: Annotated[Optional[Literal["png", "svg"]], typer.Option(
+        "--format", help="Also write each chart as png or svg.")] = None,
     outdir: Annotated[Optional[Path], typer.Option("--outdir", help="Folder for --format charts.")] = None,
     store: StoreOption = None,
 ) -> None:
@@ -32,18 +33,23 @@ def report_command(
     Example: edgebench report --reference --out report.html --format png --outdir charts
     """
     with user_errors():
-        from edgebench.cli.common import write_text_atomically
+        from edgebench.cli.common import (check_folder_writable, check_writable, write_bytes_atomically,
+                                          write_text_atomically)
         from edgebench.errors import UserError
         from edgebench.report.charts import render, report_charts
         from edgebench.report.html import build_report
         from edgebench.results.query import runs_for_report
         from edgebench.results.reference import published
 
-        if fmt is not None and fmt not in ("png", "svg"):
-            raise UserError(f"unknown chart format '{fmt}'; choose png or svg")
-        if not out.parent.is_dir():
-            raise UserError(f"cannot write {out}: directory {out.parent} does not exist")
-        selection = runs_for_report(open_store(store), run_ids)
+        if outdir is not None and fmt is None:
+            raise UserError("--outdir is the folder for --format charts: give --format png or svg too")
+        # Every output is checked before anything is read or written: a chart folder that
+        # cannot be written must not be found out after the HTML was.
+        check_writable(out)
+        folder = (outdir or out.parent) if fmt is not None else None
+        if folder is not None:
+            check_folder_writable(folder)
+        selection = runs_for_report(open_store(store), run_ids, warn)
         runs = selection.runs
         figures = published() if reference else []
         write_text_atomically(out, build_report(runs, figures, left_out=selection.left_out))
@@ -51,12 +57,10 @@ def report_command(
                  "(--run picks runs)" if selection.left_out else "")
         say(f"report written to {out}: {len(runs)} run(s)"
             f"{', with published figures' if reference else ''}{older}")
-        if fmt is not None:
-            folder = outdir or out.parent
-            folder.mkdir(parents=True, exist_ok=True)
+        if folder is not None:
             for name, fig in report_charts(runs, figures).items():
                 path = folder / f"{name}.{fmt}"
-                path.write_bytes(render(fig, fmt))
+                write_bytes_atomically(path, render(fig, fmt))
                 say(f"chart written to {path}")
 
 
@@ -82,8 +86,14 @@ def compare_command(
         from edgebench.report.compare import compare_runs
         from edgebench.results.query import compare_side
 
-        s = open_store(store)
-        (a, a_label), (b, b_label) = compare_side(s, baseline), compare_side(s, candidate)
+        opened = []
+
+        def the_store():   # opened only if a side is not a results file
+            if not opened:
+                opened.append(open_store(store))
+            return opened[0]
+
+        (a, a_label), (b, b_label) = compare_side(the_store, baseline, warn), compare_side(the_store, candidate, warn)
         result = compare_runs(a, b, alpha, threshold, a_label, b_label)
         if not result.targets:
             raise UserError("the two runs have no successful target in common")

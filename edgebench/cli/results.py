@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from edgebench.cli.common import console, user_errors, write_text_atomically
+from edgebench.cli.common import console, err_console, user_errors, write_text_atomically
 from edgebench.results.run_ids import RUN_ID_HELP, RUN_IDS_HELP
 
 app = typer.Typer(help="Stored results: list, show, export, import, delete.", no_args_is_help=True)
@@ -25,16 +25,30 @@ def say(message: str) -> None:
     console.print(escape(message), soft_wrap=True)
 
 
-def open_store(store: str | None):
+MAX_LIST = 1_000_000
+
+
+def open_store(store: str | None, create: bool = False):
+    """The store a command names. Only commands that write runs create one (create=True); the
+    others refuse a missing store with one line rather than leave an empty one behind."""
     from edgebench.results.store import Store
 
-    return Store(store)
+    return Store(store, create=create)
+
+
+def warn(message: str) -> None:
+    """A problem that does not stop the command (a stored run that cannot be read): one line on
+    stderr, escaped and never wrapped."""
+    from rich.markup import escape
+
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 @app.command("list")
 def list_command(store: StoreOption = None,
-                 limit: Annotated[int, typer.Option(min=1, help="Newest N runs.")] = 50) -> None:
-    """List stored runs, newest first."""
+                 limit: Annotated[int, typer.Option(min=1, max=MAX_LIST, help="Newest N runs.")] = 50) -> None:
+    """List stored runs, newest first. A run stored as running whose process is gone (killed
+    with -9, a power cut) is listed as abandoned."""
     with user_errors():
         from rich.markup import escape
 
@@ -42,7 +56,7 @@ def list_command(store: StoreOption = None,
         table = Table(title=escape(f"runs in {s.engine_url_safe()}"))
         for col in ("run id", "created (UTC)", "status", "model", "protocol", "device", "targets"):
             table.add_column(col)
-        for r in s.list_runs(limit):
+        for r in s.list_runs(limit, warn=warn):
             status = escape(r["status"]) if r["status"] == "complete" else f"[yellow]{escape(r['status'])}[/]"
             table.add_row(*(escape(str(v)) for v in (r["run_id"][:12], r["created"])), status,
                           *(escape(str(v)) for v in (r["model"], r["protocol"], r["device"], r["targets"])))
@@ -71,15 +85,19 @@ def export_command(
     Example: edgebench results export 3ee78a52 --format csv --out - | head
     """
     with user_errors():
+        from edgebench.cli.common import check_writable
         from edgebench.errors import UserError
         from edgebench.results.exchange import dump_csv, dump_json
         from edgebench.results.query import runs_for_export
 
         if fmt not in ("json", "csv"):
             raise UserError(f"unknown format '{fmt}'; choose json or csv")
-        runs = runs_for_export(open_store(store), run_ids)
+        to_stdout = out is None or str(out) == "-"
+        if not to_stdout:
+            check_writable(out)
+        runs = runs_for_export(open_store(store), run_ids, warn)
         text = dump_json(runs) if fmt == "json" else dump_csv(runs)
-        if out is None or str(out) == "-":
+        if to_stdout:
             typer.echo(text, nl=False)
         else:
             write_text_atomically(out, text)
@@ -97,7 +115,7 @@ def import_command(
         from edgebench.results.exchange import load_runs
 
         runs = load_runs(path)
-        imported, skipped = open_store(store).import_runs(runs, skip_existing=skip_existing)
+        imported, skipped = open_store(store, create=True).import_runs(runs, skip_existing=skip_existing)
         say(f"imported {imported} run(s)" + (f", skipped {skipped} already stored" if skipped else ""))
 
 
@@ -138,7 +156,7 @@ def push_command(
         if override is not None and override.version is None:
             raise UserError("--model needs a version: owner/name@version")
         with HubClient() as client:
-            runs = runs_to_push(s, run_ids, client.url)
+            runs = runs_to_push(s, run_ids, client.url, warn)
             refs = [hub_version_of(run, override) for run in runs]  # every run checked before any upload
             for run, ref in zip(runs, refs):
                 answer = client.push_results(ref, run)

@@ -304,7 +304,9 @@ class HubDB:
                          .join(VersionRow, VersionRow.id == ResultRow.version_id)
                          .where(ResultRow.model_id == model.id)
                          .order_by(ResultRow.fps.desc())).all()
-        return [(r, v) for r, v in rows]
+        # Rows stored before results were held to finite, non-negative numbers (a pushed NaN or
+        # 1e400) are left out rather than breaking the model's page and API.
+        return [(r, v) for r, v in rows if _sane(r.median_ms, r.fps, r.energy_j)]
 
     # -- blobs --------------------------------------------------------------------------------
     def add_blob(self, sha256: str, size: int, fmt: str, precision: str) -> None:
@@ -543,6 +545,12 @@ def result_out(row: ResultRow, version: str) -> dict:
             "runtime": row.runtime, "precision": row.precision, "median_ms": row.median_ms,
             "fps": row.fps, "energy_j_per_inference": row.energy_j, "energy_method": row.energy_method,
             "run_id": row.run_id, "created": row.document.get("run_created", row.created)}
+
+
+def _sane(*numbers: float | None) -> bool:
+    import math
+
+    return all(n is None or (isinstance(n, (int, float)) and math.isfinite(n) and n >= 0) for n in numbers)
 
 
 def _version_exists(owner: str, name: str, version: str) -> HubRefusal:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from edgebench.errors import UserError
 from edgebench.hub.client import HubClient
 from edgebench.hub.names import ModelRef, check_segment
@@ -162,12 +164,13 @@ def file_card(description: str, task: str, license: str, tags: list[str], labels
     """A card for a user's own file, from CLI options."""
     from edgebench.models.zoo import NORMALISATIONS, preprocessing_named
 
+    from edgebench.fileio import read_text
+    from edgebench.results.schema import first_problem
+
     labels = []
-    if labels_file is not None:
-        try:
-            labels = [ln.strip() for ln in Path(labels_file).read_text().splitlines() if ln.strip()]
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"cannot read labels file {labels_file}: {exc}") from None
+    if labels_file is not None:   # binary, a FIFO, a loop, too long, too big: one line each
+        labels = [ln.strip() for ln in read_text(labels_file, "labels file", 64 << 20).splitlines()
+                  if ln.strip()]
     prep = None
     if preprocess:
         if preprocess not in NORMALISATIONS:
@@ -177,5 +180,5 @@ def file_card(description: str, task: str, license: str, tags: list[str], labels
     try:
         return ModelCard(description=description, task=task, license=license, tags=tags, labels=labels,
                          preprocessing=prep, retrainable=retrainable, source=source).model_dump(mode="json")
-    except ValueError as exc:
-        raise UserError(f"invalid model card: {str(exc).splitlines()[-1].strip()}") from None
+    except ValidationError as exc:
+        raise UserError(f"invalid model card: {first_problem(exc)}") from None

@@ -1,18 +1,47 @@
-"""What goes over the wire: the model card, versions, artifacts, feed events, results."""
+"""What goes over the wire: the model card, versions, artifacts, feed events, results.
+
+Both sides use these models: the server validates every request with them and declares every
+answer with them (so /openapi.json states every bound), and the client parses every answer with
+them, so a hub that answers something else is one clear line, never a KeyError. Bounds are part
+of the schema: numbers finite and ranged, text sized and free of control characters.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from edgebench.results.schema import RunResult
 
 RUNTIME_HINTS = {"tflite": "litert", "tflite-edgetpu": "edgetpu", "onnx": "onnxruntime"}
+
+_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"            # one line of text: no control characters
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"   # text: tabs and line breaks allowed
+
+
+def _line(max_length: int, min_length: int = 0):
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length, pattern=_LINE)]
+
+
+def _text(max_length: int):
+    return Annotated[str, StringConstraints(max_length=max_length, pattern=_TEXT)]
+
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Size = Annotated[int, Field(ge=0, le=2**53)]
+Cursor = Annotated[int, Field(ge=0, le=2**53)]
+Finite = Annotated[float, Field(allow_inf_nan=False, ge=-1e6, le=1e6)]
+Scale = Annotated[float, Field(allow_inf_nan=False, gt=0, le=1e6)]
 
 
 class InputSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    shape: list[int] = Field(description="NCHW shape of the model's image input")
-    layout: str = "NCHW"
-    dtype: str = "float32"
+    shape: list[Annotated[int, Field(ge=1, le=1 << 20)]] = Field(
+        description="NCHW shape of the model's image input", min_length=1, max_length=8)
+    layout: _line(8) = "NCHW"
+    dtype: _line(16) = "float32"
 
 
 class PreprocessingSpec(BaseModel):
@@ -22,76 +51,77 @@ class PreprocessingSpec(BaseModel):
 
     resize: int = Field(gt=0, le=8192)
     crop: int = Field(gt=0, le=8192)
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    mean: tuple[Finite, Finite, Finite]
+    std: tuple[Scale, Scale, Scale]
 
 
 class ModelCard(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field("", max_length=4000)
-    task: str = Field("image-classification", max_length=64)
-    license: str = Field("unknown", max_length=200)
-    tags: list[str] = Field(default_factory=list, max_length=32)
-    labels: list[str] = Field(default_factory=list, max_length=100_000)
+    description: _text(4000) = ""
+    task: _line(64) = "image-classification"
+    license: _line(200) = "unknown"
+    tags: list[_line(64, 1)] = Field(default_factory=list, max_length=32)
+    labels: list[_line(256)] = Field(default_factory=list, max_length=100_000)
     input: InputSpec | None = None
     preprocessing: PreprocessingSpec | None = None
     retrainable: bool = False
-    source: str = Field("", max_length=1000, description="where the weights come from")
+    source: _text(1000) = Field("", description="where the weights come from")
 
 
 class ArtifactRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    filename: str
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    runtime_hint: str | None = Field(None, max_length=64)
+    filename: _line(128, 1)
+    sha256: Sha256
+    runtime_hint: _line(64) | None = None
 
 
 class PublishRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: str
+    version: _line(64, 1)
     card: ModelCard
     artifacts: list[ArtifactRequest] = Field(min_length=1, max_length=64)
 
 
 class UploadOut(BaseModel):
-    sha256: str
-    size: int
-    format: str
-    precision: str
+    sha256: Sha256
+    size: Size
+    format: _line(32, 1)
+    precision: _line(16, 1)
 
 
 class ArtifactOut(BaseModel):
-    filename: str
-    format: str
-    precision: str
-    runtime_hint: str
-    sha256: str
-    size: int
-    url: str
+    filename: _line(128, 1)
+    format: _line(32, 1)
+    precision: _line(16, 1)
+    runtime_hint: _line(64)
+    sha256: Sha256
+    size: Size
+    # Where the file is downloaded from: a path on the same hub, never another host.
+    url: Annotated[str, StringConstraints(max_length=1000, pattern=r"^/api/models/[^\x00-\x20\x7f-\x9f]+$")]
 
 
 class VersionOut(BaseModel):
-    model: str
-    version: str
-    created: str
-    publisher: str
+    model: _line(129, 3)
+    version: _line(64, 1)
+    created: _line(40)
+    publisher: _line(64)
     card: ModelCard
-    artifacts: list[ArtifactOut]
+    artifacts: list[ArtifactOut] = Field(max_length=64)
 
 
 class ModelSummary(BaseModel):
-    model: str
-    description: str
-    task: str
-    license: str
-    tags: list[str]
+    model: _line(129, 3)
+    description: _text(4000)
+    task: _line(64)
+    license: _line(200)
+    tags: list[_line(64)] = Field(max_length=32)
     retrainable: bool
-    latest_version: str | None
-    formats: list[str]
-    updated: str
+    latest_version: _line(64) | None
+    formats: list[_line(32)] = Field(max_length=64)
+    updated: _line(40)
 
 
 class ModelDetail(ModelSummary):
@@ -102,44 +132,82 @@ class ModelDetail(ModelSummary):
 class SubscribeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str
-    webhook_url: str | None = Field(None, max_length=2000)
+    model: _line(129, 1)
+    webhook_url: _line(2000) | None = None
+
+
+class SubscribeOut(BaseModel):
+    model: _line(129, 3)
+    webhook_url: _line(2000) | None
+    webhook_secret: _line(128) | None
+
+
+class SubscriptionOut(BaseModel):
+    model: _line(129, 3)
+    webhook_url: _line(2000) | None
+    since: _line(40)
+
+
+class UnsubscribeOut(BaseModel):
+    model: _line(129, 3)
+    subscribed: bool
 
 
 class FeedEvent(BaseModel):
-    cursor: int
-    event: str = "version.published"
-    model: str
-    version: str
-    created: str
-    artifacts: list[ArtifactOut]
+    cursor: Cursor
+    event: Literal["version.published"] = "version.published"
+    model: _line(129, 3)
+    version: _line(64, 1)
+    created: _line(40)
+    artifacts: list[ArtifactOut] = Field(max_length=64)
 
 
 class FeedPage(BaseModel):
-    events: list[FeedEvent]
-    next_cursor: int = Field(description="pass as ?cursor= to get what came after this page")
+    events: list[FeedEvent] = Field(max_length=500)
+    next_cursor: Cursor = Field(description="pass as ?cursor= to get what came after this page")
 
 
 class ResultsPush(BaseModel):
-    """One run (edgebench's RunResult JSON) for one model version."""
+    """One run (edgebench's RunResult, held to the rules of a local store) for one model version."""
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str
-    version: str
-    run: dict
+    model: _line(129, 1)
+    version: _line(64, 1)
+    run: RunResult
+
+
+class SkippedResult(BaseModel):
+    target: _line(64)
+    reason: _line(400)
+
+
+class PushOut(BaseModel):
+    model: _line(129, 3)
+    version: _line(64, 1)
+    added: Size
+    already_present: Size
+    skipped: list[SkippedResult] = Field(max_length=1000)
+
+
+class WhoAmI(BaseModel):
+    user: _line(64, 1)
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
 
 
 class DeviceResult(BaseModel):
-    device: str
-    fingerprint: str
-    version: str
-    target: str
-    runtime: str
-    precision: str
-    median_ms: float
-    fps: float
-    energy_j_per_inference: float | None
-    energy_method: str | None
-    run_id: str
-    created: str
+    device: _line(300)
+    fingerprint: _line(32)
+    version: _line(64, 1)
+    target: _line(64)
+    runtime: _line(64)
+    precision: _line(16)
+    median_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    fps: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    energy_j_per_inference: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None
+    energy_method: _line(200) | None
+    run_id: _line(64)
+    created: _line(40)

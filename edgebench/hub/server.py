@@ -59,9 +59,10 @@ async def _bad_name(_request: Request, exc: UserError) -> JSONResponse:
 
 
 async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    from edgebench.results.schema import problem_line
+
     first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    return JSONResponse({"detail": f"invalid request: {where}: {first.get('msg', 'invalid')}"},
+    return JSONResponse({"detail": f"invalid request: {problem_line(first, drop=('body',))}"},
                         status_code=422)
 
 

@@ -8,8 +8,10 @@ at the start of each file name (`n01582220_magpie.JPEG`).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
+import stat
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -48,34 +50,52 @@ class LabelledImage:
 
 
 def labelled_images(directory: Path, labels_csv: Path | None = None, limit: int | None = None) -> list[LabelledImage]:
+    from edgebench.fileio import shown, stat_or_none
+
     directory = Path(directory)
-    if not directory.is_dir():
-        raise UserError(f"image directory not found: {directory}")
-    csv_path = labels_csv or (directory / "labels.csv" if (directory / "labels.csv").is_file() else None)
+    found = stat_or_none(directory, "image directory")
+    if found is None or not stat.S_ISDIR(found.st_mode):
+        raise UserError(f"image directory not found: {shown(directory)}")
+    default_csv = directory / "labels.csv"
+    csv_path = labels_csv or (default_csv if stat_or_none(default_csv, "labels file") is not None else None)
     items = _from_csv(directory, csv_path) if csv_path else _from_names(directory)
     if not items:
-        raise UserError(f"no labelled images in {directory} (JPEG/PNG/BMP with a CSV, class-named "
+        raise UserError(f"no labelled images in {shown(directory)} (JPEG/PNG/BMP with a CSV, class-named "
                         "subfolders or synset-prefixed file names)")
     return items[:limit] if limit else items
 
 
+MAX_LABELS_BYTES = 256 << 20
+_INDEX = re.compile(r"^-?[0-9]{1,9}$")
+
+
 def _from_csv(directory: Path, csv_path: Path) -> list[LabelledImage]:
-    if not Path(csv_path).is_file():
-        raise UserError(f"labels file not found: {csv_path}")
+    from edgebench.fileio import read_text, shown, stat_or_none
+
+    # UTF-8 text or one line saying it is not (a binary file, a FIFO, a directory, a symlink
+    # loop, a name too long: each named, never a traceback).
+    text = read_text(csv_path, "labels file", MAX_LABELS_BYTES)
+    name = shown(csv_path)
+    if "\x00" in text:
+        raise UserError(f"labels file {name} holds NUL bytes: it is not a CSV file")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise UserError(f"labels file {name} is not a valid CSV file: {exc}") from None
     items = []
-    with open(csv_path, newline="") as f:
-        for line, row in enumerate(csv.reader(f), start=1):
-            if not row or row[0].strip().lower() in ("file", "filename"):
-                continue
-            if len(row) < 2 or not row[1].strip().lstrip("-").isdigit():
-                raise UserError(f"{csv_path}:{line}: expected 'file,label_index', got {','.join(row)!r}")
-            index = int(row[1])
-            if not 0 <= index < 1000:
-                raise UserError(f"{csv_path}:{line}: label index {index} is outside 0..999")
-            path = directory / row[0].strip()
-            if not path.is_file():
-                raise UserError(f"{csv_path}:{line}: image {path} not found")
-            items.append(LabelledImage(path, index))
+    for line, row in enumerate(rows, start=1):
+        if not row or row[0].strip().lower() in ("file", "filename"):
+            continue
+        if len(row) < 2 or not _INDEX.match(row[1].strip()):
+            raise UserError(f"{name}:{line}: expected 'file,label_index', got {','.join(row)[:120]!r}")
+        index = int(row[1])
+        if not 0 <= index < 1000:
+            raise UserError(f"{name}:{line}: label index {index} is outside 0..999")
+        path = directory / row[0].strip()
+        found = stat_or_none(path, "image")
+        if found is None or not stat.S_ISREG(found.st_mode):
+            raise UserError(f"{name}:{line}: image {shown(path)} not found")
+        items.append(LabelledImage(path, index))
     return items
 
 

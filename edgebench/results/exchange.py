@@ -2,7 +2,13 @@
 
 CSV has one row per target with flat, human-readable columns plus `run_json` and
 `target_json`, which carry everything else (raw samples, fingerprint) so a CSV export
-imports back without loss. Every file is validated whole before anything is imported.
+imports back without loss; a run with no target is one row with empty target columns.
+Whatever export writes, import reads back identically.
+
+Every file is validated whole, by the rules a fresh run is held to (results/schema.py: finite
+numbers in range, bounded ids without control characters), before anything is imported, and
+strictly: a number written as a string, or a list where an object belongs, is refused rather
+than converted, so an import never stores something other than what the file says.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from edgebench.errors import UserError
-from edgebench.results.schema import SCHEMA_VERSION, RunResult, TargetResult
+from edgebench.fileio import read_text, shown
+from edgebench.results.schema import SCHEMA_VERSION, RunResult, first_problem
+
+MAX_FILE_BYTES = 1 << 30   # a results file larger than 1 GiB is refused before it is read
 
 CSV_COLUMNS = ("run_id", "created", "run_status", "model", "protocol", "device", "cpu_model",
                "target", "runtime", "runtime_version", "precision", "status", "median_ms", "mean_ms",
@@ -25,7 +34,7 @@ CSV_COLUMNS = ("run_id", "created", "run_status", "model", "protocol", "device",
 
 def dump_json(runs: list[RunResult]) -> str:
     bundle = {"schema_version": SCHEMA_VERSION, "runs": [r.model_dump(mode="json") for r in runs]}
-    return json.dumps(bundle, indent=2)
+    return json.dumps(bundle, indent=2, allow_nan=False)   # valid runs hold no NaN/Infinity
 
 
 def dump_csv(runs: list[RunResult]) -> str:
@@ -34,6 +43,11 @@ def dump_csv(runs: list[RunResult]) -> str:
     writer.writeheader()
     for run in runs:
         run_json = run.model_dump_json(exclude={"results"})
+        if not run.results:  # a run with no target still gets its row: export drops nothing
+            writer.writerow({"run_id": run.run_id, "created": run.created, "run_status": run.status,
+                             "model": run.model.get("name"), "device": run.device.hostname,
+                             "cpu_model": run.device.cpu_model, "error": run.error or "",
+                             "run_json": run_json, "target_json": ""})
         for r in run.results:
             lat = r.latency_ms
             writer.writerow({
@@ -57,26 +71,39 @@ def dump_csv(runs: list[RunResult]) -> str:
 def load_runs(path: Path) -> list[RunResult]:
     """Every run in a JSON or CSV results file, validated; UserError naming the first problem."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"results file not found: {path}")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not a readable results file ({exc})") from None
+    text = read_text(path, "results file", MAX_FILE_BYTES)
+    name = shown(path)
     try:
         if path.suffix.lower() == ".csv" or (text.lstrip()[:1] not in ("{", "[") and "run_id" in text[:200]):
             return _runs_from_csv(text)
         return _runs_from_json(text)
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise UserError(f"{name}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise UserError(f"{name}: not a valid edgebench results file: JSON nested too deeply") from None
     except ValidationError as exc:
-        raise UserError(f"{path}: not a valid edgebench results file: {_first_error(exc)}") from None
-    except (csv.Error, KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: not a valid edgebench results file: {exc}") from None
+        raise UserError(f"{name}: not a valid edgebench results file: {first_problem(exc)}") from None
+    except (csv.Error, KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise UserError(f"{name}: not a valid edgebench results file: {str(exc)[:400]}") from None
+
+
+def _json(text: str):
+    """JSON as the standard allows it: NaN, Infinity and -Infinity are not JSON, and a number too
+    large for a double (1e400) is refused rather than read as infinity."""
+    def constant(name: str):
+        raise ValueError(f"{name} is not a number JSON allows")
+
+    def number(text: str) -> float:
+        value = float(text)
+        if value in (float("inf"), float("-inf")):
+            raise ValueError(f"number {text[:40]} is too large")
+        return value
+
+    return json.loads(text, parse_constant=constant, parse_float=number)
 
 
 def _runs_from_json(text: str) -> list[RunResult]:
-    data = json.loads(text)
+    data = _json(text)
     if isinstance(data, dict) and "runs" in data:
         _check_version(data.get("schema_version"))
         items = data["runs"]
@@ -94,15 +121,10 @@ def _runs_from_json(text: str) -> list[RunResult]:
             raise ValueError(f"run {number}: every run must be a JSON object")
         _check_version(item.get("schema_version"))
         try:
-            runs.append(RunResult.model_validate(item))
+            runs.append(_validated(item))
         except ValidationError as exc:
-            raise ValueError(f"run {number}: {_first_error(exc)}") from None
+            raise ValueError(f"run {number}: {first_problem(exc)}") from None
     return runs
-
-
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in first['loc']) or 'top level'}: {first['msg']}"
 
 
 def _runs_from_csv(text: str) -> list[RunResult]:
@@ -110,19 +132,38 @@ def _runs_from_csv(text: str) -> list[RunResult]:
     missing = {"run_id", "run_json", "target_json"} - set(reader.fieldnames or ())
     if missing:
         raise ValueError(f"CSV lacks the columns {', '.join(sorted(missing))}")
-    runs: dict[str, RunResult] = {}
+    documents: dict[str, dict] = {}
+    targets: dict[str, list] = {}
     for line, row in enumerate(reader, start=2):
-        run_id = row["run_id"]
-        if run_id not in runs:
-            doc = json.loads(row["run_json"])
+        run_id, run_json, target_json = row["run_id"], row["run_json"], row["target_json"]
+        if run_id is None or run_json is None or target_json is None:
+            raise ValueError(f"line {line}: the row is missing columns")
+        if run_id not in documents:
+            doc = _json(run_json)
+            if not isinstance(doc, dict):
+                raise ValueError(f"line {line}: run_json is not a JSON object")
             _check_version(doc.get("schema_version"))
-            runs[run_id] = RunResult.model_validate({**doc, "results": []})
-        if runs[run_id].run_id != run_id:
-            raise ValueError(f"line {line}: run_id does not match run_json")
-        runs[run_id].results.append(TargetResult.model_validate_json(row["target_json"]))
-    if not runs:
+            if doc.get("run_id") != run_id:
+                raise ValueError(f"line {line}: run_id does not match run_json")
+            documents[run_id], targets[run_id] = doc, []
+        elif _json(run_json) != documents[run_id]:
+            raise ValueError(f"line {line}: run_json differs from the run's first row")
+        if target_json.strip():   # empty: the row of a run with no target
+            targets[run_id].append(_json(target_json))
+    if not documents:
         raise ValueError("the CSV has no rows")
-    return list(runs.values())
+    runs = []
+    for number, (run_id, doc) in enumerate(documents.items(), start=1):
+        try:
+            runs.append(_validated({**doc, "results": targets[run_id]}))
+        except ValidationError as exc:
+            raise ValueError(f"run {number} ({run_id[:12]}): {first_problem(exc)}") from None
+    return runs
+
+
+def _validated(document: dict) -> RunResult:
+    # Strict, in JSON mode: JSON arrays may stand for tuples, but "5" is not the number 5.
+    return RunResult.model_validate_json(json.dumps(document, allow_nan=False), strict=True)
 
 
 def _check_version(version) -> None:

@@ -7,7 +7,7 @@ one of them before it acts, so a typo in one never half-does the job.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,9 @@ from edgebench.results.run_ids import (RUN_ID_RULE, RunIdError, check_run_id, qu
 if TYPE_CHECKING:
     from edgebench.results.schema import RunResult
     from edgebench.results.store import Store
+
+# Where a command hears about stored runs that cannot be read (each is skipped, never fatal).
+Warn = Callable[[str], None]
 
 # -- which runs a report shows ----------------------------------------------------------------
 
@@ -51,42 +54,54 @@ def latest_per_device_and_model(runs: Iterable[RunResult]) -> RunSelection:
     return RunSelection(sorted(latest.values(), key=lambda r: (r.created, r.run_id)), left_out)
 
 
-def runs_for_report(store: Store, run_ids: Sequence[str] | None = None) -> RunSelection:
+def runs_for_report(store: Store, run_ids: Sequence[str] | None = None,
+                    warn: Warn | None = None) -> RunSelection:
     """The runs named (each id resolved first), or else the latest complete run of every
-    device and model in the store."""
+    device and model in the store (runs still running or abandoned are never complete)."""
     if run_ids:
         return RunSelection(store.get_runs(run_ids))
-    selection = latest_per_device_and_model(store.all_runs())
+    selection = latest_per_device_and_model(store.all_runs(warn))
     if not selection.runs:
         raise UserError("the store has no complete runs; run `edgebench run` or import results first")
     return selection
 
 
-def runs_for_export(store: Store, run_ids: Sequence[str] | None = None) -> list[RunResult]:
-    """The runs named (all resolved before any is read), or every stored run."""
-    return store.get_runs(run_ids) if run_ids else store.all_runs()
+def runs_for_export(store: Store, run_ids: Sequence[str] | None = None,
+                    warn: Warn | None = None) -> list[RunResult]:
+    """The runs named (all resolved before any is read), or every stored run that can be read."""
+    return store.get_runs(run_ids) if run_ids else store.all_runs(warn)
 
 
 # -- compare ----------------------------------------------------------------------------------
 
-def compare_side(store: Store, spec: str) -> tuple[RunResult, str]:
+def compare_side(store: Store | Callable[[], Store], spec: str,
+                 warn: Warn | None = None) -> tuple[RunResult, str]:
     """One side of `compare`: (run, label). `spec` is, in this order, a results file (its last
     run), a run id (the rule above), or a device's host name or fingerprint (the latest complete
-    run on it)."""
+    run on it). `store` may be a function opening it: two files need no store."""
+    from edgebench.fileio import stat_or_none
     from edgebench.results.exchange import load_runs
 
     check_run_id(spec)
-    if Path(spec).is_file():
-        runs = load_runs(Path(spec))
+    try:
+        found = stat_or_none(spec, "results file")
+    except UserError:   # too long, a symlink loop: an error if it was meant as a path
+        if "/" in spec or spec.lower().endswith((".json", ".csv")):
+            raise
+        found = None
+    if found is not None:
+        runs = load_runs(Path(spec))   # a directory or a FIFO is refused there, with one line
         label = spec if len(runs) == 1 else f"{spec} (run {runs[-1].run_id[:12]}, the last of {len(runs)})"
         return runs[-1], label
+    if callable(store):
+        store = store()
     try:
         run = store.get(spec)
         return run, run.run_id[:12]
     except RunIdError as not_an_id:
         if not_an_id.kind == "ambiguous":
             raise
-        on_device = [r for r in store.all_runs() if r.status == "complete"
+        on_device = [r for r in store.all_runs(warn) if r.status == "complete"
                      and spec in (r.device.hostname, r.device.fingerprint())]
         if not on_device:
             raise UserError(f"{quoted(spec)} is not a results file, a stored run id or a device name "
@@ -97,12 +112,13 @@ def compare_side(store: Store, spec: str) -> tuple[RunResult, str]:
 
 # -- results push -----------------------------------------------------------------------------
 
-def runs_to_push(store: Store, run_ids: Sequence[str] | None, hub_url: str) -> list[RunResult]:
+def runs_to_push(store: Store, run_ids: Sequence[str] | None, hub_url: str,
+                 warn: Warn | None = None) -> list[RunResult]:
     """The runs named (all resolved first), or else every stored run of a model pulled from this
     hub (not from another one). Refuses an empty selection."""
     if run_ids:
         return store.get_runs(run_ids)
-    runs = [r for r in store.all_runs() if r.model.get("source") == "hub" and r.model.get("hub") == hub_url]
+    runs = [r for r in store.all_runs(warn) if r.model.get("source") == "hub" and r.model.get("hub") == hub_url]
     if not runs:
         raise UserError(f"no runs to push to {hub_url}: run a model from it first "
                         "(edgebench run --model hub://owner/name@version) or name run ids")

@@ -93,12 +93,20 @@ def _check_floats(values, where: str, typed: bool) -> None:
 
 def first_problem(exc) -> str:
     """A pydantic ValidationError as one line: where, and what is wrong (the first problem)."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "top level"
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "string_pattern_mismatch":
+    return problem_line(exc.errors()[0])
+
+
+def problem_line(first: dict, drop: tuple = ()) -> str:
+    """One validation error (pydantic's or FastAPI's dict) as 'where: what'; `drop`: leading
+    location parts to leave out (FastAPI's "body")."""
+    loc = list(first.get("loc", ()))
+    while loc and loc[0] in drop:
+        loc.pop(0)
+    where = ".".join(str(p) for p in loc) or "top level"
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    if first.get("type") == "string_pattern_mismatch":
         message = "must be text without control characters" + (
-            " or spaces" if "\\s" in str(first.get("ctx", {}).get("pattern", "")) else "")
+            " or spaces" if "\\s" in str((first.get("ctx") or {}).get("pattern", "")) else "")
     if ": " in message and message.split(": ", 1)[0].replace(".", "").replace("_", "").isalnum():
         inner, message = message.split(": ", 1)   # check_values names the place inside the model
         where = f"{where}.{inner}" if where != "top level" else inner

@@ -6,7 +6,7 @@ Routes take `hub: Hub` (the server's HubState) and, where a token is needed, `us
 # No "from __future__ import annotations": FastAPI reads these aliases when a route is defined.
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 
 from edgebench.hub.db import HubRefusal
 from edgebench.hub.names import check_segment, check_version
@@ -43,6 +43,16 @@ def split_path(text: str) -> tuple[str, str]:
     if not slash:
         raise HubRefusal(422, f"model must be owner/name, not '{text[:80]}'")
     return owner, name
+
+
+# Query strings: sized, and without control characters (PostgreSQL refuses NUL in text, and
+# SQLite refuses LIKE patterns past 50,000 bytes): refused with 422, never a 5xx.
+_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+SearchText = Annotated[str, Query(max_length=200, pattern=_LINE)]
+Facet = Annotated[str, Query(max_length=64, pattern=_LINE)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Cursor = Annotated[int, Query(ge=0, le=2**53)]
 
 
 def version_or_latest(version: str) -> str | None:

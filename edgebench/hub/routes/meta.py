@@ -3,15 +3,16 @@
 from fastapi import APIRouter
 
 from edgebench.hub.routes.deps import User
+from edgebench.hub.schema import Health, WhoAmI
 
 router = APIRouter()
 
 
 @router.get("/api/health")
-def health() -> dict:
-    return {"status": "ok"}
+def health() -> Health:
+    return Health(status="ok")
 
 
 @router.get("/api/whoami")
-def whoami(user: User) -> dict:
-    return {"user": user}
+def whoami(user: User) -> WhoAmI:
+    return WhoAmI(user=user)

@@ -1,14 +1,13 @@
 """Models and their versions: publish, search, show, download a file."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from edgebench.hub import db as hubdb
 from edgebench.hub.db import HubRefusal
 from edgebench.hub.names import check_filename, check_version
-from edgebench.hub.routes.deps import Hub, User, model_path, version_or_latest
+from edgebench.hub.routes.deps import (Facet, Hub, Limit, Offset, SearchText, User, model_path,
+                                       version_or_latest)
 from edgebench.hub.schema import ModelDetail, ModelSummary, PublishRequest, VersionOut
 
 router = APIRouter()
@@ -28,9 +27,8 @@ def publish(owner: str, name: str, body: PublishRequest, hub: Hub, user: User) -
 
 
 @router.get("/api/models")
-def search(hub: Hub, q: str = "", task: str = "", tag: str = "", format: str = "",
-           limit: Annotated[int, Query(ge=1, le=500)] = 50,
-           offset: Annotated[int, Query(ge=0)] = 0) -> list[ModelSummary]:
+def search(hub: Hub, q: SearchText = "", task: Facet = "", tag: Facet = "", format: Facet = "",
+           limit: Limit = 50, offset: Offset = 0) -> list[ModelSummary]:
     with hub.db.session() as s:
         return [ModelSummary.model_validate(hubdb.model_summary(m))
                 for m in hub.db.search(s, q, task, tag, format, limit, offset)]

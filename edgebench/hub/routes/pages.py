@@ -7,13 +7,14 @@ from edgebench.errors import UserError
 from edgebench.hub import db as hubdb
 from edgebench.hub import pages
 from edgebench.hub.db import HubRefusal
-from edgebench.hub.routes.deps import Hub, model_path
+from edgebench.hub.routes.deps import Facet, Hub, SearchText, model_path
 
 router = APIRouter()
 
 
 @router.get("/", response_class=HTMLResponse)
-def search_page(hub: Hub, q: str = "", task: str = "", tag: str = "", format: str = "") -> HTMLResponse:
+def search_page(hub: Hub, q: SearchText = "", task: Facet = "", tag: Facet = "",
+                format: Facet = "") -> HTMLResponse:
     with hub.db.session() as s:
         models = [hubdb.model_summary(m) for m in hub.db.search(s, q, task, tag, format, 200, 0)]
         facets = hub.db.facets(s)

@@ -7,42 +7,39 @@ from edgebench.hub import db as hubdb
 from edgebench.hub.db import HubRefusal
 from edgebench.hub.names import check_version
 from edgebench.hub.routes.deps import Hub, User, model_path, split_path
-from edgebench.hub.schema import ResultsPush
+from edgebench.hub.schema import DeviceResult, PushOut, ResultsPush
+from edgebench.results.schema import RunResult, first_problem
 
 router = APIRouter()
 
 
 @router.get("/api/models/{owner}/{name}/results")
-def model_results(owner: str, name: str, hub: Hub) -> list[dict]:
+def model_results(owner: str, name: str, hub: Hub) -> list[DeviceResult]:
     with hub.db.session() as s:
         model = hub.db.find_model(s, model_path(owner, name))
-        return [hubdb.result_out(r, v) for r, v in hub.db.results_for(s, model)]
+        return [DeviceResult.model_validate(hubdb.result_out(r, v)) for r, v in hub.db.results_for(s, model)]
 
 
 @router.post("/api/results", status_code=201)
-def push_results(body: ResultsPush, hub: Hub, user: User) -> dict:
+def push_results(body: ResultsPush, hub: Hub, user: User) -> PushOut:
     path = model_path(*split_path(body.model))
     version = check_version(body.version)
     rows, skipped = result_rows(body.run, hub.db.artifact_shas(path, version))
     if not rows:
-        raise HubRefusal(422, f"no target of run {body.run.get('run_id', '?')} ran a file of "
+        raise HubRefusal(422, f"no target of run {body.run.run_id} ran a file of "
                               f"{path}@{version}: " + "; ".join(f"{s['target']}: {s['reason']}"
                                                                 for s in skipped)[:400])
     added, present = hub.db.add_results(user, path, version, rows)
-    return {"model": path, "version": version, "added": added, "already_present": present,
-            "skipped": skipped}
+    return PushOut(model=path, version=version, added=added, already_present=present,
+                   skipped=skipped)
 
 
-def result_rows(document: dict, version_shas: set[str]) -> tuple[list[dict], list[dict]]:
+def result_rows(document: RunResult | dict, version_shas: set[str]) -> tuple[list[dict], list[dict]]:
     """Rows for the targets that ran one of the version's own files; the rest, with why not."""
-    from edgebench.results.schema import RunResult
-
     try:
-        run = RunResult.model_validate(document)
+        run = document if isinstance(document, RunResult) else RunResult.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise HubRefusal(422, f"not an edgebench run: {'.'.join(map(str, first['loc']))}: "
-                              f"{first['msg']}") from None
+        raise HubRefusal(422, f"not an edgebench run: {first_problem(exc)}") from None
     rows, skipped = [], []
     for r in run.results:
         sha = (r.artifact or {}).get("sha256")

@@ -1,40 +1,39 @@
 """Subscriptions (with optional signed webhooks) and each user's feed of new versions."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from edgebench.hub import db as hubdb
 from edgebench.hub.db import HubRefusal
-from edgebench.hub.routes.deps import Hub, User, model_path, split_path
-from edgebench.hub.schema import FeedPage, SubscribeRequest
+from edgebench.hub.routes.deps import Cursor, Hub, Limit, User, model_path, split_path
+from edgebench.hub.schema import (FeedPage, SubscribeOut, SubscribeRequest, SubscriptionOut,
+                                  UnsubscribeOut)
 
 router = APIRouter()
 
 
 @router.post("/api/subscriptions", status_code=201)
-def subscribe(body: SubscribeRequest, hub: Hub, user: User) -> dict:
+def subscribe(body: SubscribeRequest, hub: Hub, user: User) -> SubscribeOut:
     path = model_path(*split_path(body.model))
     if body.webhook_url is not None and not body.webhook_url.startswith(("http://", "https://")):
         raise HubRefusal(422, f"webhook URL must be http:// or https://, not {body.webhook_url[:80]}")
     secret = hub.db.subscribe(user, path, body.webhook_url)
-    return {"model": path, "webhook_url": body.webhook_url, "webhook_secret": secret}
+    return SubscribeOut(model=path, webhook_url=body.webhook_url, webhook_secret=secret)
 
 
 @router.get("/api/subscriptions")
-def list_subscriptions(hub: Hub, user: User) -> list[dict]:
-    return hub.db.subscriptions(user)
+def list_subscriptions(hub: Hub, user: User) -> list[SubscriptionOut]:
+    return [SubscriptionOut.model_validate(s) for s in hub.db.subscriptions(user)]
 
 
 @router.delete("/api/subscriptions/{owner}/{name}")
-def unsubscribe(owner: str, name: str, hub: Hub, user: User) -> dict:
-    hub.db.unsubscribe(user, model_path(owner, name))
-    return {"model": f"{owner}/{name}", "subscribed": False}
+def unsubscribe(owner: str, name: str, hub: Hub, user: User) -> UnsubscribeOut:
+    path = model_path(owner, name)
+    hub.db.unsubscribe(user, path)
+    return UnsubscribeOut(model=path, subscribed=False)
 
 
 @router.get("/api/feed")
-def feed(hub: Hub, user: User, cursor: Annotated[int, Query(ge=0)] = 0,
-         limit: Annotated[int, Query(ge=1, le=500)] = 50) -> FeedPage:
+def feed(hub: Hub, user: User, cursor: Cursor = 0, limit: Limit = 50) -> FeedPage:
     with hub.db.session() as s:
         events = [hubdb.event_payload(e) for e in hub.db.feed(s, user, cursor, limit)]
     return FeedPage.model_validate({"events": events,

@@ -20,7 +20,8 @@ router = APIRouter()
 
 
 @router.post("/api/uploads", status_code=201)
-async def upload(request: Request, hub: Hub, user: User, filename: Annotated[str, Query()]) -> UploadOut:
+async def upload(request: Request, hub: Hub, user: User,
+                 filename: Annotated[str, Query(max_length=128)]) -> UploadOut:
     """Receive one model file as the raw request body; validated before it is kept."""
     check_filename(filename)
     limit = hub.config.max_upload_bytes
