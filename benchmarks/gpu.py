@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from edgebench import RunConfig, run
-from edgebench.protocol import CLASSIC, RIGOROUS
+from edgebench.protocol import CLASSIC, RIGOROUS, sustained
 
 ROWS: list[str] = []
 
@@ -36,6 +36,17 @@ def record(result, mode: str, out: Path, tag: str) -> None:
         ROWS.append(f"{r.target:18s} {r.options.get('mode', mode):8s} {r.batch:5d} {r.latency_ms.median:9.3f} "
                     f"{r.latency_ms.p99:9.3f} {r.images_per_s:11,.0f} {energy}  {r.top1.label} "
                     f"{'ref' if r.is_reference else r.agrees_with_reference}")
+        extra = []
+        if r.memory:
+            extra.append(f"memory MiB load +{r.memory.load_peak_added_mb:.0f} run +{r.memory.run_peak_added_mb:.0f}"
+                         f" arena {r.memory.runtime_arena_mb}")
+        if r.sustained:
+            s = r.sustained
+            extra.append(f"sustained {len(s.windows)} windows: {s.first_minute_fps:,.0f} -> "
+                         f"{s.last_minute_fps:,.0f} fps ({s.last_vs_first:.3f}x), throttled={s.throttled}: "
+                         f"{s.evidence}; gpu at end {s.windows[-1].gpu}")
+        if extra:
+            ROWS.append(f"{'':18s} " + "; ".join(extra) + f"; settings {r.options}")
     print("\n".join(ROWS[-len(result.results):]), flush=True)
 
 
@@ -43,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--image", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--phase", choices=("modes", "compile", "residency", "throughput", "final", "fold"),
+    parser.add_argument("--phase", choices=("modes", "compile", "residency", "throughput", "final", "fold", "check"),
                         default="modes")
     args = parser.parse_args()
     out = Path(args.out)
@@ -52,7 +63,17 @@ def main() -> None:
               f"{'mJ/image':>9s} {'avg W':>7s}  meter  top-1 agrees")
     print(header, flush=True)
     started = time.time()
-    if args.phase == "modes":
+    if args.phase == "check":
+        # After the orchestration rework: typed torch options, settings read back from the session,
+        # CUDA memory (torch's allocator peak), a batch sweep, a sustained run with NVML sampling.
+        record(run(RunConfig(targets=("torch-fp32", "torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
+                             protocol=RIGOROUS)), "auto", out, "check-b1")
+        record(run(RunConfig(targets=("torch-fp32@cuda", "torch-fp16@cuda"), image=Path(args.image),
+                             protocol=CLASSIC.with_overrides(runs=200), batch_sizes=(1, 64, 256))),
+               "auto", out, "check-batch-sweep")
+        record(run(RunConfig(targets=("torch-fp16@cuda",), image=Path(args.image), protocol=sustained(30.0))),
+               "auto", out, "check-sustained")
+    elif args.phase == "modes":
         # CPU references and both GPU precisions in one run: agreement is judged against torch-fp32 (CPU).
         record(run(RunConfig(targets=("torch-fp32", "onnxruntime-fp32", "torch-fp32@cuda", "torch-fp16@cuda"),
                              image=Path(args.image), protocol=CLASSIC)), "auto", out, "agreement")

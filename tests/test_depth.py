@@ -192,3 +192,11 @@ def test_report_draws_sweep_and_sustained_charts():
     fig = profile_chart(OpProfile(model="m", target="onnxruntime-fp32", runtime_version="1", method="x; y",
                                   inferences=5, total_ms=55, device={}, ops=ops, by_type={"Conv": 1.0}))
     assert len(fig.axes[0].patches) == 10
+
+
+def test_a_gpu_clock_drop_is_throttling():
+    windows = _windows([100] * 10, [None] * 10)
+    for n, w in enumerate(windows):
+        w["gpu"] = {"clock_mhz": 1980.0 if n < 5 else 1400.0, "temperature_c": 80.0}
+    s = summarize(windows, 1.0)
+    assert s.throttled and "GPU clock 1980 -> 1400 MHz" in s.evidence

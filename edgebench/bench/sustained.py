@@ -66,6 +66,10 @@ def _verdict(first: list[Window], last: list[Window], board: dict | None) -> tup
     flags = ((board or {}).get("throttled") or {}).get("flags") or []
     if flags:
         return True, f"firmware reports: {', '.join(flags)} (vcgencmd get_throttled)"
+    first_gpu = _mean(w.gpu.get("clock_mhz") for w in first if w.gpu.get("clock_mhz"))
+    last_gpu = _mean(w.gpu.get("clock_mhz") for w in last if w.gpu.get("clock_mhz"))
+    if first_gpu and last_gpu and 1 - last_gpu / first_gpu > CLOCK_DROP:
+        return True, f"GPU clock {first_gpu:.0f} -> {last_gpu:.0f} MHz (NVML)"
     first_mhz = _mean(w.cpu_mhz for w in first if w.cpu_mhz)
     last_mhz = _mean(w.cpu_mhz for w in last if w.cpu_mhz)
     if first_mhz and last_mhz:
@@ -73,6 +77,8 @@ def _verdict(first: list[Window], last: list[Window], board: dict | None) -> tup
         verdict = drop > CLOCK_DROP
         return verdict, (f"CPU clock {first_mhz:.0f} -> {last_mhz:.0f} MHz ({drop:+.0%} drop; "
                          f"> {CLOCK_DROP:.0%} counts as throttling)")
+    if first_gpu and last_gpu:
+        return False, f"GPU clock {first_gpu:.0f} -> {last_gpu:.0f} MHz (NVML), within {CLOCK_DROP:.0%}"
     return False, "the device exposes no clock or throttling flags here: only the fps curve is known"
 
 

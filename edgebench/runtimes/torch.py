@@ -209,6 +209,7 @@ def _load_cuda(module, input_shape, options: TorchOptions) -> CudaSession:
 
     if not torch.cuda.is_available():
         raise TargetUnavailable("no CUDA GPU visible to torch")
+    torch.cuda.reset_peak_memory_stats()   # the arena figure is this session's, not the process's
     batched = input_shape[0] > 1
     half = options.precision == "fp16"
     dtype = torch.float16 if half else torch.float32
