@@ -65,40 +65,63 @@ def measure(session: Session, x: np.ndarray, protocol: Protocol,
     protocol.window_s, each window's count is kept and `sampler` reads the device's state
     between two inferences (outside every timed region).
     """
+    first_ns, per_call_s = _warm_up(session, x, protocol)
+    time.sleep(protocol.settle_s)
+    expected_per_rep = protocol.runs
+    if protocol.min_duration_s and per_call_s:
+        expected_per_rep = max(protocol.runs, int(protocol.min_duration_s / per_call_s))
+    loop = _TimedLoop(session, x, protocol, expected_per_rep, on_progress, sampler)
+    repetitions, elapsed, energy = [], [], []
+    for _ in range(protocol.repetitions):
+        if meter is not None:
+            meter.start()
+        samples, seconds = loop.run()
+        if meter is not None:
+            energy.append(meter.stop())
+        repetitions.append(samples)
+        elapsed.append(seconds)
+    if on_progress is not None:
+        on_progress(loop.completed, loop.completed)
+    if first_ns is None:  # no warm-up: the first timed inference was the session's first call
+        first_ns = int(repetitions[0][0])
+    return Measurement(repetitions, elapsed, np.array(loop.y, copy=True), energy if meter else None,
+                       first_ns / 1e6, loop.windows if protocol.window_s else None)
+
+
+def _warm_up(session: Session, x: np.ndarray, protocol: Protocol) -> tuple[int | None, float]:
+    """Until both protocol.warmup runs and warmup_s have passed: (first call ns, s per call)."""
     set_input, invoke, output = session.set_input, session.invoke, session.output
     clock = time.perf_counter_ns
-
     first_ns, done = None, 0
-    warmup_started = clock()
-    if protocol.warmup or protocol.warmup_s:
-        set_input(x)
-        invoke()
-        output()
-        first_ns, done = clock() - warmup_started, 1
-    while done < protocol.warmup or (clock() - warmup_started) < protocol.warmup_s * 1e9:
+    started = clock()
+    while done < protocol.warmup or (clock() - started) < protocol.warmup_s * 1e9:
         set_input(x)
         invoke()
         output()
         done += 1
-    per_call_s = (clock() - warmup_started) / 1e9 / done if done else 0.0
-    time.sleep(protocol.settle_s)
+        if first_ns is None:
+            first_ns = clock() - started
+    return first_ns, ((clock() - started) / 1e9 / done if done else 0.0)
 
-    expected_per_rep = protocol.runs
-    if protocol.min_duration_s and per_call_s:
-        expected_per_rep = max(protocol.runs, int(protocol.min_duration_s / per_call_s))
-    expected = expected_per_rep * protocol.repetitions
 
-    repetitions, elapsed, energy = [], [], []
-    windows: list[dict] = []
-    window_ns = int(protocol.window_s * 1e9)
-    y = None
-    completed = 0
-    min_duration_ns = protocol.min_duration_s * 1e9
-    for _ in range(protocol.repetitions):
-        samples = np.empty(max(protocol.runs, expected_per_rep), dtype=np.int64)
-        if meter is not None:
-            meter.start()
-        i = 0
+class _TimedLoop:
+    """One repetition's timed loop per run(); counts and windows carry across repetitions."""
+
+    def __init__(self, session: Session, x: np.ndarray, protocol: Protocol, expected_per_rep: int,
+                 on_progress: ProgressCallback | None, sampler: WindowSampler | None):
+        self.session, self.x, self.protocol = session, x, protocol
+        self.expected_per_rep = expected_per_rep
+        self.expected = expected_per_rep * protocol.repetitions
+        self.on_progress, self.sampler = on_progress, sampler
+        self.completed, self.windows, self.y = 0, [], None
+
+    def run(self) -> tuple[np.ndarray, float]:
+        set_input, invoke, output = self.session.set_input, self.session.invoke, self.session.output
+        x, protocol, clock = self.x, self.protocol, time.perf_counter_ns
+        on_progress, completed, expected = self.on_progress, self.completed, self.expected
+        samples = np.empty(max(protocol.runs, self.expected_per_rep), dtype=np.int64)
+        min_duration_ns, window_ns = protocol.min_duration_s * 1e9, int(protocol.window_s * 1e9)
+        i, y = 0, None
         loop_start = clock()
         next_window, window_first = loop_start + window_ns, 0
         while i < protocol.runs or (clock() - loop_start) < min_duration_ns:
@@ -114,20 +137,13 @@ def measure(session: Session, x: np.ndarray, protocol: Protocol,
             if on_progress is not None and i % PROGRESS_EVERY == 0:
                 on_progress(completed + i, max(expected, completed + i))
             if window_ns and t1 >= next_window:
-                windows.append({"t_s": (t1 - loop_start) / 1e9, "inferences": i - window_first,
-                                **(sampler() if sampler else {})})
+                self.windows.append({"t_s": (t1 - loop_start) / 1e9, "inferences": i - window_first,
+                                     **(self.sampler() if self.sampler else {})})
                 next_window, window_first = t1 + window_ns, i
-        elapsed.append((clock() - loop_start) / 1e9)
-        if meter is not None:
-            energy.append(meter.stop())
-        repetitions.append(samples[:i].copy())
-        if first_ns is None:  # no warm-up: the first timed inference was the first call
-            first_ns = int(samples[0])
-        completed += i
-    if on_progress is not None:
-        on_progress(completed, completed)
-    return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None,
-                       first_ns / 1e6, windows if window_ns else None)
+        seconds = (clock() - loop_start) / 1e9
+        self.completed += i
+        self.y = y
+        return samples[:i].copy(), seconds
 
 
 OFFLINE_MIN_S = 2.0   # an offline figure needs every stream busy for a while, not a burst
