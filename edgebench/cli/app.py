@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edgebench.cli import accuracy, fleet, hub, models, report, results, run, targets
+from edgebench.cli import accuracy, fleet, hub, models, preview, report, results, run, targets
 
 app = typer.Typer(
     name="edgebench",
@@ -18,6 +18,7 @@ app.command("targets")(targets.targets_command)
 app.command("accuracy")(accuracy.accuracy_command)
 app.command("report")(report.report_command)
 app.command("compare")(report.compare_command)
+app.command("preview")(preview.preview_command)
 app.add_typer(models.app, name="models")
 app.add_typer(results.app, name="results")
 app.add_typer(hub.app, name="hub")
