@@ -250,13 +250,51 @@ def test_kill_9_of_a_worker_fails_its_job_by_name_and_the_rest_completes(fleet, 
     assert reported - killed_at < 5.0, "the failure must be reported within seconds"
     assert proc.wait(timeout=300) == 1, output.text
     output.thread.join(5)
-    assert "doomed left the fleet during the job" in output.text or "worker of device doomed died" in output.text
+    assert ("device doomed left the fleet during the job" in output.text
+            or "the worker of device doomed went away during the job" in output.text)
     wait_for(lambda: not benchmark.is_running() or benchmark.status() == psutil.STATUS_ZOMBIE, 15,
              "the killed worker's benchmark process to end")
     runs = {r.device.hostname: r for r in Store(str(store)).all_runs()}
     assert runs["dev-a"].status == runs["dev-b"].status == "complete"
     assert all(t.status == "ok" for name in ("dev-a", "dev-b") for t in runs[name].results)
     assert "doomed" not in runs or runs["doomed"].status == "failed"
+
+
+def test_hub_models_are_pulled_by_the_device_and_pushed_back(fleet, tmp_path):
+    """A hub:// model: the device pulls it from the client's hub (the workers were started without
+    one), and --push sends the run to the hub, which lists it for the model."""
+    import httpx
+
+    data = tmp_path / "hub"
+    made = run_cli("hub", "token", "create", "alice", "--data", data)
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    server = start([sys.executable, "-m", "edgebench", "hub", "serve", "--host", "127.0.0.1", "--port",
+                    str(port), "--data", str(data)], tmp_path / "hub.log")
+    url = f"http://127.0.0.1:{port}"
+    env = {"EDGEBENCH_HUB_URL": url, "EDGEBENCH_HUB_TOKEN": made.stdout.strip()}
+    try:
+        def healthy():
+            try:
+                return httpx.get(url + "/api/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, 60, "the hub")
+        model = tmp_path / "birds_int8.tflite"
+        model.write_bytes(fleet["artifacts"][("tflite", "int8")].path.read_bytes())
+        published = run_cli("hub", "publish", model, "--name", "alice/birds", "--version", "1", env=env)
+        assert published.returncode == 0, published.stderr
+        done = run_cli("fleet", "run", "--scheduler", fleet["address"], "--devices", "dev-a", "--models",
+                       "hub://alice/birds@1", "--targets", "litert-int8", *TINY, "--store", tmp_path / "hub.db",
+                       "--push", env=env, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "[dev-a] hub://alice/birds@1: pulling alice/birds@1 from the hub" in done.stdout
+        assert "to alice/birds@1: 1 result(s) added" in done.stdout
+        shown = run_cli("hub", "show", "alice/birds", env=env)
+        assert shown.returncode == 0 and "litert-int8" in shown.stdout
+    finally:
+        stop([server])
 
 
 @pytest.fixture

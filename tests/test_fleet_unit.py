@@ -477,7 +477,7 @@ def test_a_device_that_leaves_fails_its_job_by_name_and_keeps_what_finished():
     by = states(summary)
     assert by[("a", "mobilenet_v2")].status == "ok"
     b = by[("b", "mobilenet_v2")]
-    assert b.status == "failed" and b.error == "device b left the fleet during the job (worker killed or lost)"
+    assert b.status == "failed" and b.error == "device b left the fleet during the job (worker stopped, killed or lost)"
     assert b.run.status == "failed" and [r.target for r in b.run.results] == ["litert-int8"] and b.saved
     assert ("device_left", ("b",)) in events.calls
     assert client.jobs[b.job.job_id][1].status == "cancelled"   # never left waiting for a device
@@ -495,8 +495,8 @@ def test_killed_worker_and_job_errors_are_worded_with_the_device():
                                     c.fail("c", FleetJobError("no available target runs it", partial)))])
     summary = fleet_run(client)[0].run()
     by = states(summary)
-    assert by[("a", "mobilenet_v2")].error == "the worker of device a died during the job (killed or lost)"
-    assert by[("b", "mobilenet_v2")].error == "the worker of device b died before the job started (killed or lost)"
+    assert by[("a", "mobilenet_v2")].error == "the worker of device a went away during the job (stopped, killed or lost)"
+    assert by[("b", "mobilenet_v2")].error == "the worker of device b went away before the job started (stopped, killed or lost)"
     c = by[("c", "mobilenet_v2")]
     assert c.error == "no available target runs it" and c.run.status == "failed" and c.saved
 

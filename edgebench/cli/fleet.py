@@ -277,8 +277,8 @@ def run_command(
         interrupted = False
         try:
             shares = fleet.plan()
-            screen = FleetScreen([s.device.name for s in shares if s.targets != ()])
             _notes_before(fleet, shares, address)
+            screen = FleetScreen([s.device.name for s in shares if s.targets != ()])
             try:
                 summary = fleet.run(screen, shares)
             except FleetInterrupted as stop:
@@ -395,6 +395,7 @@ class FleetScreen:
         from rich.live import Live
 
         self.rows: dict[str, dict] = {}
+        self._steps: dict[str, str] = {}
         for name in devices:
             self._row(name)
         self.live = Live(console=console, get_renderable=self._render, refresh_per_second=4,
@@ -438,6 +439,12 @@ class FleetScreen:
 
     def job_step(self, state, message: str) -> None:
         self._row(state.device)["now"] = message
+        # Slow steps (a first run's conversions, a hub pull) also get a line, once per step (not
+        # per converter stage), so a log shows why a device is quiet.
+        step = message.rsplit(": ", 1)[0] if message.startswith("first run") else message
+        if self._steps.get(state.job.job_id) != step:
+            self._steps[state.job.job_id] = step
+            self._line(state, step)
 
     def target_started(self, state, target: str, runs: int) -> None:
         self._row(state.device)["now"] = f"{target} 0/{runs}"

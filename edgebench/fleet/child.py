@@ -4,7 +4,8 @@ Reads {"config": RunConfig, "device": name} (pickled, length-prefixed) from stdi
 `edgebench.bench.execute.run`, and writes one JSON object per line to EVENTS_FD: the run's events
 (steps, targets started, progress, finished) and its recording (begin, target, finish). The run
 is recorded under the fleet device's name (DeviceInfo.hostname), which is what makes two devices
-on one host two devices in the store. Exits when stdin closes: its worker is gone.
+on one host two devices in the store. When stdin closes before the run has finished, its worker
+is gone: it kills its process group (itself and any converter it started).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
 import struct
 import sys
 import threading
@@ -97,7 +99,8 @@ def _exit_when_parent_goes(finished: threading.Event) -> None:
         except OSError:
             break
     if not finished.is_set():
-        os._exit(75)
+        # Our process group: this process and whatever it started (a model converter).
+        os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
 def main(argv: list[str]) -> int:

@@ -163,10 +163,11 @@ def _forward(event: dict, outcome: dict, publish) -> None:
 
 
 def _signal(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the child's whole process group (it leads one): a converter it started goes too."""
     if proc.poll() is None:
         try:
-            proc.send_signal(sig)
-        except ProcessLookupError:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
             pass
 
 
@@ -184,7 +185,7 @@ def _stop(proc: subprocess.Popen) -> None:
     try:
         proc.wait(timeout=INTERRUPT_GRACE_S)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        _signal(proc, signal.SIGKILL)
         proc.wait()
 
 
@@ -200,8 +201,10 @@ def _conclude(job: Job, proc: subprocess.Popen, outcome: dict, log_path: Path) -
         raise FleetJobError(outcome["error"], finish)
     if recorded.get("status") in ("failed", "interrupted") and proc.returncode in (0, 130):
         # The run ended itself (no target ran, or it was stopped) and recorded why.
-        raise FleetJobError(f"{recorded.get('error') or 'the run ' + recorded['status']} (on {job.device})",
-                            finish)
+        why = recorded.get("error") or f"the run {recorded['status']}"
+        reasons = "; ".join(f"{r.get('target')}: {r.get('error')}" for r in recorded.get("results", [])
+                            if r.get("status") != "ok" and r.get("error"))
+        raise FleetJobError(f"{why} on {job.device}" + (f" - {reasons}" if reasons else ""), finish)
     code = proc.returncode
     how = f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
     tail = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()][-LOG_TAIL_LINES:]

@@ -318,7 +318,7 @@ class FleetRun:
 
         if isinstance(exc, KilledWorker):
             when = "during the job" if state.started is not None else "before the job started"
-            return f"the worker of device {state.device} died {when} (killed or lost)"
+            return f"the worker of device {state.device} went away {when} (stopped, killed or lost)"
         if isinstance(exc, FleetJobError):
             return exc.message
         return f"{type(exc).__name__} on {state.device}: {exc}"
@@ -343,7 +343,7 @@ class FleetRun:
             member = present.get(state.device)
             if member is None:
                 when = "during the job" if state.status == "running" else "before the job started"
-                self._fail(state, f"device {state.device} left the fleet {when} (worker killed or lost)")
+                self._fail(state, f"device {state.device} left the fleet {when} (worker stopped, killed or lost)")
             elif state.worker is not None and member.address != state.worker:
                 self._fail(state, f"the worker of device {state.device} was replaced during the job "
                                   "(it restarted)")
