@@ -128,6 +128,9 @@ def _runs_from_json(text: str) -> list[RunResult]:
 
 
 def _runs_from_csv(text: str) -> list[RunResult]:
+    # target_json carries every raw sample: a long run's is megabytes, past csv's default
+    # field limit (128 KiB). The file's own size is the limit that matters (MAX_FILE_BYTES).
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
     reader = csv.DictReader(io.StringIO(text))
     missing = {"run_id", "run_json", "target_json"} - set(reader.fieldnames or ())
     if missing:

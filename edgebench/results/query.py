@@ -79,7 +79,7 @@ def compare_side(store: Store | Callable[[], Store], spec: str,
     """One side of `compare`: (run, label). `spec` is, in this order, a results file (its last
     run), a run id (the rule above), or a device's host name or fingerprint (the latest complete
     run on it). `store` may be a function opening it: two files need no store."""
-    from edgebench.fileio import stat_or_none
+    from edgebench.fileio import shown, stat_or_none
     from edgebench.results.exchange import load_runs
 
     check_run_id(spec)
@@ -91,6 +91,8 @@ def compare_side(store: Store | Callable[[], Store], spec: str,
         found = None
     if found is not None:
         runs = load_runs(Path(spec))   # a directory or a FIFO is refused there, with one line
+        if not runs:
+            raise UserError(f"results file {shown(spec)} holds no runs")
         label = spec if len(runs) == 1 else f"{spec} (run {runs[-1].run_id[:12]}, the last of {len(runs)})"
         return runs[-1], label
     if callable(store):

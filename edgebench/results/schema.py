@@ -59,6 +59,9 @@ def check_values(value, where: str = "", typed: bool = True, depth: int = 0) -> 
     elif isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{where}: {value} is not a finite number")
+        if isinstance(value, int) and abs(value) > (2**53 if typed else 2**63):
+            # JSON readers keep integers exact only up to 2**53 (and SQLite's up to 2**63)
+            raise ValueError(f"{where}: the integer is too large (over 2**{53 if typed else 63})")
         if typed and value < 0:
             raise ValueError(f"{where}: {value} is negative")
     elif isinstance(value, str):

@@ -126,6 +126,8 @@ class Store:
 
     def __init__(self, url: str | None = None, create: bool = True):
         """url: a SQLAlchemy URL or a SQLite file path; None opens the default store."""
+        if url is not None and not url.strip():
+            raise UserError("the store is given as empty text: name a SQLite file or a SQLAlchemy URL")
         self.url = store_url(url) if url else default_store_url()
         self.create = create
         self._sqlite_path = self._check_sqlite_file()
@@ -360,6 +362,10 @@ class Store:
                 document = _document(raw)
                 RunResult.model_validate({**document, "status": "complete", "results": []})
                 status = run_state(status, document.get("process"))
+            except ValidationError as exc:
+                status = "unreadable"
+                if warn is not None:
+                    warn(Unreadable(run_id, first_problem(exc)).message(self._display()))
             except _Corrupt as bad:
                 status = "unreadable"
                 if warn is not None:
