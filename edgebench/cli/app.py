@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edgebench.cli import accuracy, fleet, hub, models, preview, report, results, run, targets
+from edgebench.cli import accuracy, fleet, hub, models, preview, profile, report, results, run, targets
 
 app = typer.Typer(
     name="edgebench",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command("run")(run.run_command)
 app.command("targets")(targets.targets_command)
 app.command("accuracy")(accuracy.accuracy_command)
+app.command("profile")(profile.profile_command)
 app.command("report")(report.report_command)
 app.command("compare")(report.compare_command)
 app.command("preview")(preview.preview_command)
