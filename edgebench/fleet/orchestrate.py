@@ -230,11 +230,20 @@ class FleetRun:
         self._next_id += len(jobs)
         for job in jobs:
             state = JobState(job, submitted=time.time())
-            # retries=0: a failed benchmark is reported, never silently run again.
-            state.future = self.client.submit(self.job_fn, job, key=job.key, pure=False, retries=0,
-                                              resources={device_resource(job.device): 1})
+            state.future = self._submit(job)
             self.states[job.job_id] = state
             self.events.job_submitted(state)
+
+    def _submit(self, job: Job):
+        """retries=0: a failed benchmark is reported, never silently run again. A user's files
+        travel inside the job (through the scheduler, which every device reaches; never worker to
+        worker), so Dask's warning about large task graphs is expected up to their size."""
+        import dask
+
+        carried = sum(f.size for f in (job.model.file, job.image) if f is not None)
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": f"{carried + (10 << 20)}B"}):
+            return self.client.submit(self.job_fn, job, key=job.key, pure=False, retries=0,
+                                      resources={device_resource(job.device): 1})
 
     def _follow(self) -> None:
         next_poll = time.monotonic() + self.poll_s
