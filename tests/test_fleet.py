@@ -71,9 +71,21 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def wait_for_devices(address: str, names: set[str], *extra: str, timeout: float = 90) -> list[dict]:
-    return wait_for(lambda: (s := fleet_status(address, *extra)) and names <= {d["device"] for d in s} and s,
-                    timeout, f"devices {sorted(names)}")
+def states(address: str, certs: Path | None = None) -> dict[str, str]:
+    """device -> idle/busy, through the library (polling through the CLI would start a process
+    per poll on a 2-core machine)."""
+    from edgebench.fleet.client import connect, status
+    from edgebench.fleet.security import parse_address
+
+    client = connect(parse_address(address, certs is not None), certs, timeout_s=30)
+    try:
+        return {e.member.name: e.state for e in status(client)}
+    finally:
+        client.close()
+
+
+def wait_for_devices(address: str, names: set[str], certs: Path | None = None, timeout: float = 120):
+    wait_for(lambda: names <= set(states(address, certs)), timeout, f"devices {sorted(names)}")
 
 
 class Output:
@@ -195,7 +207,7 @@ def test_targets_and_devices_nobody_has_fail_fast(fleet):
     assert absent.returncode == 2
     assert "no device named 'jetson' in the fleet (devices: dev-a, dev-b, dev-c)" in absent.stderr
     assert time.monotonic() - started < 60
-    assert {e["state"] for e in fleet_status(fleet["address"])} == {"idle"}   # nothing was submitted
+    assert set(states(fleet["address"]).values()) == {"idle"}   # nothing was submitted
 
 
 def test_a_second_worker_cannot_take_a_device_name(fleet):
@@ -212,7 +224,7 @@ def test_ctrl_c_cancels_and_keeps_what_finished(fleet, tmp_path):
     store = tmp_path / "interrupted.db"
     proc = subprocess.Popen([sys.executable, "-m", "edgebench", "fleet", "run", "--scheduler", fleet["address"],
                              "--devices", "dev-a", "--models", f"mobilenet_v2,{queued}",
-                             "--targets", "litert-int8,onnxruntime-fp32", "--runs", "400", "--settle", "0",
+                             "--targets", "litert-int8,onnxruntime-fp32", "--runs", "200", "--settle", "0",
                              "--store", str(store)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = Output(proc)
@@ -224,7 +236,7 @@ def test_ctrl_c_cancels_and_keeps_what_finished(fleet, tmp_path):
     (run,) = Store(str(store)).all_runs()
     assert run.status == "interrupted" and run.device.hostname == "dev-a"
     assert [(t.target, t.status) for t in run.results] == [("litert-int8", "ok")]
-    wait_for(lambda: {e["state"] for e in fleet_status(fleet["address"])} == {"idle"}, 30, "idle devices")
+    wait_for(lambda: set(states(fleet["address"]).values()) == {"idle"}, 30, "idle devices")
     worker = fleet["workers"]["dev-a"]   # no benchmark left running on the device
     wait_for(lambda: not psutil.Process(worker.pid).children(), 15, "the benchmark process to end")
 
@@ -238,7 +250,7 @@ def test_kill_9_of_a_worker_fails_its_job_by_name_and_the_rest_completes(fleet, 
     store = tmp_path / "killed.db"
     proc = subprocess.Popen([sys.executable, "-m", "edgebench", "fleet", "run", "--scheduler", fleet["address"],
                              "--devices", "dev-a,dev-b,doomed", "--targets", "litert-int8,onnxruntime-fp32",
-                             "--runs", "150", "--settle", "0", "--store", str(store)],
+                             "--runs", "60", "--settle", "0", "--store", str(store)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = Output(proc)
     output.first("[doomed] mobilenet_v2: started", timeout=120)
@@ -313,7 +325,7 @@ def tls_fleet(tmp_path):
     wait_for(lambda: "listening at tls://" in (tmp_path / "scheduler.log").read_text(), 60, "the TLS scheduler")
     worker = start_worker(address, "secure", tmp_path, "--tls", str(certs))
     try:
-        wait_for_devices(address, {"secure"}, "--tls", str(certs))
+        wait_for_devices(address, {"secure"}, certs)
         yield {"address": address, "port": port, "certs": certs, "other": other, "scheduler": scheduler}
     finally:
         stop([worker, scheduler])
@@ -337,10 +349,23 @@ def test_tls_refuses_clients_and_workers_without_fleet_certificates(tls_fleet, t
                 no_cert.wrap_socket(raw) as tls:
             tls.sendall(b"\0" * 8)
             tls.recv(1)   # TLS 1.3: the server's refusal of a missing certificate arrives here
-    intruder = run_cli("fleet", "worker", "--scheduler", address, "--tls", other, "--name", "intruder",
-                       "--connect-timeout", "3", timeout=120)
-    assert intruder.returncode == 2 and "could not join the scheduler" in intruder.stderr
-    assert [e["device"] for e in fleet_status(address, "--tls", str(certs))] == ["secure"]
+    # Trusting the fleet's CA but holding certificates of another CA: the scheduler refuses them.
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "ca.pem").write_bytes((certs / "ca.pem").read_bytes())
+    for name in ("client.pem", "client-key.pem", "worker.pem", "worker-key.pem"):
+        (mixed / name).write_bytes((other / name).read_bytes())
+        (mixed / name).chmod(0o600)
+    impostor = run_cli("fleet", "status", "--scheduler", address, "--tls", mixed, "--connect-timeout", "3")
+    assert impostor.returncode == 2 and "cannot reach the fleet scheduler" in impostor.stderr
+    for name, directory in (("intruder", other), ("impostor", mixed)):
+        started = time.monotonic()
+        refused = run_cli("fleet", "worker", "--scheduler", address, "--tls", directory, "--name", name,
+                          "--connect-timeout", "3", timeout=120)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "could not reach the scheduler" in refused.stderr and "probing" not in refused.stdout
+        assert time.monotonic() - started < 30
+    assert list(states(address, certs)) == ["secure"]
 
     # With its certificates, a client runs a matrix over TLS; the scheduler fails jobs of dead
     # workers at once (allowed-failures 0) and listens unencrypted on nothing but loopback.

@@ -103,15 +103,18 @@ def worker_command(
         from edgebench.fleet.device import probe
         from edgebench.fleet.names import check_device_name, default_device_name
         from edgebench.fleet.security import parse_address, tls_paths
-        from edgebench.fleet.worker import quiet_dask, serve_worker
+        from edgebench.fleet.worker import (check_reachable, quiet_dask, serve_worker,
+                                            worker_listen_host)
 
         device_name = check_device_name(name if name is not None else default_device_name())
         address = parse_address(scheduler, tls is not None)
         if tls is not None:
             tls_paths(tls, "worker")
+        host = worker_listen_host(address, host, tls is not None)   # refused before probing
+        quiet_dask(verbose)
+        check_reachable(address, tls, connect_timeout)
         _say(f"probing this device ({device_name}): fingerprint and available targets...")
         profile = probe(device_name)
-        quiet_dask(verbose)
 
         def ready(listening: str) -> None:
             _say(f"device {profile.name} ({profile.hardware}; store id {profile.fingerprint}) joined "

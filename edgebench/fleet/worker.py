@@ -48,6 +48,42 @@ def quiet_dask(verbose: bool = False) -> None:
 REJOIN_PAUSE_S = 2.0
 
 
+def check_reachable(scheduler: Address, tls_dir, timeout_s: float) -> None:
+    """Ask the scheduler who it is, with this worker's certificate, before anything slow (probing
+    a board's runtimes takes seconds): an unreachable scheduler or a refused certificate is one
+    line at once. Waits up to timeout_s for a scheduler that is still starting."""
+    from distributed.comm import connect
+
+    security = security_for(tls_dir, "worker")
+    args = security.get_connection_args("worker") if security is not None else {}
+
+    async def ask() -> None:
+        comm = await connect(str(scheduler), timeout=timeout_s, **args)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            await asyncio.wait_for(comm.read(), timeout_s)   # a refused certificate ends here
+        finally:
+            await comm.close()
+
+    try:
+        asyncio.run(ask())
+    except Exception as exc:  # noqa: BLE001 - any failure to get an answer is one line
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"could not reach the scheduler at {scheduler} within {timeout_s:g} s ({reason})"
+                        + ("; are these certificates from its CA?" if tls_dir else "")) from None
+
+
+def worker_listen_host(scheduler: Address, listen_host: str | None, tls: bool) -> str | None:
+    """Where a worker listens: as asked, else loopback for a loopback scheduler, else the address
+    that reaches the scheduler (Dask's choice, None); anything but loopback only with TLS."""
+    from edgebench.fleet.security import is_loopback
+
+    if listen_host is None and is_loopback(scheduler.host):
+        listen_host = "127.0.0.1"
+    check_listen_host(listen_host or "", tls, "worker")
+    return listen_host
+
+
 def serve_worker(scheduler: Address, profile: DeviceProfile, tls_dir, listen_host: str | None,
                  port: int, connect_timeout_s: float, on_ready: Callable[[str], None],
                  on_lost: Callable[[], None] = lambda: None, rejoin: bool = True) -> str:
@@ -56,13 +92,7 @@ def serve_worker(scheduler: Address, profile: DeviceProfile, tls_dir, listen_hos
     join fails (unreachable, refused certificate, name taken): a mistake shows at once."""
     from distributed import Worker
 
-    if listen_host is None:
-        # Loopback scheduler: stay on loopback. Otherwise the address that reaches the scheduler
-        # (Dask's choice), which the TLS rule below allows only with certificates.
-        from edgebench.fleet.security import is_loopback
-
-        listen_host = "127.0.0.1" if is_loopback(scheduler.host) else None
-    check_listen_host(listen_host or "", tls_dir is not None, "worker")
+    listen_host = worker_listen_host(scheduler, listen_host, tls_dir is not None)
     security = security_for(tls_dir, "worker")
     metadata = profile.to_dict()
 
