@@ -36,7 +36,8 @@ def test_huge_image_is_refused_from_its_header(tmp_path):
 
 
 @pytest.mark.parametrize("make, fragment", [
-    (lambda p: p.mkdir(), "is not a regular file"),
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: p.symlink_to(p), "symlink"),
     (lambda p: os.mkfifo(p), "is not a regular file"),
 ])
 def test_special_image_files_are_refused_without_blocking(tmp_path, make, fragment):

@@ -24,7 +24,8 @@ def scores(output: np.ndarray, spec: TensorSpec) -> np.ndarray:
 def top_k(probabilities: np.ndarray, labels: tuple[str, ...], k: int = 5) -> list[Prediction]:
     order = np.argsort(-probabilities, kind="stable")[:k]
     return [Prediction(index=int(i), label=labels[i] if i < len(labels) else f"class {i}",
-                       score=round(float(probabilities[i]), 6)) for i in order]
+                       # "already probabilities" may sum to 1.02: a score is at most 1
+                       score=min(1.0, round(float(probabilities[i]), 6))) for i in order]
 
 
 def result_traits(r: TargetResult) -> Traits:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgebench.errors import UserError
+from edgebench.fileio import regular_file
 
 # Bytes 4..8 of every TFLite flatbuffer.
 TFLITE_IDENTIFIER = b"TFL3"
@@ -44,10 +45,7 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 def inspect_model_file(path: Path) -> Artifact:
     """Read format and precision from a user's .tflite or .onnx file; UserError if unusable."""
     path = Path(path)
-    if not path.exists():
-        raise UserError(f"model file not found: {path}")
-    if not path.is_file():   # a directory, FIFO or device: reading it could block or never end
-        raise UserError(f"{path} is not a regular file")
+    regular_file(path, "model file")   # missing, directory, FIFO, device, symlink loop: one line
     suffix = path.suffix.lower()
     if suffix == ".tflite":
         data = path.read_bytes()

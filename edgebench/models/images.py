@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edgebench.errors import UserError
+from edgebench.fileio import regular_file
 from edgebench.models.zoo import Preprocessing, preprocessing_named
 from edgebench.tensors import TensorSpec
 
@@ -46,10 +47,7 @@ def load_image(path: Path):
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    if not path.exists():
-        raise UserError(f"image file not found: {path}")
-    if not path.is_file():   # a directory, FIFO or device: reading it could block or never end
-        raise UserError(f"{path} is not a regular file")
+    regular_file(path, "image file")   # missing, directory, FIFO, device, symlink loop: one line
     try:
         with Image.open(path) as img:
             width, height = img.size
