@@ -200,3 +200,27 @@ def test_a_gpu_clock_drop_is_throttling():
         w["gpu"] = {"clock_mhz": 1980.0 if n < 5 else 1400.0, "temperature_c": 80.0}
     s = summarize(windows, 1.0)
     assert s.throttled and "GPU clock 1980 -> 1400 MHz" in s.evidence
+
+
+def test_report_embeds_a_profile_and_says_when_no_float_reference_ran(tmp_path):
+    from edgebench.results.schema import OpProfile, OpShare
+    from edgebench.results.store import Store
+    from tests.conftest import make_run
+
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    run = make_run(targets=("litert-int8",))
+    run.results[0].agrees_with_reference = None
+    Store(store).save(run)
+    ops = [OpShare(node="conv0", op_type="Conv", total_ms=5.0, calls=5, ms_per_inference=1.0, share=1.0)]
+    (tmp_path / "p.json").write_text(OpProfile(model="m", target="onnxruntime-fp32", runtime_version="1",
+                                               method="x", inferences=5, total_ms=5, device={}, ops=ops,
+                                               by_type={"Conv": 1.0}).model_dump_json())
+    out = run_cli("report", "--store", store, "--profile", str(tmp_path / "p.json"),
+                  "--out", str(tmp_path / "r.html"))
+    assert out.returncode == 0, out.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="chart-profile"' in html and "no float reference" in html and "No float version" in html
+    (tmp_path / "bad.json").write_text('{"model": "m"}')
+    bad = run_cli("report", "--store", store, "--profile", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x.html"))
+    assert bad.returncode == 2 and "is not an edgebench profile" in bad.stderr
+    assert not (tmp_path / "x.html").exists()

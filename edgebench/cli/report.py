@@ -22,6 +22,7 @@ def report_command(
     fmt: Annotated[Optional[Literal["png", "svg"]], typer.Option(
         "--format", help="Also write each chart as png or svg.")] = None,
     outdir: Annotated[Optional[Path], typer.Option("--outdir", help="Folder for --format charts.")] = None,
+    profile: Annotated[Optional[list[Path]], typer.Option("--profile", help="An op profile (`edgebench profile --out`) to draw as a bar chart (repeatable).")] = None,
     store: StoreOption = None,
 ) -> None:
     """Write one self-contained HTML report: fps charts (linear and log), energy per inference,
@@ -49,19 +50,34 @@ def report_command(
         folder = (outdir or out.parent) if fmt is not None else None
         if folder is not None:
             check_folder_writable(folder)
+        profiles = [_load_profile(p) for p in profile or []]
         selection = runs_for_report(open_store(store), run_ids, warn)
         runs = selection.runs
         figures = published() if reference else []
-        write_text_atomically(out, build_report(runs, figures, left_out=selection.left_out))
+        write_text_atomically(out, build_report(runs, figures, left_out=selection.left_out, profiles=profiles))
         older = (f"; left out {len(selection.left_out)} older run(s) of the same device and model "
                  "(--run picks runs)" if selection.left_out else "")
         say(f"report written to {out}: {len(runs)} run(s)"
             f"{', with published figures' if reference else ''}{older}")
         if folder is not None:
-            for name, fig in report_charts(runs, figures).items():
+            for name, fig in report_charts(runs, figures, profiles).items():
                 path = folder / f"{name}.{fmt}"
                 write_bytes_atomically(path, render(fig, fmt))
                 say(f"chart written to {path}")
+
+
+def _load_profile(path: Path):
+    """An `edgebench profile --out` file, or one line saying what is wrong with it."""
+    from pydantic import ValidationError
+
+    from edgebench.errors import UserError
+    from edgebench.fileio import read_text
+    from edgebench.results.schema import OpProfile
+
+    try:
+        return OpProfile.model_validate_json(read_text(path, "profile file", max_bytes=64 << 20))
+    except ValidationError as exc:
+        raise UserError(f"{path} is not an edgebench profile: {exc.errors()[0]['msg']}") from None
 
 
 def compare_command(

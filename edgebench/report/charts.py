@@ -204,8 +204,8 @@ def render(fig, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def report_charts(runs: list[RunResult], reference: list[PublishedFigure]) -> dict[str, object]:
-    """name -> matplotlib figure, for every chart that has data."""
+def report_charts(runs: list[RunResult], reference: list[PublishedFigure], profiles=()) -> dict[str, object]:
+    """name -> matplotlib figure, for every chart that has data (profiles: OpProfile results)."""
     charts = {}
     colours = group_colours(runs)
     bars = fps_bars(runs, reference)
@@ -230,5 +230,5 @@ def report_charts(runs: list[RunResult], reference: list[PublishedFigure]) -> di
         charts["latency"] = latency_chart(runs)
     from edgebench.report.depth import depth_charts
 
-    charts.update(depth_charts(runs))
+    charts.update(depth_charts(runs, profiles))
     return charts

@@ -22,8 +22,10 @@ def _figure(title: str, rows: int = 1):
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(11, 4.2 if rows == 1 else 0.3 * rows + 1.6), layout="constrained")
-    fig.suptitle(_plain(title))
+    import textwrap
+
+    fig, ax = plt.subplots(figsize=(11, 4.2 if rows == 1 else 0.3 * rows + 1.8), layout="constrained")
+    fig.suptitle(_plain("\n".join(textwrap.wrap(title, 100))))
     ax.grid(alpha=0.3)
     return fig, ax
 
@@ -84,8 +86,8 @@ def sustained_chart(runs: list[RunResult]):
 
 def profile_chart(profile: OpProfile, top: int = 15):
     ops = profile.ops[:top]
-    fig, ax = _figure(f"Top {len(ops)} ops of {profile.model} on {profile.target}: share of op time "
-                      f"({profile.method.split(';')[0]})", rows=len(ops))
+    fig, ax = _figure(f"Top {len(ops)} ops of {profile.model} on {profile.target}, share of op time, "
+                      f"measured with {profile.method.split(';')[0]}", rows=len(ops))
     positions = range(len(ops))[::-1]
     ax.barh(list(positions), [o.share * 100 for o in ops], color="#1f77b4")
     ax.set_yticks(list(positions), [_plain(f"{o.op_type} · {o.node[:50]}") for o in ops], fontsize=8)
@@ -106,5 +108,5 @@ def depth_charts(runs: list[RunResult], profiles: list[OpProfile] = ()) -> dict[
     if fig is not None:
         charts["sustained"] = fig
     for n, p in enumerate(profiles):
-        charts[f"profile{'' if n == 0 else n + 1}"] = profile_chart(p)
+        charts[f"profile{'' if n == 0 else f'_{n + 1}'}"] = profile_chart(p)
     return charts

@@ -21,11 +21,12 @@ CHART_CAPTIONS = {
 
 
 def build_report(runs: list[RunResult], reference: list[PublishedFigure],
-                 left_out: list[RunResult] = ()) -> str:
-    """The HTML text. left_out: older runs the selection replaced, listed so none goes unnoticed."""
+                 left_out: list[RunResult] = (), profiles=()) -> str:
+    """The HTML text. left_out: older runs the selection replaced, listed so none goes unnoticed;
+    profiles: op profiles (`edgebench profile --out`) drawn as bar charts."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    charts = report_charts(runs, reference)
+    charts = report_charts(runs, reference, profiles)
     images = {name: base64.b64encode(render(fig, "png")).decode() for name, fig in charts.items()}
     env = Environment(loader=PackageLoader("edgebench.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
@@ -36,7 +37,7 @@ def build_report(runs: list[RunResult], reference: list[PublishedFigure],
     return template.render(
         generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         version=__version__, runs=runs, reference=reference, images=images, left_out=left_out,
-        captions=CHART_CAPTIONS, run_label=lambda run: run_label(run, names),
+        captions={name: CHART_CAPTIONS.get(name) or CHART_CAPTIONS[name.split("_")[0]] for name in images}, run_label=lambda run: run_label(run, names),
         accelerator=accelerator_name, threads=threads_used)
 
 
