@@ -88,7 +88,7 @@ def test_sweep_values_are_checked():
 
 @pytest.mark.slow
 def test_thread_and_batch_sweeps_through_the_cli(tmp_path):
-    quiet_before = os.getloadavg()[0] < 1.0
+    quiet_before = os.getloadavg()[0] < 1.5   # this suite alone keeps about one core busy
     out_path = tmp_path / "r.json"
     out = run_cli("run", "--targets", "onnxruntime-fp32,torch-fp32", "--threads", "1,2", "--runs", "60",
                   "--settle", "0", "--no-save", "--out", str(out_path), env={"COLUMNS": "250"})
@@ -100,7 +100,7 @@ def test_thread_and_batch_sweeps_through_the_cli(tmp_path):
     one, two = points[("onnxruntime-fp32", 1)], points[("onnxruntime-fp32", 2)]
     # Two cores help - when nothing else wants them: on a machine already loaded (other suites
     # beside this one) a second thread waits instead, and the sweep shows exactly that.
-    if (os.cpu_count() or 1) >= 2 and os.getloadavg()[0] < 1.0 and quiet_before:
+    if (os.cpu_count() or 1) >= 2 and os.getloadavg()[0] < 1.5 and quiet_before:
         assert one["latency_ms"]["min"] > two["latency_ms"]["min"]
     assert "sweep over threads: median ms" in out.stdout
     batch = run_cli("run", "--targets", "openvino-fp32,litert-int8", "--batch", "1,4", "--runs", "10",
