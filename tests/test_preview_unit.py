@@ -305,3 +305,24 @@ def test_command_line_mistakes_are_one_line(tmp_path):
         busy.listen()
         _one_line_error(run_cli("preview", "--port", str(busy.getsockname()[1])), "cannot listen on 127.0.0.1")
     assert os.environ["EDGEBENCH_CACHE_DIR"]   # none of this touched the user's cache
+
+
+def test_an_unreachable_hub_is_said_on_the_page_not_fatal():
+    from edgebench.cli.preview import _hub_figures
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+
+    class HubModel:
+        def describe(self):
+            return {"source": "hub", "ref": "alice/mnv2", "version": "1", "hub": f"http://127.0.0.1:{closed_port}"}
+
+    class ZooModel:
+        def describe(self):
+            return {"source": "zoo", "name": "mobilenet_v2"}
+
+    figures = _hub_figures(HubModel())
+    assert figures["ref"] == "alice/mnv2" and figures["results"] == []
+    assert "cannot reach the hub" in figures["error"]
+    assert _hub_figures(ZooModel()) is None
