@@ -204,6 +204,7 @@ def test_a_hammering_client_is_dropped_not_queued(local_preview, photos):
     try:
         with PreviewClient(local_preview.url) as hammer:
             sent = 400
+            first_sent = time.perf_counter()
             for i in range(1, sent + 1):
                 hammer.send_frame(image, frame_id=i)
             last_sent = time.perf_counter()
@@ -214,7 +215,10 @@ def test_a_hammering_client_is_dropped_not_queued(local_preview, photos):
             drained_ms = (time.perf_counter() - last_sent) * 1000
             kinds = [a["type"] for a in answers.values()]
             assert sorted(answers) == list(range(1, sent + 1))          # one answer per frame
-            assert kinds.count("result") <= 40 and kinds.count("dropped") >= sent - 40, kinds.count("result")
+            # At most what the rate admits over the whole burst (and never more than one at a time).
+            admitted = 2 + 30 * (last_sent - first_sent + drained_ms / 1000) + 1
+            assert kinds.count("result") <= admitted and kinds.count("dropped") >= sent - admitted, (
+                kinds.count("result"), admitted)
             reasons = {a["reason"] for a in answers.values() if a["type"] == "dropped"}
             assert reasons <= {"in_flight", "rate"} and "in_flight" in reasons
             assert drained_ms < 1500, f"answers trailed the last frame by {drained_ms:.0f} ms: queued?"
@@ -230,16 +234,21 @@ def test_a_hammering_client_is_dropped_not_queued(local_preview, photos):
     assert calm_rtts[len(calm_rtts) // 2] < 250, calm_rtts
 
 
-def test_frames_faster_than_the_rate_limit_are_dropped(local_preview, photos):
+def test_frames_faster_than_the_rate_limit_are_dropped(local_preview):
+    """Frames that pass the header checks count against the rate whatever becomes of them; a
+    JPEG in name only is answered in a millisecond or two, so even on a loaded machine they come
+    far faster than the limit."""
+    junk = b"\xff\xd8\xff\xe0" + b"\0" * 500
     with PreviewClient(local_preview.url) as client:
-        max_fps = client.hello["limits"]["max_fps"]
-        started, kinds = time.perf_counter(), []
+        limits = client.hello["limits"]
+        started, answers = time.perf_counter(), []
         while time.perf_counter() - started < 2.0:
-            kinds.append(client.classify(photos["macaw"]))   # answered one by one, no pacing
+            answers.append(client.classify(junk))   # answered one by one, no pacing
         elapsed = time.perf_counter() - started
-    results = sum(a["type"] == "result" for a in kinds)
-    rated = sum(a["type"] == "dropped" and a["reason"] == "rate" for a in kinds)
-    assert rated > 0 and results <= max_fps * elapsed + client.hello["limits"]["burst"] + 1
+    admitted = sum(a["type"] == "error" and a["code"] == "bad_image" for a in answers)
+    rated = sum(a["type"] == "dropped" and a["reason"] == "rate" for a in answers)
+    assert admitted + rated == len(answers)
+    assert rated > admitted and admitted <= limits["max_fps"] * elapsed + limits["burst"] + 1
 
 
 def test_ping(local_preview):
