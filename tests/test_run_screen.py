@@ -202,3 +202,8 @@ def test_missing_keras_is_reported_with_its_extra_in_brackets(tmp_path):
     assert "pip install 'edgebench[keras]'" in out.stdout
     run = run_cli("run", "--targets", "keras-fp32", "--runs", "2", "--settle", "0", "--no-save", env=env)
     assert run.returncode == 2 and "pip install 'edgebench[keras]'" in " ".join(run.stderr.split())
+
+
+def test_help_texts_are_plain_text_not_markup():
+    out = run_cli("run", "--help", env={"COLUMNS": "250"})
+    assert "hub://owner/name[@version]" in " ".join(out.stdout.split())

@@ -11,6 +11,8 @@ app = typer.Typer(
     help="Which hardware and runtime runs my model fastest, and does it still give the right answer?",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Help texts are plain text: "hub://owner/name[@version]" must not be read as rich markup.
+    rich_markup_mode=None,
     add_completion=False,
 )
 app.command("run")(run.run_command)
