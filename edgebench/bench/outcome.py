@@ -44,7 +44,8 @@ def target_result(planned: PlannedTarget, model: str, protocol: Protocol,
         runtime_version=planned.runtime.version() if planned.status == "ok" else None,
         precision=planned.target.precision, device=planned.target.device, model=model,
         artifact=_artifact(planned), status=outcome.status, error=outcome.error, sweep=dict(planned.sweep),
-        load_s=outcome.load_s, protocol=_protocol_info(protocol), options=dict(outcome.settings))
+        load_s=outcome.load_s, protocol=_protocol_info(protocol), options=dict(outcome.settings),
+        int8_check=planned.artifact.int8_check if planned.artifact is not None else None)
     measured = outcome.value
     if measured is None:
         return TargetResult(**common)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from edgebench.cli.common import console, user_errors
+from edgebench.errors import UserError
 
 app = typer.Typer(help="The model zoo and its prepared (converted, quantized) variants.",
                   no_args_is_help=True)
@@ -59,6 +61,7 @@ def info_command(name: Annotated[str, typer.Argument(help="Zoo model name.")]) -
         table = Table(title="variants")
         for col in ("format", "precision", "state", "path"):
             table.add_column(col)
+        checks: list[str] = []
         for variant in spec.variants:
             try:
                 artifact = preparer.cached(variant)
@@ -67,15 +70,30 @@ def info_command(name: Annotated[str, typer.Argument(help="Zoo model name.")]) -
             except Exception as exc:  # noqa: BLE001 - toolchain missing, weights absent
                 state, path = "unavailable", str(exc)
             table.add_row(variant[0], variant[1], state, escape(path))
+            if state == "prepared" and artifact.int8_check:
+                checks += [f"{variant[0]}-{variant[1]} int8 check:", *_check_lines(artifact.int8_check)]
         console.print(table)
+        for line in checks:
+            console.print(line)
 
 
 @app.command("prepare")
 def prepare_command(
     name: Annotated[str, typer.Argument(help="Zoo model name.")] = "mobilenet_v2",
     offline: Annotated[bool, typer.Option(help="Never download weights.")] = False,
+    calibration: Annotated[Optional[Path], typer.Option(
+        "--calibration", help="Folder of your own images (JPEG/PNG/BMP, at least 10; a few hundred "
+        "is best) to calibrate the int8 variants on, instead of the shipped photos. Every 5th is "
+        "held back to check them.")] = None,
 ) -> None:
-    """Build and cache every variant of a model (ONNX/TFLite/Keras, fp32/int8)."""
+    """Build and cache every variant of a model (ONNX/TFLite/Keras, fp32/int8).
+
+    Each int8 variant is checked as it is built: on calibration images held back from
+    calibration, against the float variant it was quantized from (top-1 agreement, mean
+    |logit error|, per runtime that runs it).
+
+    Example: edgebench models prepare mobilenet_v2 --calibration ~/photos/calibration
+    """
     with user_errors():
         from rich.markup import escape
 
@@ -85,22 +103,60 @@ def prepare_command(
         from edgebench.models.zoo import get_model
 
         spec = get_model(name)
+        if calibration is not None and not _calibrated_variants(spec):
+            raise UserError(f"{name} has no int8 variant that edgebench quantizes: --calibration does not apply")
+        preparer = Preparer(spec, allow_download=not offline, calibration=calibration)
+        if calibration is not None:
+            cal = preparer.calibration_set   # checked here, before anything is built or cached
+            console.print(f"calibration: {cal.size} images in {cal.source} (sha256 {cal.sha256[:16]}...), "
+                          f"{len(cal.held_back)} held back to check the int8 variants", markup=False)
         failures = 0
         with live_progress() as progress:
             task = progress.add_task(escape(f"preparing {name}"), total=None, count="")
-            preparer = Preparer(spec, allow_download=not offline,
-                                on_step=lambda msg: progress.update(task, description=escape(msg)))
+            preparer.on_step = lambda msg: progress.update(task, description=escape(msg))
             preparer.plan_builds(spec.variants)
             for variant in spec.variants:
                 label = f"{variant[0]}-{variant[1]}"
                 try:
                     artifact = preparer.get(variant)
                     progress.console.print(f"[green]ready[/] {escape(label)}: {escape(str(artifact.path))}")
+                    for line in _check_lines(artifact.int8_check):
+                        progress.console.print(line)
                 except (TargetUnavailable, PrepareFailed) as exc:
                     failures += 1
                     progress.console.print(f"[yellow]not prepared[/] {escape(label)}: {escape(str(exc))}")
         if failures:
             raise typer.Exit(1)
+
+
+def _calibrated_variants(spec) -> list:
+    """The variants edgebench quantizes on calibration images (not published ready-made)."""
+    from edgebench.models.prepare import RECIPES
+
+    return [v for v in spec.variants if v in RECIPES and RECIPES[v].calibrated and not spec.prebuilt_source(v)]
+
+
+def _check_lines(check: dict | None) -> list[str]:
+    """The int8 check recorded when the variant was built, one line per runtime."""
+    from edgebench.models.int8_check import AGREEMENT_GOAL, agreement_interval, assess
+
+    if not check:
+        return []
+    lines = []
+    for runtime, entry in check.get("by_runtime", {}).items():
+        if "error" in entry:
+            lines.append(f"  check on {escape(runtime)}: [yellow]could not run[/] ({escape(entry['error'])})")
+            continue
+        found = assess(check, runtime)
+        mark = ("[green]ok[/]" if found is None else
+                f"[bold red]below the {AGREEMENT_GOAL:.0%} goal[/]" if found[0] == "warning" else
+                f"[yellow]below the {AGREEMENT_GOAL:.0%} goal, within sampling noise[/]")
+        low, high = entry.get("top1_agreement_ci95") or agreement_interval(
+            round(entry["top1_agreement"] * check["samples"]), check["samples"])
+        lines.append(f"  check on {escape(runtime)}: top-1 agrees with {escape(check['against'])} on "
+                     f"{entry['top1_agreement']:.0%} of {check['samples']} held-back samples (95% CI "
+                     f"{low:.0%}-{high:.0%}), mean |logit error| {entry['mean_abs_logit_error']:.3f} - {mark}")
+    return lines
 
 
 def _is_cached(preparer, variant) -> bool:

@@ -185,6 +185,7 @@ def _print_reference(result) -> None:
         if any(r.status == "ok" for r in result.results):
             console.print("[yellow]no float target ran for this model: predictions are not checked "
                           "against a reference[/]")
+        _print_int8_checks(result)
         return
     how = ("timed in this run" if ref.timed else
            "one untimed inference, because no float target was selected")
@@ -195,6 +196,20 @@ def _print_reference(result) -> None:
             console.print(f"[bold red]warning:[/] {escape(sweep_label(r))} says {escape(r.top1.label)}, the float "
                           f"reference says {escape(ref.top1.label)}: its {r.precision} model does not give "
                           "the same answer")
+    _print_int8_checks(result)
+
+
+def _print_int8_checks(result) -> None:
+    """A target whose int8 model, when prepared, agreed with its float model on too few of the
+    held-back calibration images: its speed is not that of the same model."""
+    from edgebench.models.int8_check import assess
+
+    for r in result.results:
+        found = assess(r.int8_check, r.runtime)
+        if found is not None:
+            level, line = found
+            style = "bold red" if level == "warning" else "yellow"
+            console.print(f"[{style}]{level}:[/] {escape(sweep_label(r))}: {escape(line)}")
 
 
 def _print_inferred(result) -> None:

@@ -32,6 +32,9 @@ class Artifact:
     io_quantization: dict[str, tuple[float, int]] = field(default_factory=dict)
     # NCHW input shape at batch 1, for checkpoints (whose file does not say it).
     input_shape: tuple[int, ...] | None = None
+    # For an int8 variant edgebench built: how it compared with its float source on held-back
+    # calibration images, per runtime that reads it (see models/int8_check.py); else None.
+    int8_check: dict | None = None
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:

@@ -1,8 +1,14 @@
 """Build a zoo model's variants (ONNX/TFLite, fp32/int8) from its one checkpoint, cached.
 
 A variant's cache key hashes the source checkpoint's sha256, the versions of the
-packages that build it, the recipe version and the key of the variant it is built from,
-so upgrading a converter or changing weights rebuilds exactly what it affects.
+packages that build it, the recipe version, the key of the variant it is built from and, for
+int8 variants, the calibration set's size and sha256, so upgrading a converter, changing
+weights or calibrating on other images rebuilds exactly what it affects.
+
+Every int8 variant is checked as it is built: on the calibration images held back from
+calibration, each CPU runtime that reads it is compared with the float variant it was
+quantized from (top-1 agreement, mean |logit error|), and the result is kept in the variant's
+metadata, where `run` reads it.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from edgebench.packages import package_version
 from edgebench.paths import cache_dir
 
 # Bump when a builder's output would change for the same inputs and toolchain.
-RECIPE_VERSION = 3
+# 4: percentile activation ranges, saturation-safe 7-bit weights, fast bias correction,
+#    float logits (ONNX); percentile ranges (TFLite); calibration set in the key; int8 check.
+RECIPE_VERSION = 4
 
 Variant = tuple[str, str]  # (format, precision)
 
@@ -42,6 +50,7 @@ class Recipe:
     install_hint: str
     builder: str                 # function name in this module
     source: Variant | None = None  # variant it is built from, if not the checkpoint
+    calibrated: bool = False       # quantized on calibration images (keyed and checked)
 
 
 RECIPES: dict[Variant, Recipe] = {
@@ -51,10 +60,10 @@ RECIPES: dict[Variant, Recipe] = {
                                "pip install 'edgebench[convert]'", "_convert_tflite_fp32"),
     ("tflite", "int8"): Recipe(".tflite", ("ai-edge-quantizer", "ai-edge-litert"),
                                "pip install 'edgebench[convert]'", "_quantize_tflite_int8",
-                               source=("tflite", "fp32")),
+                               source=("tflite", "fp32"), calibrated=True),
     ("onnx", "int8"): Recipe(".onnx", ("onnxruntime", "onnx"),
                              "pip install 'edgebench[onnx]'", "_quantize_onnx_int8",
-                             source=("onnx", "fp32")),
+                             source=("onnx", "fp32"), calibrated=True),
     # The .keras file holds config + weights and loads on any Keras 3 backend.
     ("keras", "fp32"): Recipe(".keras", ("torch", "keras"),
                               "pip install 'edgebench[keras]'", "_build_keras"),
@@ -76,14 +85,18 @@ def _toolchain(recipe: Recipe) -> dict[str, str]:
 
 
 class Preparer:
-    """Finds or builds the artifacts of one zoo model."""
+    """Finds or builds the artifacts of one zoo model. calibration: a folder of the user's
+    images to calibrate (and check) int8 variants on, instead of the shipped photos."""
 
     def __init__(self, spec: ModelSpec, *, allow_download: bool = True,
-                 on_step: StepCallback | None = None, weights: Path | None = None):
+                 on_step: StepCallback | None = None, weights: Path | None = None,
+                 calibration: Path | None = None):
         self.spec = spec
         self.allow_download = allow_download
         self.on_step = on_step or (lambda _msg: None)
         self._weights = weights  # already verified by the caller, when given
+        self.calibration_dir = calibration
+        self._calibration_set = None
         self._builds_planned = 0   # for "step k/n" while converting
         self._builds_done = 0
 
@@ -119,6 +132,17 @@ class Preparer:
                                             notify=self.on_step)
         return self._weights
 
+    @property
+    def calibration_set(self):
+        """The images int8 variants are calibrated and checked on (checked once, on first use:
+        a bad --calibration folder is refused before anything is built)."""
+        if self._calibration_set is None:
+            from edgebench.models.calibration import calibration_set_from, shipped_calibration_set
+
+            self._calibration_set = (calibration_set_from(self.calibration_dir) if self.calibration_dir
+                                     else shipped_calibration_set())
+        return self._calibration_set
+
     def key(self, variant: Variant) -> str:
         recipe = RECIPES[variant]
         material = {
@@ -128,6 +152,8 @@ class Preparer:
             "recipe": RECIPE_VERSION,
             "from": self.key(recipe.source) if recipe.source else None,
         }
+        if recipe.calibrated:
+            material["calibration"] = self.calibration_set.key()
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
     def path(self, variant: Variant) -> Path:
@@ -156,7 +182,7 @@ class Preparer:
         if meta.get("sha256") != sha256_of(path):
             return None  # damaged cache entry: rebuild rather than run a corrupt file
         return Artifact(path, variant[0], variant[1], meta["sha256"], self.spec.name,
-                        toolchain=meta.get("toolchain", {}))
+                        toolchain=meta.get("toolchain", {}), int8_check=meta.get("int8_check"))
 
     def get(self, variant: Variant) -> Artifact:
         """The artifact, building it (and what it is built from) if it is not cached."""
@@ -191,6 +217,8 @@ class Preparer:
         log.parent.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "edgebench.models.prepare", self.spec.name, *variant,
                str(self.weights)]
+        if self.calibration_dir is not None and RECIPES[variant].calibrated:
+            cmd.append(str(self.calibration_dir))
         with open(log, "w") as log_file:
             proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, text=True)
             try:
@@ -218,6 +246,15 @@ class Preparer:
         tmp = Path(tmp_name)
         try:
             details = globals()[recipe.builder](self, source, tmp) or {}
+            if recipe.calibrated:
+                from edgebench.models.int8_check import check_int8
+
+                details["calibration"] = self.calibration_set.describe()
+                held_back = self.held_back_nchw()
+                _stage(f"checking against {source.format}-{source.precision} on {len(held_back)} "
+                       "held-back calibration samples")
+                details["int8_check"] = check_int8(variant[0], tmp, source.path, held_back,
+                                                   self.runtimes_running(variant))
             digest = sha256_of(tmp)
             os.replace(tmp, path)  # atomic: readers see the old state or the whole new file
         finally:
@@ -229,6 +266,21 @@ class Preparer:
         meta_path = path.with_suffix(".json")
         meta_path.with_suffix(".tmp").write_text(json.dumps(meta, indent=2))
         os.replace(meta_path.with_suffix(".tmp"), meta_path)
+
+    def runtimes_running(self, variant: Variant) -> list[str]:
+        """Registry keys of the available CPU runtimes whose targets run this variant (each
+        runtime takes the first of its formats that the model has at that precision)."""
+        from edgebench.runtimes.base import TARGETS, load_runtime
+
+        keys = []
+        for target in TARGETS.values():
+            if target.device != "cpu" or target.source_precision != variant[1]:
+                continue
+            runtime = load_runtime(target.runtime_key)
+            chosen = next((f for f in runtime.formats if (f, variant[1]) in self.spec.variants), None)
+            if chosen == variant[0] and runtime.available()[0] and target.runtime_key not in keys:
+                keys.append(target.runtime_key)
+        return keys
 
     def _prebuilt(self, source) -> Artifact:
         """A published, ready-made file: found or downloaded with its sha256 checked."""
@@ -250,9 +302,13 @@ class Preparer:
         return load_torch_module(self.spec.arch, self.weights)
 
     def calibration_nchw(self) -> list[np.ndarray]:
-        from edgebench.models.calibration import calibration_batches
+        """Float NCHW samples to calibrate on (the held-back images excluded)."""
+        cal = self.calibration_set
+        return list(cal.samples(self.spec.preprocessing, cal.calibrated))
 
-        return list(calibration_batches(self.spec.preprocessing))
+    def held_back_nchw(self) -> list[np.ndarray]:
+        """Float NCHW samples of the held-back calibration images, for the int8 check."""
+        return list(self.calibration_set.check_samples(self.spec.preprocessing))
 
 
 STAGE_MARK = "edgebench-stage: "
@@ -299,23 +355,40 @@ def _convert_tflite_fp32(prep: Preparer, _source, out: Path) -> dict:
 
 
 def _quantize_tflite_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
+    """Full-integer TFLite (int8 I/O) with ai-edge-quantizer; activation ranges are replaced by
+    percentiles of the float model's tensors (edgebench/models/quantize.py says why)."""
     from ai_edge_litert.interpreter import Interpreter
     from ai_edge_quantizer import quantizer, recipe
+
+    from edgebench.models import quantize
 
     signatures = Interpreter(model_path=str(source.path)).get_signature_list()
     signature, io = next(iter(signatures.items()))
     input_name = io["inputs"][0]
-    samples = [{input_name: x.transpose(0, 2, 3, 1).copy()} for x in prep.calibration_nchw()]
+    samples = [x.transpose(0, 2, 3, 1).copy() for x in prep.calibration_nchw()]
     qt = quantizer.Quantizer(str(source.path), recipe.static_wi8_ai8())
-    _stage(f"calibrating on {len(samples)} photos")
-    ranges = qt.calibrate({signature: samples})
+    _stage(f"calibrating on {len(samples)} samples")
+    ranges = qt.calibrate({signature: [{input_name: x} for x in samples]})
+    _stage(f"activation ranges ({quantize.PERCENTILE:g}th percentile)")
+    percentiles = quantize.percentile_ranges(quantize.tflite_tensor_runner(source.path), samples)
+    replaced = 0
+    for name, (lo, hi) in percentiles.items():
+        entry = ranges.get(name)
+        if entry is not None and "min" in entry:
+            entry["min"] = np.full_like(entry["min"], lo)
+            entry["max"] = np.full_like(entry["max"], hi)
+            replaced += 1
     widened = _widen_logit_range(ranges, Interpreter(model_path=str(source.path)))
     _stage("quantizing with ai-edge-quantizer")
     result = qt.quantize(ranges)
     result.export_model(str(out), overwrite=True)
+    _stage("fast bias correction")
+    corrected = quantize.tflite_fast_bias_correction(source.path, out, samples)
     return {"quantizer": "ai-edge-quantizer static_wi8_ai8 (full integer, int8 I/O)",
             "calibration_samples": len(samples),
-            "calibration_policy": f"min-max; output logits' max widened x{LOGIT_MAX_FACTOR:g}",
+            "calibration_policy": f"activation ranges: {quantize.PERCENTILE:g}th percentile ({replaced} "
+                                  f"tensors); output logits' max widened x{LOGIT_MAX_FACTOR:g}; fast bias "
+                                  f"correction of {corrected} convolution/fully-connected biases",
             "widened_tensors": widened}
 
 
@@ -336,32 +409,52 @@ def _widen_logit_range(ranges: dict, interpreter) -> list[str]:
 
 
 def _quantize_onnx_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
+    """QDQ int8 for ONNX Runtime and OpenVINO: u8 activations with percentile ranges, s8
+    per-channel weights (7-bit where x86 kernels without VNNI would saturate), float logits,
+    fast bias correction. Why each: edgebench/models/quantize.py."""
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    samples = prep.calibration_nchw()
+    from edgebench.models import quantize
 
-    class Reader(CalibrationDataReader):
+    samples = prep.calibration_nchw()
+    pre = out.with_name(out.stem + ".pre.onnx")
+
+    class OneSample(CalibrationDataReader):
+        """quantize_static wants a reader; every activation's range comes from the overrides."""
+
         def __init__(self):
-            self._feeds = iter({"input": x} for x in samples)
+            self._feeds = iter([{"input": samples[0]}])
 
         def get_next(self):
             return next(self._feeds, None)
 
-    pre = out.with_name(out.stem + ".pre.onnx")
     try:
         _stage("shape inference and pre-processing")
         quant_pre_process(str(source.path), str(pre))
-        _stage(f"calibrating on {len(samples)} photos and quantizing (QDQ)")
-        # u8 activations / s8 per-channel weights: ONNX Runtime's recommended x86 QDQ scheme.
-        quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ,
+        _stage(f"activation ranges ({quantize.PERCENTILE:g}th percentile) over {len(samples)} calibration samples")
+        names = quantize.onnx_activation_names(pre)
+        ranges = quantize.percentile_ranges(quantize.onnx_tensor_runner(pre, names), samples)
+        overrides = {name: [{"rmin": np.array(lo, np.float32), "rmax": np.array(hi, np.float32)}]
+                     for name, (lo, hi) in ranges.items()}
+        weights = quantize.onnx_weight_overrides(pre)
+        _stage("quantizing (QDQ, u8 activations, s8 per-channel weights)")
+        quantize_static(str(pre), str(out), OneSample(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        per_channel=True)
+                        per_channel=True,
+                        extra_options={"OpTypesToExcludeOutputQuantization": ["Gemm"],
+                                       "TensorQuantOverrides": {**overrides, **weights}})
+        _stage("fast bias correction")
+        corrected = quantize.fast_bias_correction(pre, out, samples)
     finally:
         pre.unlink(missing_ok=True)
-    return {"quantizer": "onnxruntime.quantization.quantize_static QDQ u8s8 per-channel",
-            "calibration_samples": len(samples)}
+    return {"quantizer": "onnxruntime.quantization.quantize_static QDQ u8 activations, s8 per-channel weights",
+            "calibration_samples": len(samples),
+            "calibration_policy": f"activation ranges: {quantize.PERCENTILE:g}th percentile; logits not "
+                                  "quantized; 7-bit weights for convolutions summing over channels and the "
+                                  f"classifier ({len(weights)} tensors, no int16 saturation on x86 without "
+                                  f"VNNI); fast bias correction of {corrected} convolutions"}
 
 
 def _build_keras(prep: Preparer, _source, out: Path) -> dict:
@@ -383,11 +476,13 @@ def _build_keras(prep: Preparer, _source, out: Path) -> dict:
 
 
 def _main(argv: list[str]) -> int:
-    """Child-process entry: python -m edgebench.models.prepare MODEL FORMAT PRECISION WEIGHTS."""
+    """Child-process entry: python -m edgebench.models.prepare MODEL FORMAT PRECISION WEIGHTS
+    [CALIBRATION_DIR]."""
     from edgebench.models.zoo import get_model
 
-    name, fmt, precision, weights = argv
-    preparer = Preparer(get_model(name), allow_download=False, weights=Path(weights))
+    name, fmt, precision, weights, *calibration = argv
+    preparer = Preparer(get_model(name), allow_download=False, weights=Path(weights),
+                        calibration=Path(calibration[0]) if calibration else None)
     preparer.build_here((fmt, precision))
     return 0
 

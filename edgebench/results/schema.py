@@ -246,6 +246,10 @@ class TargetResult(BaseModel):
     top5: list[Prediction] = Field(default_factory=list)
     is_reference: bool = False
     agrees_with_reference: bool | None = None
+    int8_check: dict | None = Field(
+        default=None, description="an int8 artifact edgebench built: how it agreed with its float source "
+        "on held-back calibration images when prepared (samples, against, by_runtime: top1_agreement, "
+        "mean_abs_logit_error)")
 
     @model_validator(mode="after")
     def _values_in_range(self):
