@@ -46,6 +46,10 @@ def test_shipped_set_holds_back_every_fifth_photo():
     assert not set(cal.held_back) & set(cal.calibrated)
     assert set(cal.held_back) | set(cal.calibrated) == set(cal.images)
     assert cal.describe()["calibrated_on"] == len(cal.calibrated)
+    from edgebench.models.images import default_image
+
+    assert cal.check_only == (default_image(),) and default_image() not in cal.images   # checked, never calibrated
+    assert len(list(cal.check_samples(MOBILENET_V2.preprocessing))) == 10 * (len(cal.held_back) + 1)
 
 
 def test_user_folder_is_hashed_and_split(tmp_path):
@@ -143,7 +147,7 @@ def test_int8_check_warning_and_run_screen(monkeypatch):
     from edgebench.models.int8_check import warning_for
     from tests.test_run_screen import _ok, _run, _screen
 
-    check = {"samples": 40, "against": "onnx-fp32",
+    check = {"samples": 50, "decisive_samples": 40, "against": "onnx-fp32",
              "by_runtime": {"onnxruntime": {"top1_agreement": 0.75, "mean_abs_logit_error": 0.9},
                             "openvino": {"top1_agreement": 0.975, "mean_abs_logit_error": 0.2},
                             "litert": {"top1_agreement": 0.925, "mean_abs_logit_error": 0.3}}}
@@ -182,3 +186,33 @@ def test_models_prepare_calibration_does_not_apply_to_published_int8(tmp_path):
                    env={"EDGEBENCH_CACHE_DIR": str(tmp_path / "cache")}, timeout=120)
     assert proc.returncode == 2 and "does not apply" in proc.stderr, proc.stderr
     assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
+
+
+def test_agreement_is_counted_on_samples_the_float_model_is_sure_of(tmp_path):
+    """A float model that hesitates (a texture) cannot judge agreement: those samples only count
+    in the mean |logit error|. Real files and runtimes: two tiny ONNX models that differ by a
+    tie-break on the undecided samples."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgebench.models.int8_check import check_int8
+
+    def model(path, bias):
+        weight = np.zeros((3 * 224 * 224, 4), np.float32)
+        weight[0, 0] = 10.0     # pixel 0 bright -> class 0, surely
+        graph = helper.make_graph(
+            [helper.make_node("Flatten", ["input"], ["flat"]), helper.make_node("Gemm", ["flat", "w", "b"], ["logits"])],
+            "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 224, 224])],
+            [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 4])],
+            [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(np.array(bias, np.float32), "b")])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+    model(tmp_path / "f.onnx", [0.0, 0.01, 0.0, 0.0])   # undecided samples: class 1 by a hair
+    model(tmp_path / "q.onnx", [0.0, 0.0, 0.01, 0.0])   # ... class 2 by a hair
+    sure, unsure = np.zeros((1, 3, 224, 224), np.float32), np.zeros((1, 3, 224, 224), np.float32)
+    sure[0, 0, 0, 0] = 1.0
+    check = check_int8("onnx", tmp_path / "q.onnx", tmp_path / "f.onnx", [sure, sure, unsure, unsure],
+                       ["onnxruntime"])
+    entry = check["by_runtime"]["onnxruntime"]
+    assert check["samples"] == 4 and check["decisive_samples"] == 2
+    assert entry["top1_agreement"] == 1.0 and entry["top1_agreement_all_samples"] == 0.5

@@ -151,11 +151,17 @@ def _check_lines(check: dict | None) -> list[str]:
         mark = ("[green]ok[/]" if found is None else
                 f"[bold red]below the {AGREEMENT_GOAL:.0%} goal[/]" if found[0] == "warning" else
                 f"[yellow]below the {AGREEMENT_GOAL:.0%} goal, within sampling noise[/]")
+        if "top1_agreement" not in entry:
+            lines.append(f"  check on {escape(runtime)}: none of {check['samples']} held-back samples is one "
+                         f"the float model is sure of; mean |logit error| {entry['mean_abs_logit_error']:.3f}")
+            continue
+        counted = check.get("decisive_samples", check["samples"])
         low, high = entry.get("top1_agreement_ci95") or agreement_interval(
-            round(entry["top1_agreement"] * check["samples"]), check["samples"])
+            round(entry["top1_agreement"] * counted), counted)
         lines.append(f"  check on {escape(runtime)}: top-1 agrees with {escape(check['against'])} on "
-                     f"{entry['top1_agreement']:.0%} of {check['samples']} held-back samples (95% CI "
-                     f"{low:.0%}-{high:.0%}), mean |logit error| {entry['mean_abs_logit_error']:.3f} - {mark}")
+                     f"{entry['top1_agreement']:.0%} of the {counted} held-back samples it is sure of (of "
+                     f"{check['samples']}; 95% CI {low:.0%}-{high:.0%}), mean |logit error| "
+                     f"{entry['mean_abs_logit_error']:.3f} - {mark}")
     return lines
 
 

@@ -8,7 +8,9 @@ folder (`edgebench models prepare NAME --calibration DIR`), each image used as t
 see it.
 
 Every fifth image (by sorted name) is held back: never calibrated on, it is what `prepare`
-measures each int8 variant against its float source on. The set's size and sha256 key the
+measures each int8 variant against its float source on. The shipped set also checks on the
+default test image (the coffee cup), which it never calibrates on either: the two held-back
+shipped photos (a motorcycle, a lawn) alone leave few samples the float model is sure of. The set's size and sha256 key the
 int8 variants' cache entries, so other images build other files.
 """
 
@@ -52,12 +54,14 @@ class CalibrationSet:
     """Images int8 variants are calibrated on (most) and checked on (the held-back rest).
 
     source: SHIPPED or the folder. sha256: of every image's relative name and content, in
-    sorted order. views: samples per image (3 for the shipped photos, 1 for a user's)."""
+    sorted order. views: samples per image (3 for the shipped photos, 1 for a user's).
+    check_only: images never calibrated on, checked on beside the held-back ones."""
 
     source: str
     images: tuple[Path, ...]
     sha256: str
     views: int
+    check_only: tuple[Path, ...] = ()
 
     @property
     def size(self) -> int:
@@ -81,7 +85,7 @@ class CalibrationSet:
         """What a variant's metadata records about the set it was calibrated on."""
         return {"source": self.source, "size": self.size, "sha256": self.sha256,
                 "calibrated_on": len(self.calibrated), "held_back": len(self.held_back),
-                "samples_per_image": self.views}
+                "checked_on_too": [p.name for p in self.check_only], "samples_per_image": self.views}
 
     def samples(self, prep: Preprocessing, images: list[Path]) -> Iterator[np.ndarray]:
         """Float NCHW tensors for calibrating on `images`, `views` per image."""
@@ -101,7 +105,7 @@ class CalibrationSet:
         too few to tell anything, so each also gives its four corner crops and mirror images."""
         from PIL import ImageOps
 
-        for path in self.held_back:
+        for path in [*self.held_back, *self.check_only]:
             img = load_image(path)
             views = [img, ImageOps.mirror(img)] if self.views > 1 else [img]
             for view in views:
@@ -121,8 +125,12 @@ def _corner_crops(img, prep: Preprocessing) -> Iterator[np.ndarray]:
 
 
 def shipped_calibration_set() -> CalibrationSet:
-    photos = calibration_photos()
-    return CalibrationSet(SHIPPED, tuple(photos), _digest([(p.name, p) for p in photos]), views=3)
+    from edgebench.models.images import default_image
+
+    photos, extra = calibration_photos(), default_image()
+    check_only = (extra,) if extra.is_file() else ()
+    digest = _digest([(p.name, p) for p in (*photos, *check_only)])
+    return CalibrationSet(SHIPPED, tuple(photos), digest, views=3, check_only=check_only)
 
 
 def calibration_set_from(directory: Path) -> CalibrationSet:
