@@ -17,10 +17,16 @@ ProgressCallback = Callable[[str, int, int], None]   # (target, images done, tot
 def evaluate(config: RunConfig, directory: Path, labels_csv: Path | None = None,
              limit: int | None = None, on_progress: ProgressCallback | None = None) -> AccuracyResult:
     """Classify every labelled image on every planned target (one untimed inference each)."""
+    plan = make_plan(config)
+    items = labelled_images(directory, labels_csv, limit, classes=plan.source.own_labels())
+    return evaluate_items(plan, items, directory, on_progress)
+
+
+def evaluate_items(plan: Plan, items: list[LabelledImage], directory: Path,
+                   on_progress: ProgressCallback | None = None) -> AccuracyResult:
+    """evaluate() on images already labelled (e.g. a retrain's validation split)."""
     from edgebench.system import device_info
 
-    items = labelled_images(directory, labels_csv, limit)
-    plan = make_plan(config)
     accuracies = [_evaluate_target(planned, plan, items, on_progress) for planned in plan.targets]
     reference = _reference(plan, accuracies, items, on_progress)
     for acc in accuracies:

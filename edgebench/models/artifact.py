@@ -25,6 +25,7 @@ class Artifact:
     sha256: str
     model: str           # zoo name or the file's stem
     arch: str | None = None
+    arch_kwargs: dict = field(default_factory=dict)
     toolchain: dict[str, str] = field(default_factory=dict)
     requires: str | None = None   # hardware a model needs beyond a CPU, e.g. "edgetpu"
     # Quantization of the first input/output as the file records it ({"input": (scale, zp), ...});

@@ -165,6 +165,28 @@ def calibration_set_from(directory: Path) -> CalibrationSet:
     return CalibrationSet(str(directory.resolve()), tuple(images), digest, views=1)
 
 
+def calibration_set_of(images: list[Path], check_only: list[Path], source: str) -> CalibrationSet:
+    """A set of named images (a retrained model's training images, its validation images as
+    check-only). Three views per image when there are few, as for the shipped photos."""
+    missing = [p for p in (*images, *check_only) if not p.is_file()]
+    if missing:
+        raise UserError(f"calibration image {missing[0]} is missing ({len(missing)} of "
+                        f"{len(images) + len(check_only)} images)")
+    images = sorted(images)
+    everything = [*images, *check_only]
+    common = Path(*_common_parts(everything)) if everything else Path()
+    digest = _digest([(p.relative_to(common).as_posix() if common.parts else p.as_posix(), p)
+                      for p in everything])
+    views = 3 if len(images) < 30 else 1
+    return CalibrationSet(source, tuple(images), digest, views=views, check_only=tuple(check_only))
+
+
+def _common_parts(paths: list[Path]) -> tuple[str, ...]:
+    import os
+
+    return Path(os.path.commonpath([str(p.parent) for p in paths])).parts
+
+
 def _check_readable(path: Path) -> None:
     """A header check (cheap: no full decode) so a bad file fails before anything is built."""
     from PIL import Image, UnidentifiedImageError

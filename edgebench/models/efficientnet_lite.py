@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from edgebench.models.layers import GlobalAveragePool, Stage
+
 BN_EPS = 1e-3
 STEM_CHANNELS, HEAD_CHANNELS = 32, 1280
 
@@ -95,10 +97,26 @@ class EfficientNetLite0(nn.Module):
         self._dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(HEAD_CHANNELS, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    feature_dim = HEAD_CHANNELS
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu6(self._bn0(self._conv_stem(x)))
         for block in self._blocks:
             x = block(x)
         x = F.relu6(self._bn1(self._conv_head(x)))
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return self._fc(self._dropout(x))
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fc(self._dropout(self.forward_features(x)))
+
+    def feature_stages(self) -> list[nn.Module]:
+        """Modules whose composition is forward_features: stem, 16 MBConv blocks, head
+        convolution, pooling."""
+        return [Stage(self._conv_stem, self._bn0, activation=F.relu6), *self._blocks,
+                Stage(self._conv_head, self._bn1, activation=F.relu6), GlobalAveragePool()]
+
+    def classifier_layer(self) -> nn.Linear:
+        return self._fc
+
+    def drop_classifier(self) -> None:
+        self._fc = nn.Identity()

@@ -49,7 +49,10 @@ class LabelledImage:
     label_index: int      # torchvision (1000-class) index
 
 
-def labelled_images(directory: Path, labels_csv: Path | None = None, limit: int | None = None) -> list[LabelledImage]:
+def labelled_images(directory: Path, labels_csv: Path | None = None, limit: int | None = None,
+                    classes: tuple[str, ...] | None = None) -> list[LabelledImage]:
+    """classes: a model's own class names (a retrained model's): folders are matched against
+    them and CSV indices checked against their count, instead of ImageNet's."""
     from edgebench.fileio import shown, stat_or_none
 
     directory = Path(directory)
@@ -58,7 +61,8 @@ def labelled_images(directory: Path, labels_csv: Path | None = None, limit: int 
         raise UserError(f"image directory not found: {shown(directory)}")
     default_csv = directory / "labels.csv"
     csv_path = labels_csv or (default_csv if stat_or_none(default_csv, "labels file") is not None else None)
-    items = _from_csv(directory, csv_path) if csv_path else _from_names(directory)
+    count = len(classes) if classes else 1000
+    items = _from_csv(directory, csv_path, count) if csv_path else _from_names(directory, classes)
     if not items:
         raise UserError(f"no labelled images in {shown(directory)} (JPEG/PNG/BMP with a CSV, class-named "
                         "subfolders or synset-prefixed file names)")
@@ -69,7 +73,7 @@ MAX_LABELS_BYTES = 256 << 20
 _INDEX = re.compile(r"^-?[0-9]{1,9}$")
 
 
-def _from_csv(directory: Path, csv_path: Path) -> list[LabelledImage]:
+def _from_csv(directory: Path, csv_path: Path, count: int = 1000) -> list[LabelledImage]:
     from edgebench.fileio import read_text, shown, stat_or_none
 
     # UTF-8 text or one line saying it is not (a binary file, a FIFO, a directory, a symlink
@@ -89,8 +93,8 @@ def _from_csv(directory: Path, csv_path: Path) -> list[LabelledImage]:
         if len(row) < 2 or not _INDEX.match(row[1].strip()):
             raise UserError(f"{name}:{line}: expected 'file,label_index', got {','.join(row)[:120]!r}")
         index = int(row[1])
-        if not 0 <= index < 1000:
-            raise UserError(f"{name}:{line}: label index {index} is outside 0..999")
+        if not 0 <= index < count:
+            raise UserError(f"{name}:{line}: label index {index} is outside 0..{count - 1}")
         path = directory / row[0].strip()
         found = stat_or_none(path, "image")
         if found is None or not stat.S_ISREG(found.st_mode):
@@ -99,15 +103,30 @@ def _from_csv(directory: Path, csv_path: Path) -> list[LabelledImage]:
     return items
 
 
-def _from_names(directory: Path) -> list[LabelledImage]:
+def _from_names(directory: Path, classes: tuple[str, ...] | None = None) -> list[LabelledImage]:
     items = []
     for path in find_images(directory):
-        index = _index_from_name(path.relative_to(directory))
+        relative = path.relative_to(directory)
+        if classes:
+            items.append(LabelledImage(path, _own_class(relative, classes, directory)))
+            continue
+        index = _index_from_name(relative)
         if index is None:
             raise UserError(f"cannot tell the label of {path}: put it in a class-named folder, "
                             "prefix its name with a synset id, or list it in labels.csv")
         items.append(LabelledImage(path, index))
     return items
+
+
+def _own_class(relative: Path, classes: tuple[str, ...], directory: Path) -> int:
+    if len(relative.parts) < 2:
+        raise UserError(f"cannot tell the label of {directory / relative}: this model's images go in "
+                        f"folders named after its classes ({', '.join(classes[-10:])})")
+    folder = relative.parts[0]
+    if folder not in classes:
+        raise UserError(f"folder '{folder}' in {directory} is not a class of this model "
+                        f"({', '.join(classes[-10:])})")
+    return len(classes) - 1 - classes[::-1].index(folder)   # a new class wins over a kept one
 
 
 def _index_from_name(relative: Path) -> int | None:

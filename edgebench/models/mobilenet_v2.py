@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edgebench.models.layers import GlobalAveragePool
+
 # (expand_ratio, out_channels, repeats, first_stride): the paper's Table 2.
 _INVERTED_RESIDUAL_SETTING = (
     (1, 16, 1, 1),
@@ -67,7 +69,23 @@ class MobileNetV2(nn.Module):
         self.features = nn.Sequential(*features)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(last_ch, num_classes))
 
+    # What retraining needs of a backbone (edgebench/retrain/model.py): the pooled feature
+    # width, the features, the stages they are computed in, and a way to drop the classifier.
+    feature_dim = 1280
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
-        x = nn.functional.adaptive_avg_pool2d(x, 1)
-        return self.classifier(torch.flatten(x, 1))
+        return self.classifier(self.forward_features(x))
+
+    def feature_stages(self) -> list[nn.Module]:
+        """Modules whose composition is forward_features: the stem, 17 inverted residual
+        blocks, the 1x1 head convolution, then the (parameter-free) pooling."""
+        return [*self.features, GlobalAveragePool()]
+
+    def classifier_layer(self) -> nn.Linear:
+        return self.classifier[1]
+
+    def drop_classifier(self) -> None:
+        self.classifier = nn.Identity()

@@ -135,13 +135,31 @@ class Preparer:
     @property
     def calibration_set(self):
         """The images int8 variants are calibrated and checked on (checked once, on first use:
-        a bad --calibration folder is refused before anything is built)."""
+        a bad --calibration folder is refused before anything is built). A retrained model
+        calibrates on its own training images, checked against the key recorded for them."""
         if self._calibration_set is None:
-            from edgebench.models.calibration import calibration_set_from, shipped_calibration_set
+            from edgebench.models.calibration import (calibration_set_from, calibration_set_of,
+                                                      shipped_calibration_set)
 
-            self._calibration_set = (calibration_set_from(self.calibration_dir) if self.calibration_dir
-                                     else shipped_calibration_set())
+            if self.calibration_dir:
+                self._calibration_set = calibration_set_from(self.calibration_dir)
+            elif self.spec.calibration_images:
+                found = calibration_set_of([Path(p) for p in self.spec.calibration_images],
+                                           [Path(p) for p in self.spec.check_images], self.spec.name)
+                if self.spec.calibration_key and found.key() != dict(self.spec.calibration_key):
+                    raise TargetUnavailable(f"the training images {self.spec.name} was calibrated on have "
+                                            "changed since it was retrained: retrain it to rebuild its variants")
+                self._calibration_set = found
+            else:
+                self._calibration_set = shipped_calibration_set()
         return self._calibration_set
+
+    def calibration_key(self) -> dict:
+        """What identifies the calibration set in a cache key; a retrained model's is recorded,
+        so finding its variants never needs its training images."""
+        if self.calibration_dir is None and self.spec.calibration_key:
+            return dict(self.spec.calibration_key)
+        return self.calibration_set.key()
 
     def key(self, variant: Variant) -> str:
         recipe = RECIPES[variant]
@@ -153,13 +171,13 @@ class Preparer:
             "from": self.key(recipe.source) if recipe.source else None,
         }
         if recipe.calibrated:
-            material["calibration"] = self.calibration_set.key()
+            material["calibration"] = self.calibration_key()
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
     def path(self, variant: Variant) -> Path:
         fmt, precision = variant
-        return (cache_dir() / "models" / self.spec.name /
-                f"{fmt}-{precision}-{self.key(variant)}{RECIPES[variant].suffix}")
+        folder = Path(self.spec.home) if self.spec.home else cache_dir() / "models" / self.spec.name
+        return folder / f"{fmt}-{precision}-{self.key(variant)}{RECIPES[variant].suffix}"
 
     def cached(self, variant: Variant) -> Artifact | None:
         """The artifact if built for the current source and toolchain, intact; else None."""
@@ -215,8 +233,9 @@ class Preparer:
         The child marks its stages in its log; they are passed on while it works."""
         log = self.path(variant).with_suffix(".log")
         log.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "edgebench.models.prepare", self.spec.name, *variant,
-               str(self.weights)]
+        # A retrained model is named by its manifest: it may still be in its staging folder.
+        model = str(Path(self.spec.home) / "model.json") if self.spec.home else self.spec.name
+        cmd = [sys.executable, "-m", "edgebench.models.prepare", model, *variant, str(self.weights)]
         if self.calibration_dir is not None and RECIPES[variant].calibrated:
             cmd.append(str(self.calibration_dir))
         with open(log, "w") as log_file:
@@ -293,13 +312,13 @@ class Preparer:
 
     def _torch_artifact(self) -> Artifact:
         return Artifact(self.weights, "torch", "fp32", self.spec.weights.sha256, self.spec.name,
-                        arch=self.spec.arch, toolchain={"torch": package_version("torch") or "?"},
+                        arch=self.spec.arch, arch_kwargs=dict(self.spec.arch_kwargs), toolchain={"torch": package_version("torch") or "?"},
                         input_shape=self.spec.input_shape)
 
     def torch_module(self):
         from edgebench.models.torch_module import load_torch_module
 
-        return load_torch_module(self.spec.arch, self.weights)
+        return load_torch_module(self.spec.arch, self.weights, dict(self.spec.arch_kwargs))
 
     def calibration_nchw(self) -> list[np.ndarray]:
         """Float NCHW samples to calibrate on (the held-back images excluded)."""
@@ -477,11 +496,13 @@ def _build_keras(prep: Preparer, _source, out: Path) -> dict:
 
 def _main(argv: list[str]) -> int:
     """Child-process entry: python -m edgebench.models.prepare MODEL FORMAT PRECISION WEIGHTS
-    [CALIBRATION_DIR]."""
+    [CALIBRATION_DIR]; MODEL is a zoo name or a retrained model's manifest path."""
+    from edgebench.models.local import spec_from_manifest
     from edgebench.models.zoo import get_model
 
     name, fmt, precision, weights, *calibration = argv
-    preparer = Preparer(get_model(name), allow_download=False, weights=Path(weights),
+    spec = spec_from_manifest(Path(name)) if name.endswith(".json") else get_model(name)
+    preparer = Preparer(spec, allow_download=False, weights=Path(weights),
                         calibration=Path(calibration[0]) if calibration else None)
     preparer.build_here((fmt, precision))
     return 0

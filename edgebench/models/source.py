@@ -43,6 +43,9 @@ class ModelSource(Protocol):
         """Normalisation for a session's input and why it was chosen."""
     def labels(self, num_classes: int) -> tuple[tuple[str, ...], str]:
         """Class names for an output width, and the name of that label set."""
+    def own_labels(self) -> tuple[str, ...] | None:
+        """The model's own class names when they are not ImageNet's (labelled folders are
+        matched against them), else None."""
     def describe(self) -> dict:
         """What a result records about the model."""
 
@@ -50,16 +53,19 @@ class ModelSource(Protocol):
 def open_source(model: str, allow_download: bool = True,
                 on_step: StepCallback | None = None) -> ModelSource:
     """The source a --model argument names: hub://owner/name[@v], a zoo name, or a file."""
-    from edgebench.models.zoo import ZOO
+    from edgebench.models.local import MANIFEST, is_model_folder, spec_from_manifest
+    from edgebench.models.zoo import get_model, is_model_name, list_models
 
     on_step = on_step or (lambda _message: None)
     if model.startswith("hub://"):
         return HubSource(model, on_step)
-    if model in ZOO:
-        return ZooSource(model, allow_download, on_step)
+    if is_model_name(model):
+        return ZooSource(get_model(model), allow_download, on_step)
+    if is_model_folder(Path(model)):   # a retrained model's folder (e.g. one copied from elsewhere)
+        return ZooSource(spec_from_manifest(Path(model) / MANIFEST), allow_download, on_step)
     if Path(model).suffix.lower() in (".tflite", ".onnx") or Path(model).exists():
         return FileSource(Path(model))
-    raise UserError(f"unknown model '{model}': not a zoo model ({', '.join(sorted(ZOO))}), "
+    raise UserError(f"unknown model '{model}': not a zoo or retrained model ({', '.join(list_models())}), "
                     "a .tflite/.onnx file, nor hub://owner/name[@version]")
 
 
@@ -70,13 +76,12 @@ def imagenet_labels(num_classes: int) -> tuple[tuple[str, ...], str]:
 
 
 class ZooSource:
-    """A zoo model: artifacts are prepared (or found cached) per target."""
+    """A zoo model, or one retrained here: artifacts are prepared (or found) per target."""
 
-    def __init__(self, name: str, allow_download: bool, on_step: StepCallback):
+    def __init__(self, spec, allow_download: bool, on_step: StepCallback):
         from edgebench.models.prepare import Preparer
-        from edgebench.models.zoo import get_model
 
-        self.spec = get_model(name)
+        self.spec = spec
         self.preparer = Preparer(self.spec, allow_download=allow_download, on_step=on_step)
         self.name = self.spec.name
         self.native_format = "torch" if self.spec.weights else None
@@ -101,11 +106,23 @@ class ZooSource:
         return self.spec.preprocessing, f"the zoo entry's ({self.spec.preprocessing.name})"
 
     def labels(self, num_classes: int) -> tuple[tuple[str, ...], str]:
+        if self.spec.class_names and len(self.spec.class_names) == num_classes:
+            return self.spec.class_names, f"{self.name}'s own {num_classes} classes"
         return imagenet_labels(num_classes)
 
+    def own_labels(self) -> tuple[str, ...] | None:
+        return self.spec.class_names or None
+
     def describe(self) -> dict:
-        return {"name": self.name, "source": "zoo", "description": self.spec.description,
-                "weights_sha256": self.spec.weights.sha256 if self.spec.weights else None}
+        described = {"name": self.name, "source": "retrained" if self.spec.home else "zoo",
+                     "description": self.spec.description,
+                     "weights_sha256": self.spec.weights.sha256 if self.spec.weights else None}
+        if self.spec.home:
+            from edgebench.models.local import MANIFEST, read_manifest
+
+            base = read_manifest(Path(self.spec.home) / MANIFEST).get("lineage", {}).get("base")
+            described["retrained_from"] = base
+        return described
 
 
 class FileSource:
@@ -139,6 +156,9 @@ class FileSource:
 
     def labels(self, num_classes: int) -> tuple[tuple[str, ...], str]:
         return imagenet_labels(num_classes)
+
+    def own_labels(self) -> tuple[str, ...] | None:
+        return None
 
     def describe(self) -> dict:
         return {"name": self.name, "source": "file", "path": str(self.artifact.path),
@@ -190,6 +210,11 @@ class HubSource:
         if len(card) == num_classes:
             return tuple(card), "the hub card's labels"
         return imagenet_labels(num_classes)
+
+    def own_labels(self) -> tuple[str, ...] | None:
+        """The card's labels when they are not ImageNet's (a retrained model's classes)."""
+        card = tuple(self.version["card"].get("labels") or ())
+        return card if card and len(card) not in (1000, 1001) else None
 
     def describe(self) -> dict:
         return {"name": self.name, "source": "hub", "hub": self.version.get("hub"),

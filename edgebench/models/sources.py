@@ -70,6 +70,10 @@ def download(source: WeightsSource, dest: Path, *, notify: Callable[[str], None]
 def resolve_weights(source: WeightsSource, *, allow_download: bool = True,
                     notify: Callable[[str], None] = print) -> Path:
     """Path of a verified copy of the checkpoint."""
+    if source.local_path is not None:   # a retrained model's own file: nowhere else to look
+        if not Path(source.local_path).is_file():
+            raise UserError(f"weights {source.local_path} are missing: retrain the model again")
+        return verify(Path(source.local_path), source)
     for candidate in (installed_path(source), cached_path(source)):
         if candidate is not None and candidate.is_file():
             return verify(candidate, source)

@@ -7,11 +7,12 @@ from pathlib import Path
 from edgebench.packages import load_object
 
 
-def load_torch_module(arch: str, weights: Path):
-    """Instantiate module:Class, load the state dict with strict=True, return it in eval mode."""
+def load_torch_module(arch: str, weights: Path, kwargs: dict | None = None):
+    """Instantiate module:Class(**kwargs), load the state dict with strict=True, return it in
+    eval mode."""
     import torch
 
-    model = load_object(arch)()
+    model = load_object(arch)(**(kwargs or {}))
     state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     return model.eval()

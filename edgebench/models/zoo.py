@@ -19,6 +19,7 @@ class WeightsSource:
     package: str | None = None        # importable package that ships the file
     package_path: str | None = None   # path of the file inside that package
     pip_hint: str | None = None       # how to install that package
+    local_path: str | None = None     # a file of the user's (a retrained model's weights)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,17 @@ class ModelSpec:
     license: str
     # Variants published ready-made (downloaded and sha256-checked, never rebuilt).
     prebuilt: tuple[tuple[tuple[str, str], WeightsSource], ...] = ()
+    # Keyword arguments of arch (a retrained model's base and class count).
+    arch_kwargs: tuple[tuple[str, object], ...] = ()
+    # Class names when they are not ImageNet's (a retrained model's).
+    class_names: tuple[str, ...] = ()
+    # A retrained model: the folder holding its manifest, weights and variants (the cache
+    # holds a zoo model's variants); and the images its int8 variants are calibrated and
+    # checked on, with the calibration key recorded when it was retrained.
+    home: str | None = None
+    calibration_images: tuple[str, ...] = ()
+    check_images: tuple[str, ...] = ()
+    calibration_key: tuple[tuple[str, object], ...] = ()
 
     def prebuilt_source(self, variant: tuple[str, str]) -> WeightsSource | None:
         return dict(self.prebuilt).get(variant)
@@ -147,12 +159,26 @@ DEFAULT_MODEL = MOBILENET_V2.name
 
 
 def get_model(name: str) -> ModelSpec:
-    try:
+    """A zoo model, or a model retrained on this machine (`edgebench retrain`)."""
+    from edgebench.models.local import local_spec
+
+    if name in ZOO:
         return ZOO[name]
-    except KeyError:
-        raise UserError(f"unknown model '{name}'; known: {', '.join(sorted(ZOO))}") from None
+    spec = local_spec(name)
+    if spec is None:
+        raise UserError(f"unknown model '{name}'; known: {', '.join(list_models())}")
+    return spec
+
+
+def is_model_name(name: str) -> bool:
+    """Whether name is a zoo model or a retrained one (never raises)."""
+    from edgebench.models.local import local_names
+
+    return name in ZOO or name in local_names()
 
 
 def list_models(pattern: str = "*") -> list[str]:
-    """Zoo names matching a glob, like timm.list_models('mobilenet*')."""
-    return sorted(n for n in ZOO if fnmatch.fnmatch(n, pattern))
+    """Zoo and retrained model names matching a glob, like timm.list_models('mobilenet*')."""
+    from edgebench.models.local import local_names
+
+    return sorted(n for n in {*ZOO, *local_names()} if fnmatch.fnmatch(n, pattern))

@@ -178,7 +178,7 @@ class TorchRuntime(RuntimeDefaults):
         from edgebench.models.torch_module import load_torch_module
 
         input_shape = (options.batch, *artifact.input_shape[1:])
-        module = load_torch_module(artifact.arch, artifact.path)
+        module = load_torch_module(artifact.arch, artifact.path, artifact.arch_kwargs)
         if options.device == "cuda":
             return _load_cuda(module, input_shape, options)
         return _load_cpu(module, input_shape, options)

@@ -1,0 +1,1 @@
+"""Retraining a zoo (or hub) classifier on a user's images: `edgebench retrain`."""
