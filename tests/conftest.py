@@ -32,6 +32,13 @@ def session_cache(tmp_path_factory) -> Path:
     yield from (path for _ in _environment("EDGEBENCH_CACHE_DIR", str(path)))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_data(tmp_path_factory) -> Path:
+    """Retrained models made by tests go to a temporary data dir, never the user's."""
+    path = tmp_path_factory.mktemp("edgebench-data")
+    yield from (path for _ in _environment("EDGEBENCH_DATA_DIR", str(path)))
+
+
 @pytest.fixture
 def coral() -> Path:
     """Coral's fixtures from ../shared; tests using them skip where they are absent."""

@@ -170,7 +170,7 @@ def publish_command(
         from edgebench.hub.client import HubClient
         from edgebench.hub.names import ModelRef, check_version, parse_ref
         from edgebench.hub.publish import file_card, local_files, zoo_card, zoo_files
-        from edgebench.models.zoo import ZOO
+        from edgebench.models.zoo import ZOO, get_model, is_model_name
 
         check_version(version)
         if from_dir is not None and source not in ZOO:
@@ -178,8 +178,8 @@ def publish_command(
 
             raise UserError(f"--from is for zoo models ({', '.join(ZOO)}), not a file like {source}")
         with HubClient() as client:
-            if source in ZOO:
-                spec = ZOO[source]
+            if is_model_name(source):   # a zoo model or one retrained here
+                spec = get_model(source)
                 local = local_files(spec, _checked_dir(from_dir), _say_err) if from_dir else {}
                 card, files = zoo_card(spec), zoo_files(spec, allow_download, _say_err, local)
             else:

@@ -18,7 +18,7 @@ app = typer.Typer(help="The model zoo and its prepared (converted, quantized) va
 
 @app.command("list")
 def list_command(pattern: Annotated[str, typer.Argument(help="Glob over model names.")] = "*") -> None:
-    """List zoo models and which variants are prepared."""
+    """List zoo and retrained models and which variants are prepared."""
     with user_errors():
         from edgebench.models.prepare import Preparer
         from edgebench.models.zoo import get_model, list_models
@@ -36,7 +36,7 @@ def list_command(pattern: Annotated[str, typer.Argument(help="Glob over model na
 
 
 @app.command("info")
-def info_command(name: Annotated[str, typer.Argument(help="Zoo model name.")]) -> None:
+def info_command(name: Annotated[str, typer.Argument(help="Zoo or retrained model name.")]) -> None:
     """Show a model's source weights, preprocessing and each variant's cache state."""
     with user_errors():
         from edgebench.models.prepare import Preparer
@@ -50,10 +50,11 @@ def info_command(name: Annotated[str, typer.Argument(help="Zoo model name.")]) -
         sources = ([("weights", spec.weights)] if spec.weights else []) + [
             (f"{fmt}-{precision} (published file)", src) for (fmt, precision), src in spec.prebuilt]
         for label, w in sources:
-            found = installed_path(w) or (cached_path(w) if cached_path(w).is_file() else None)
+            local = Path(w.local_path) if w.local_path and Path(w.local_path).is_file() else None
+            found = local or installed_path(w) or (cached_path(w) if cached_path(w).is_file() else None)
+            missing = f"not downloaded ({w.pip_hint or w.url})" if (w.pip_hint or w.url) else "missing"
             console.print(f"{label}: {w.filename} sha256 {w.sha256}", markup=False)
-            console.print(f"  found at: {found or 'not downloaded (' + (w.pip_hint or w.url) + ')'}",
-                          markup=False)
+            console.print(f"  found at: {found or missing}", markup=False)
         p = spec.preprocessing
         console.print(f"preprocessing: {p.name}, resize {p.resize}, centre-crop {p.crop}, mean {p.mean}, "
                       f"std {p.std}", markup=False)
@@ -75,6 +76,52 @@ def info_command(name: Annotated[str, typer.Argument(help="Zoo model name.")]) -
         console.print(table)
         for line in checks:
             console.print(line)
+        _print_lineage(name)
+
+
+def _print_lineage(name: str) -> None:
+    """What a retrained model records of where it came from and how well it validated."""
+    from edgebench.models.local import lineage_of
+
+    lineage = lineage_of(name)
+    if not lineage:
+        return
+    base, data = lineage["base"], lineage["dataset"]
+    origin = base.get("ref") or base.get("name")
+    console.print(f"retrained from {origin} (weights sha256 {str(base.get('weights_sha256'))[:16]}...) "
+                  f"by {lineage['method']}: {json_line(lineage['hyperparameters'])}", markup=False)
+    console.print(f"dataset: {data['files']} images in {data['classes']} classes ({data['root']}), sha256 "
+                  f"{data['sha256'][:16]}..., {data['train_images']} trained on, {data['validation_images']} "
+                  f"validated on ({data['validation']}); {data['skipped']} files skipped", markup=False)
+    console.print("classes: " + ", ".join(lineage["classes"]), markup=False)
+    for target, v in lineage.get("validation", {}).items():
+        figure = f"{v['top1']:.1%}" if v["status"] == "ok" else f"{v['status']}: {v.get('error')}"
+        console.print(f"  validation top-1 on {target}: {figure}", markup=False)
+
+
+def json_line(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+@app.command("remove")
+def remove_command(name: Annotated[str, typer.Argument(help="A retrained model's name.")]) -> None:
+    """Delete a retrained model (its weights, manifest and variants). Zoo models cannot be removed."""
+    with user_errors():
+        import shutil
+
+        from edgebench.models.local import local_spec, model_home, models_dir
+        from edgebench.models.zoo import ZOO
+
+        if name in ZOO:
+            raise UserError(f"{name} is a zoo model; only retrained models can be removed")
+        if local_spec(name) is None:
+            raise UserError(f"no retrained model named '{name}'")
+        # Renamed out of sight first, so a reader never sees half a model.
+        doomed = models_dir() / f".removing-{name}"
+        shutil.rmtree(doomed, ignore_errors=True)
+        model_home(name).rename(doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+        console.print(f"removed {name}", markup=False)
 
 
 @app.command("prepare")

@@ -90,7 +90,11 @@ def _run_child(job: Job, publish, wanted) -> str:
     check_device_name(job.device)
     root = cache_dir() / "fleet"
     config = job.config
-    if job.model.file is not None:
+    if job.model.kind == "retrained":
+        from edgebench.fleet.bundle import unpack_model
+
+        config = dataclasses.replace(config, model=str(unpack_model(job.model.file, root / "models")))
+    elif job.model.file is not None:
         config = dataclasses.replace(config, model=str(job.model.file.save_under(root / "files")))
     if job.image is not None:
         config = dataclasses.replace(config, image=job.image.save_under(root / "files"))

@@ -90,7 +90,7 @@ class ModelChoice:
     (sent with the job)."""
 
     label: str                      # as the user named it
-    kind: str                       # zoo | hub | file
+    kind: str                       # zoo | hub | file | retrained (its folder travels, bundled)
     file: FilePayload | None = None
 
     @property
@@ -101,7 +101,7 @@ class ModelChoice:
 
 def resolve_models(names: tuple[str, ...], max_file_mb: float = MAX_FILE_MB) -> list[ModelChoice]:
     """Check every model the user named, reading files (bounded, hashed) once for all devices."""
-    from edgebench.models.zoo import ZOO
+    from edgebench.models.zoo import ZOO, is_model_name
 
     if not names:
         raise UserError("no model named: give --models with zoo names, .tflite/.onnx files or hub://owner/name")
@@ -114,6 +114,10 @@ def resolve_models(names: tuple[str, ...], max_file_mb: float = MAX_FILE_MB) -> 
             choices.append(ModelChoice(name, "hub"))
         elif name in ZOO:
             choices.append(ModelChoice(name, "zoo"))
+        elif is_model_name(name):   # retrained here: its folder travels (the workers lack it)
+            from edgebench.fleet.bundle import bundle_model
+
+            choices.append(ModelChoice(name, "retrained", bundle_model(name, max_file_mb)))
         elif Path(name).suffix.lower() in (".tflite", ".onnx") or Path(name).exists():
             payload = FilePayload.read(Path(name), max_file_mb, "model file")
             from edgebench.models.artifact import inspect_model_file

@@ -15,7 +15,7 @@ from edgebench.errors import UserError
 _SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
-MODEL_SUFFIXES = (".tflite", ".onnx")
+MODEL_SUFFIXES = (".tflite", ".onnx", ".safetensors")
 
 
 def check_segment(value: str, what: str) -> str:
@@ -35,7 +35,8 @@ def check_filename(value: str) -> str:
     if not _FILENAME.match(value) or ".." in value:
         raise UserError(f"invalid file name '{value}': letters, digits, '_', '-', '.', '+' only")
     if not value.lower().endswith(MODEL_SUFFIXES):
-        raise UserError(f"unsupported model file {value}: the hub takes .tflite and .onnx files")
+        raise UserError(f"unsupported model file {value}: the hub takes .tflite and .onnx files "
+                        "(and .safetensors float checkpoints of retrainable models)")
     return value
 
 

@@ -18,21 +18,74 @@ WEIGHTS = "weights"   # local_files' key for the checkpoint; variants are keyed 
 
 
 def zoo_card(spec) -> dict:
-    """The model card of a zoo entry: everything `run` needs to preprocess and label."""
+    """The model card of a zoo entry or a retrained model: everything `run` needs to
+    preprocess and label, and, with a float checkpoint, what `retrain --base hub://` needs."""
     from edgebench.models.labels import labels_for
 
-    num_classes = 1001 if spec.labels == "imagenet1001" else 1000
+    labels = spec.class_names or labels_for(1001 if spec.labels == "imagenet1001" else 1000)
     prep = spec.preprocessing
-    source = (f"{spec.weights.url} (sha256 {spec.weights.sha256})" if spec.weights
-              else "; ".join(w.url for _, w in spec.prebuilt))
-    return ModelCard(
-        description=spec.description, task=spec.task, license=spec.license,
-        tags=["preset", "imagenet", *spec.name.split("_")[:1], "edgebench-zoo"],
-        labels=list(labels_for(num_classes)),
-        input={"shape": list(spec.input_shape), "layout": "NCHW", "dtype": "float32"},
-        preprocessing={"resize": prep.resize, "crop": prep.crop, "mean": prep.mean, "std": prep.std},
-        # A float checkpoint and its architecture are public: it can be fine-tuned and re-exported.
-        retrainable=spec.arch is not None, source=source).model_dump(mode="json")
+    if spec.home:
+        source = f"retrained with edgebench from {_lineage(spec)['base']}"
+    elif spec.weights:
+        source = f"{spec.weights.url or spec.weights.pip_hint} (sha256 {spec.weights.sha256})"
+    else:
+        source = "; ".join(w.url for _, w in spec.prebuilt)
+    tags = (["retrained", *_lineage(spec)["base"].removeprefix("hub://").split("@")[:1]] if spec.home
+            else ["preset", "imagenet", *spec.name.split("_")[:1], "edgebench-zoo"])
+    try:
+        return ModelCard(
+            description=spec.description, task=spec.task, license=spec.license, tags=tags,
+            labels=list(labels), input={"shape": list(spec.input_shape), "layout": "NCHW", "dtype": "float32"},
+            preprocessing={"resize": prep.resize, "crop": prep.crop, "mean": prep.mean, "std": prep.std},
+            # The float checkpoint travels as safetensors: retrain --base hub://... starts from it.
+            retrainable=spec.arch is not None, architecture=_architecture(spec, len(labels)),
+            lineage=_lineage(spec) if spec.home else None, source=source).model_dump(mode="json")
+    except ValidationError as exc:
+        from edgebench.results.schema import first_problem
+
+        raise UserError(f"cannot publish {spec.name}: {first_problem(exc)}") from None
+
+
+def float_source_name(spec) -> str:
+    from edgebench.models.checkpoint import SUFFIX
+
+    return f"{spec.name}-fp32{SUFFIX}"
+
+
+def _architecture(spec, num_classes: int) -> dict | None:
+    if spec.arch is None:
+        return None
+    kwargs = dict(spec.arch_kwargs)
+    return {"arch": spec.arch, "base_arch": kwargs.get("base_arch"), "num_classes": num_classes,
+            "cosine": bool(kwargs.get("cosine", False)), "weights_file": float_source_name(spec)}
+
+
+def _lineage(spec) -> dict:
+    """A retrained model's lineage as the card states it (manifest -> hub schema)."""
+    from edgebench.models.local import MANIFEST, read_manifest
+
+    lineage = read_manifest(Path(spec.home) / MANIFEST)["lineage"]
+    base, data = lineage["base"], lineage["dataset"]
+    scalar = {k: v for k, v in lineage["hyperparameters"].items() if isinstance(v, (int, float, bool, str))}
+    return {"base": base.get("ref") or base["name"], "base_sha256": base.get("weights_sha256"),
+            "method": lineage["method"], "hyperparameters": scalar,
+            "dataset_files": data["files"], "dataset_classes": data["classes"], "dataset_sha256": data["sha256"],
+            "validation_images": data["validation_images"],
+            "validation_top1": {t: v["top1"] for t, v in lineage.get("validation", {}).items() if v["status"] == "ok"}}
+
+
+def float_source_file(spec, weights: Path) -> Path:
+    """The float checkpoint as safetensors, under the name the card's architecture gives it."""
+    import torch
+
+    from edgebench.models.checkpoint import save_state
+    from edgebench.paths import cache_dir
+
+    directory = cache_dir() / "hub-publish"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / float_source_name(spec)
+    save_state(torch.load(weights, map_location="cpu", weights_only=True), path)
+    return path
 
 
 def zoo_files(spec, allow_download: bool, on_step: Callable[[str], None],
@@ -52,6 +105,8 @@ def zoo_files(spec, allow_download: bool, on_step: Callable[[str], None],
             continue
         path = local.get(variant) or preparer.get(variant).path
         files.append((_published_copy(path, spec.name, fmt, precision), RUNTIME_HINTS[fmt]))
+    if spec.arch is not None:
+        files.append((float_source_file(spec, preparer.weights), "torch"))
     return files
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from edgebench.models.checkpoint import ARCHITECTURES, BACKBONES
 from edgebench.results.schema import RunResult
 
 RUNTIME_HINTS = {"tflite": "litert", "tflite-edgetpu": "edgetpu", "onnx": "onnxruntime"}
@@ -55,6 +56,36 @@ class PreprocessingSpec(BaseModel):
     std: tuple[Scale, Scale, Scale]
 
 
+class Architecture(BaseModel):
+    """How to rebuild the float model from the version's safetensors file (retraining)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arch: Literal[ARCHITECTURES]
+    base_arch: Literal[BACKBONES] | None = None
+    num_classes: int = Field(ge=2, le=100_000)
+    cosine: bool = False
+    weights_file: _line(128, 1) = Field(description="the version's .safetensors file")
+
+
+class Lineage(BaseModel):
+    """Where a retrained model came from and how well it validated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: _line(300, 1)
+    base_sha256: Sha256 | None = None
+    method: Literal["head", "imprint", "finetune"]
+    hyperparameters: dict[_line(64, 1), Annotated[float, Field(allow_inf_nan=False)] | bool | _line(64)] = Field(
+        default_factory=dict, max_length=32)
+    dataset_files: int = Field(ge=1, le=10_000_000)
+    dataset_classes: int = Field(ge=2, le=100_000)
+    dataset_sha256: Sha256
+    validation_images: int = Field(ge=1, le=10_000_000)
+    validation_top1: dict[_line(64, 1), Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(
+        default_factory=dict, max_length=64)
+
+
 class ModelCard(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,6 +98,17 @@ class ModelCard(BaseModel):
     preprocessing: PreprocessingSpec | None = None
     retrainable: bool = False
     source: _text(1000) = Field("", description="where the weights come from")
+    architecture: Architecture | None = Field(None, description="required when retrainable")
+    lineage: Lineage | None = None
+
+    @model_validator(mode="after")
+    def _retrainable_needs_architecture(self):
+        if self.retrainable and self.architecture is None:
+            raise ValueError("a retrainable card names its architecture and float source (architecture)")
+        if self.architecture and self.architecture.arch.endswith(":RetrainedClassifier") \
+                and self.architecture.base_arch is None:
+            raise ValueError("a retrained architecture names its base_arch")
+        return self
 
 
 class ArtifactRequest(BaseModel):

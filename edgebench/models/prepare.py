@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgebench.errors import TargetUnavailable
+from edgebench.errors import TargetUnavailable, UserError
 from edgebench.models.artifact import Artifact, sha256_of
 from edgebench.models.sources import resolve_weights
 from edgebench.models.zoo import ModelSpec
@@ -144,8 +144,12 @@ class Preparer:
             if self.calibration_dir:
                 self._calibration_set = calibration_set_from(self.calibration_dir)
             elif self.spec.calibration_images:
-                found = calibration_set_of([Path(p) for p in self.spec.calibration_images],
-                                           [Path(p) for p in self.spec.check_images], self.spec.name)
+                try:
+                    found = calibration_set_of([Path(p) for p in self.spec.calibration_images],
+                                               [Path(p) for p in self.spec.check_images], self.spec.name)
+                except UserError as exc:   # e.g. a retrained model sent to a fleet worker
+                    raise TargetUnavailable(f"{self.spec.name}'s int8 variants need rebuilding for this "
+                                            f"toolchain, but its training images are not here ({exc})") from None
                 if self.spec.calibration_key and found.key() != dict(self.spec.calibration_key):
                     raise TargetUnavailable(f"the training images {self.spec.name} was calibrated on have "
                                             "changed since it was retrained: retrain it to rebuild its variants")

@@ -103,7 +103,8 @@ class ZooSource:
         return len(self.preparer.plan_builds(variants))
 
     def preprocessing(self, _input_spec: TensorSpec, _choice: str) -> tuple[Preprocessing, str]:
-        return self.spec.preprocessing, f"the zoo entry's ({self.spec.preprocessing.name})"
+        whose = "the retrained model's" if self.spec.home else "the zoo entry's"
+        return self.spec.preprocessing, f"{whose} ({self.spec.preprocessing.name})"
 
     def labels(self, num_classes: int) -> tuple[tuple[str, ...], str]:
         if self.spec.class_names and len(self.spec.class_names) == num_classes:
@@ -178,7 +179,8 @@ class HubSource:
         on_step(f"pulling {ref} from the hub")
         self.version, paths = cache_pull(ref)
         self.name = f"{ref.path}@{self.version['version']}"
-        self.files = [FileSource(path) for path in paths]
+        # A .safetensors float source is what retraining starts from; it is not run.
+        self.files = [FileSource(path) for path in paths if path.suffix.lower() in (".tflite", ".onnx")]
         float_files = [f.artifact.format for f in self.files if f.artifact.precision == "fp32"]
         self.native_format = float_files[0] if float_files else None
 

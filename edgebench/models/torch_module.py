@@ -12,7 +12,12 @@ def load_torch_module(arch: str, weights: Path, kwargs: dict | None = None):
     eval mode."""
     import torch
 
+    from edgebench.models.checkpoint import SUFFIX, load_state
+
     model = load_object(arch)(**(kwargs or {}))
-    state = torch.load(weights, map_location="cpu", weights_only=True)
+    if Path(weights).suffix.lower() == SUFFIX:
+        state = load_state(weights)
+    else:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     return model.eval()

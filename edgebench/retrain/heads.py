@@ -66,7 +66,7 @@ def train(trainable, head, inputs: np.ndarray, labels: np.ndarray, settings: Tra
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         history.append(total / len(y_all))
         if on_epoch:
             on_epoch(epoch, settings.epochs, history[-1])

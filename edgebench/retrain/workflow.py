@@ -257,14 +257,35 @@ def _prepare_and_validate(staging: Path, request: RetrainRequest, val, offset: i
     from edgebench.bench.plan import make_plan
     from edgebench.models.labelled import LabelledImage
 
+    _build_every_variant(staging, report)
     config = RunConfig(model=str(staging), targets=request.targets, allow_download=False)
     plan = make_plan(config, on_step=report.step)
     broken = [p for p in plan.targets if p.status == "failed"]
-    if broken:   # a variant that would not build: the model is not whole, so it is not registered
+    if broken:
         raise RetrainFailed(f"{broken[0].name}: {broken[0].error}")
     items = [LabelledImage(e.path, e.label + offset) for e in val]
     return evaluate_items(plan, items, Path(request.images),
                           lambda target, d, n: report.progress(f"validating {target}", d, n))
+
+
+def _build_every_variant(staging: Path, report: Reporter) -> None:
+    """All variants, whichever targets are validated: the registered model is whole. A
+    variant whose converter is not installed is left out (it is built when one is); one
+    whose build fails stops the retrain."""
+    from edgebench.errors import TargetUnavailable
+    from edgebench.models.local import MANIFEST, spec_from_manifest
+    from edgebench.models.prepare import PrepareFailed, Preparer
+
+    spec = spec_from_manifest(staging / MANIFEST)
+    preparer = Preparer(spec, allow_download=False, on_step=report.step)
+    preparer.plan_builds(spec.variants)
+    for variant in spec.variants:
+        try:
+            preparer.get(variant)
+        except TargetUnavailable as exc:
+            report.step(f"{variant[0]}-{variant[1]} not built: {exc}")
+        except PrepareFailed as exc:   # the model would not be whole: it is not registered
+            raise RetrainFailed(str(exc)) from None
 
 
 def _validation_summary(accuracy, val, labels: tuple[str, ...], offset: int) -> dict:

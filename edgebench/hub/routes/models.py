@@ -19,11 +19,26 @@ def publish(owner: str, name: str, body: PublishRequest, hub: Hub, user: User) -
     check_version(body.version)
     for artifact in body.artifacts:
         check_filename(artifact.filename)
+    _check_float_source(body)
     hub.db.publish(user, owner, name, body.version, body.card.model_dump(mode="json"),
                    [a.model_dump() for a in body.artifacts])
     hub.deliverer.wake()
     with hub.db.session() as s:
         return VersionOut.model_validate(hubdb.version_out(hub.db.find_version(s, path, body.version)))
+
+
+def _check_float_source(body: PublishRequest) -> None:
+    """A retrainable card's float source must be one of the version's files, a .safetensors
+    (its content was validated when it was uploaded)."""
+    from edgebench.models.checkpoint import SUFFIX
+
+    arch = body.card.architecture
+    if arch is None:
+        return
+    if not arch.weights_file.lower().endswith(SUFFIX) or \
+            arch.weights_file not in {a.filename for a in body.artifacts}:
+        raise HubRefusal(422, f"card.architecture.weights_file {arch.weights_file!r} must be one of this "
+                              f"version's files, a {SUFFIX} float checkpoint")
 
 
 @router.get("/api/models")

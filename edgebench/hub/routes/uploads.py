@@ -58,8 +58,11 @@ async def _receive(request: Request, received: Upload, filename: str, limit: int
 def _validate_model_file(path: Path, filename: str) -> tuple[str, str]:
     """(format, precision) of an uploaded file; 422 for anything that is not a readable model."""
     from edgebench.models.artifact import inspect_model_file
+    from edgebench.models.checkpoint import SUFFIX, inspect_safetensors
 
     try:
+        if filename.lower().endswith(SUFFIX):   # a float source for retraining
+            return inspect_safetensors(path)
         artifact = inspect_model_file(path)
     except UserError as exc:
         raise HubRefusal(422, str(exc).replace(str(path), filename)) from None
