@@ -54,6 +54,33 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900,
                           text=True, cwd=cwd or REPO, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def start_hub(data: Path, log: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    """A real `edgebench hub serve --data DATA` on a free loopback port, its output in log,
+    returned once /api/health answers: (process, url)."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(log, "w") as log_file:
+        server = subprocess.Popen([sys.executable, "-m", "edgebench", "hub", "serve", "--host", "127.0.0.1",
+                                   "--port", str(port), "--data", str(data), *args],
+                                  cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/api/health", timeout=2).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_store(tmp_path_factory) -> Path:
     """Runs made by tests go to a temporary store, never the user's."""

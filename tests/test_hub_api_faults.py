@@ -9,10 +9,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from tests.conftest import make_run, run_cli
+from tests.conftest import make_run, run_cli, start_hub
 
 pytestmark = pytest.mark.slow
 
@@ -62,24 +58,8 @@ def hub(tmp_path_factory):
     made = run_cli("hub", "token", "create", "alice", "--data", data)
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     log = tmp / "server.log"
-    with open(log, "w") as log_file:
-        server = subprocess.Popen([sys.executable, "-m", "edgebench", "hub", "serve", "--port", str(port),
-                                   "--data", str(data), "--max-upload-mb", "2"],
-                                  stdout=log_file, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+    server, url = start_hub(data, log, "--max-upload-mb", "2")
     model = tmp / "m.onnx"
     _onnx_classifier(model)
     sha = hashlib.sha256(model.read_bytes()).hexdigest()

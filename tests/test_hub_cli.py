@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import httpx
 import pytest
 
 from edgebench.models import zoo
-from tests.conftest import run_cli
+from tests.conftest import run_cli, start_hub
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +46,6 @@ class Hub:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    import socket
 
     tmp = tmp_path_factory.mktemp("hub-cli")
     data = tmp / "[bold]hub data"   # rich markup in a path: the server's first line must keep it
@@ -57,23 +54,8 @@ def hub(tmp_path_factory):
         made = run_cli("hub", "token", "create", user, "--data", data)
         assert made.returncode == 0, made.stderr
         tokens[user] = made.stdout.strip()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     log = tmp / "server.log"
-    with open(log, "w") as log_file:
-        server = subprocess.Popen([sys.executable, "-m", "edgebench", "hub", "serve", "--port", str(port),
-                                   "--data", str(data)], stdout=log_file, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+    server, url = start_hub(data, log)
     yield Hub(url, data, log, tokens)
     server.terminate()
     server.wait(timeout=30)

@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import pytest
 
 from edgebench.hub.webhooks import SIGNATURE_HEADER, verify_signature
 from edgebench.models import zoo
-from tests.conftest import CORAL, fresh_postgres_database, run_cli
+from tests.conftest import CORAL, fresh_postgres_database, run_cli, start_hub
 
 pytestmark = pytest.mark.slow
 
@@ -77,27 +76,13 @@ def hub(request, tmp_path_factory, session_cache):
         made = run_cli("hub", "token", "create", user, "--data", data, *db_args)
         assert made.returncode == 0, made.stderr
         tokens[user] = made.stdout.strip()
-    port = _free_port()
     log = tmp / "server.log"
-    with open(log, "w") as log_file:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "edgebench", "hub", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--data", str(data), *db_args, "--max-upload-mb", "20", "--webhook-backoff-s", "0.2",
-             "--webhook-attempts", "3"], stdout=log_file, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+    server, url = start_hub(data, log, *db_args, "--max-upload-mb", "20", "--webhook-backoff-s", "0.2",
+                            "--webhook-attempts", "3")
     hub = Hub(url, data, tokens, _hub_cache(tmp, session_cache), log, db_args)
     seeded = hub.cli("hub", "seed", timeout=900)
     assert seeded.returncode == 0, seeded.stderr + seeded.stdout
-    assert "published alice/mobilenet_v2@1 (4 files)" in seeded.stdout
+    assert "published alice/mobilenet_v2@1 (5 files)" in seeded.stdout
     yield hub
     server.terminate()
     server.wait(timeout=30)
@@ -118,11 +103,12 @@ def test_seed_publishes_every_variant_and_is_idempotent(hub):
         version = http.get("/api/models/alice/mobilenet_v2/versions/latest").json()
     assert version["version"] == "1"
     assert sorted((a["format"], a["precision"]) for a in version["artifacts"]) == [
-        ("onnx", "fp32"), ("onnx", "int8"), ("tflite", "fp32"), ("tflite", "int8")]
+        ("onnx", "fp32"), ("onnx", "int8"), ("safetensors", "fp32"), ("tflite", "fp32"), ("tflite", "int8")]
     assert all(len(a["sha256"]) == 64 and a["size"] > 1_000_000 for a in version["artifacts"])
     card = version["card"]
     assert len(card["labels"]) == 1000 and card["preprocessing"]["crop"] == 224
     assert card["input"]["shape"] == [1, 3, 224, 224] and card["retrainable"] is True
+    assert card["architecture"]["weights_file"] == "mobilenet_v2-fp32.safetensors"
     again = hub.cli("hub", "seed", "--model", "mobilenet_v2")
     assert again.returncode == 0 and "alice/mobilenet_v2@1 is up to date" in again.stdout
     if (CORAL / "bird.bmp").is_file():

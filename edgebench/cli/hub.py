@@ -218,11 +218,11 @@ def seed_command(
     with user_errors():
         from edgebench.hub.client import HubClient
         from edgebench.hub.publish import seed
-        from edgebench.models.zoo import list_models
+        from edgebench.models.zoo import ZOO
 
         directory = _checked_dir(from_dir) if from_dir else None
         with HubClient() as client:
-            published = seed(client, owner or client.whoami(), model or list_models(), allow_download,
+            published = seed(client, owner or client.whoami(), model or sorted(ZOO), allow_download,
                              _say, directory)
         _say(f"seeded {len(published)} model version(s)")
 
