@@ -83,3 +83,20 @@ def test_real_accuracy_on_zoo_and_coral_models(tmp_path, photos, coral):
                   "--limit", "2", "--out", str(tmp_path / "acc.json"))
     assert out.returncode == 0, out.stderr
     assert "top-1 %" in out.stdout and (tmp_path / "acc.json").is_file()
+
+
+def test_unlabelled_images_are_refused_before_anything_is_prepared(tmp_path):
+    """The folder is checked first: no conversion runs for a folder accuracy cannot use."""
+    from PIL import Image
+
+    from tests.conftest import run_cli
+
+    (tmp_path / "images" / "not-a-class").mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(tmp_path / "images" / "not-a-class" / "x.png")
+    cache = tmp_path / "empty-cache"
+    done = run_cli("accuracy", "--images", tmp_path / "images", env={"EDGEBENCH_CACHE_DIR": str(cache)},
+                   timeout=120)
+    assert done.returncode == 2 and "cannot tell the label" in done.stderr, done.stderr
+    assert not (cache / "models").exists()
+    huge = run_cli("accuracy", "--images", tmp_path / "images", "--limit", "99999999999999999999")
+    assert huge.returncode == 2 and "--limit" in huge.stderr

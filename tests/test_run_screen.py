@@ -208,3 +208,42 @@ def test_missing_keras_is_reported_with_its_extra_in_brackets(tmp_path):
 def test_help_texts_are_plain_text_not_markup():
     out = run_cli("run", "--help", env={"COLUMNS": "250"})
     assert "hub://owner/name[@version]" in " ".join(out.stdout.split())
+
+
+@pytest.mark.slow
+def test_a_first_run_on_an_empty_cache_shows_the_conversion_step_by_step(coral, tmp_path):
+    """Issue 10: first-run preparation showed a frozen `building ... 0/?` for ~30 s."""
+    import re
+
+    text = _run_in_terminal("run", "--image", str(coral / "bird.bmp"), "--targets", "onnxruntime-fp32",
+                            "--runs", "10", "--settle", "0", "--no-save",
+                            env={"EDGEBENCH_CACHE_DIR": str(tmp_path / "empty-cache")})
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)   # the terminal's control sequences
+    assert "chickadee" in screen, screen[-3000:]
+    assert "first run: converting, cached afterwards" in screen
+    assert "step 1/" in screen
+    # an elapsed-time counter on the preparation line, counting while the converter works
+    elapsed = set(re.findall(r"first run: converting, cached afterwards - step 1/\d[^\r\n]*? (\d+:\d\d:\d\d)",
+                             screen))
+    assert len(elapsed) >= 2, elapsed
+    assert "prepared the model's variants in" in screen
+    assert "0/?" not in screen and "models prepared" not in screen
+
+
+def test_the_accuracy_table_prints_bracketed_user_text_literally(coral, tmp_path):
+    """Issue 10: rich markup ate text in brackets. A user's model file and image folder whose
+    names hold "[...]" reach the accuracy table's title; they must print as given."""
+    import shutil
+
+    images = tmp_path / "val [bold]set[/bold]"
+    (images / "chickadee").mkdir(parents=True)
+    shutil.copy(coral / "bird.bmp", images / "chickadee")
+    model = tmp_path / "models[red]" / "coral [int8].tflite"
+    model.parent.mkdir()
+    shutil.copy(coral / "mobilenet_v2_1.0_224_quant.tflite", model)
+    out = run_cli("accuracy", "--images", str(images), "--model", str(model), "--targets", "litert-int8",
+                  env={"COLUMNS": "250"})
+    assert out.returncode == 0, out.stderr
+    flat = " ".join(out.stdout.split())
+    assert f"coral [int8]: accuracy on 1 labelled images in {images}" in flat
+    assert "litert-int8" in flat and "100.0" in flat

@@ -17,9 +17,13 @@ ProgressCallback = Callable[[str, int, int], None]   # (target, images done, tot
 def evaluate(config: RunConfig, directory: Path, labels_csv: Path | None = None,
              limit: int | None = None, on_progress: ProgressCallback | None = None) -> AccuracyResult:
     """Classify every labelled image on every planned target (one untimed inference each)."""
-    plan = make_plan(config)
-    items = labelled_images(directory, labels_csv, limit, classes=plan.source.own_labels())
-    return evaluate_items(plan, items, directory, on_progress)
+    from edgebench.models.source import open_source
+
+    # The images are checked before anything is prepared: a wrong folder fails in a second,
+    # not after minutes of conversion.
+    source = open_source(config.model, config.allow_download)
+    items = labelled_images(directory, labels_csv, limit, classes=source.own_labels())
+    return evaluate_items(make_plan(config, source=source), items, directory, on_progress)
 
 
 def evaluate_items(plan: Plan, items: list[LabelledImage], directory: Path,

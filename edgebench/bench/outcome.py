@@ -44,7 +44,7 @@ def target_result(planned: PlannedTarget, model: str, protocol: Protocol,
         runtime_version=planned.runtime.version() if planned.status == "ok" else None,
         precision=planned.target.precision, device=planned.target.device, model=model,
         artifact=_artifact(planned), status=outcome.status, error=outcome.error, sweep=dict(planned.sweep),
-        load_s=outcome.load_s, protocol=_protocol_info(protocol), options=dict(outcome.settings),
+        load_s=outcome.load_s, protocol=ProtocolInfo.of(protocol), options=dict(outcome.settings),
         int8_check=planned.artifact.int8_check if planned.artifact is not None else None)
     measured = outcome.value
     if measured is None:
@@ -65,7 +65,7 @@ def _measured_fields(d: Measured) -> dict:
     if d.energy_window_s:
         options["energy_window_s"] = d.energy_window_s
     return dict(options=options,
-        protocol=_protocol_info(d.protocol),
+        protocol=ProtocolInfo.of(d.protocol),
         input=_input(d.input_spec), preprocess_ms=round(d.preprocess_ms, 3),
         preprocessing={**dataclasses.asdict(d.preprocessing), "why": d.preprocessing_why},
         labels=d.label_set,
@@ -75,10 +75,6 @@ def _measured_fields(d: Measured) -> dict:
         samples_ms=[round(float(v), 6) for v in m.samples_ms], energy=d.energy, sustained=d.sustained,
         scenario=d.scenario, streams=d.streams,
         top1=d.predictions[0], top5=d.predictions)
-
-
-def _protocol_info(protocol: Protocol) -> ProtocolInfo:
-    return ProtocolInfo(**dataclasses.asdict(protocol))
 
 
 def _artifact(planned: PlannedTarget) -> dict | None:

@@ -76,10 +76,11 @@ class Plan:
         return choose_order(candidates, self.source.native_format, planned_traits)
 
 
-def make_plan(config: RunConfig, on_step: Callable[[str], None] | None = None) -> Plan:
-    """Open the model source, choose targets and options, select meters, then prepare every
-    artifact: conversions never run between one target's measurement and the next."""
-    source = open_source(config.model, config.allow_download, on_step)
+def make_plan(config: RunConfig, on_step: Callable[[str], None] | None = None,
+              source: ModelSource | None = None) -> Plan:
+    """Open the model source (unless given), choose targets and options, select meters, then
+    prepare every artifact: conversions never run between one target's measurement and the next."""
+    source = source or open_source(config.model, config.allow_download, on_step)
     # Registry order whatever order they were named in: it puts targets whose runtime leaves
     # threads behind (Keras on JAX) after every other target.
     named = set(config.targets or TARGETS)

@@ -17,7 +17,7 @@ def accuracy_command(
     images: Annotated[Path, typer.Option("--images", help="Folder of labelled images (CSV, class folders or synset names).")],
     model: Annotated[str, typer.Option("--model", "-m", help="Zoo model name, a .tflite/.onnx file, or hub://owner/name[@version].")] = "mobilenet_v2",
     targets: Annotated[Optional[str], typer.Option("--targets", "-t", help="Comma-separated targets (default: all that apply).")] = None,
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Use at most N images.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, max=10_000_000, help="Use at most N images.")] = None,
     labels: Annotated[Optional[Path], typer.Option(help="CSV of file,label_index (default: DIR/labels.csv if present).")] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="CPU threads per runtime.")] = None,
     offline: Annotated[bool, typer.Option(help="Never download weights; fail if they are not installed.")] = False,

@@ -5,25 +5,23 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from edgebench.bench.config import METER_CHOICES, PREPROCESS_CHOICES
 from edgebench.cli.common import (
     console,
     err_console,
     user_errors,
     write_text_atomically,
 )
+from edgebench.cli.options import BenchOptions, bench_options, split_targets
 from edgebench.fleet.names import (
     DEFAULT_PORT,
     DEFAULT_SCHEDULER,
     SCHEDULER_ENV,
     TLS_ENV,
 )
-from edgebench.protocol import PROTOCOLS
-from edgebench.runtimes.options import MAX_BATCH, MAX_THREADS
 
 app = typer.Typer(help="A fleet of devices driven as one benchmark matrix (Dask distributed).",
                   no_args_is_help=True)
@@ -234,6 +232,7 @@ def _print_status(address, entries) -> None:
 # -- run --------------------------------------------------------------------------------------
 
 @app.command("run")
+@bench_options
 def run_command(
     scheduler: SchedulerOption = DEFAULT_SCHEDULER,
     tls: TlsOption = None,
@@ -245,19 +244,7 @@ def run_command(
     devices: Annotated[str, typer.Option(
         "--devices", "-d", help="all (also devices that join during the run) or comma-separated device names.")] = "all",
     image: Annotated[Optional[Path], typer.Option("--image", "-i", help="JPEG/PNG/BMP to classify (sent with each job).")] = None,
-    protocol: Annotated[Literal[tuple(PROTOCOLS)], typer.Option(help="classic or rigorous (as `edgebench run`).")] = "classic",
-    runs: Annotated[Optional[int], typer.Option(min=1, max=10_000_000, help="Timed runs (overrides the protocol).")] = None,
-    warmup: Annotated[Optional[int], typer.Option(min=0, max=1_000_000, help="Warm-up runs (overrides the protocol).")] = None,
-    settle: Annotated[Optional[float], typer.Option(min=0.0, max=3600.0, help="Seconds to pause after warm-up.")] = None,
-    threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="CPU threads per runtime (default: all of each device's cores).")] = None,
-    batch: Annotated[int, typer.Option(min=1, max=MAX_BATCH, help="Images per inference (runtimes that batch).")] = 1,
-    preprocess: Annotated[Literal[PREPROCESS_CHOICES], typer.Option(help="Normalisation for your own model.")] = "auto",
-    runtime_option: Annotated[Optional[list[str]], typer.Option("--runtime-option", help="RUNTIME.NAME=VALUE (repeatable).")] = None,
-    offline: Annotated[bool, typer.Option(help="Devices never download weights.")] = False,
-    meter: Annotated[Literal[METER_CHOICES], typer.Option(help="Energy meter on each device.")] = "auto",
-    power_w: Annotated[Optional[float], typer.Option(min=0.001, max=10_000.0, help="Rated power in W (rated meter).")] = None,
-    store: Annotated[Optional[str], typer.Option(help="Results store: SQLite file or SQLAlchemy URL (default: user data dir).")] = None,
-    save: Annotated[bool, typer.Option(help="Save each run in the results store as it arrives.")] = True,
+    options: BenchOptions = BenchOptions(),   # --protocol ... --save, as `edgebench run` takes them
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write every run and the fleet's job record (JSON; `results import` reads it).")] = None,
     push: Annotated[bool, typer.Option(help="Push each run of a hub model to the hub (as `results push`).")] = False,
     max_file_mb: Annotated[float, typer.Option(min=0.001, max=4096.0, help="Largest model file sent with jobs.")] = 256.0,
@@ -274,9 +261,7 @@ def run_command(
 
     with user_errors():
         fleet, client, address = _prepare_fleet_run(
-            scheduler, tls, models, targets, devices, image, protocol, runs, warmup, settle, threads,
-            batch, preprocess, runtime_option, offline, meter, power_w, store, save, out, push,
-            max_file_mb, connect_timeout)
+            scheduler, tls, models, targets, devices, image, options, out, push, max_file_mb, connect_timeout)
         interrupted = False
         try:
             shares = fleet.plan()
@@ -304,14 +289,12 @@ def run_command(
         raise typer.Exit(1)
 
 
-def _prepare_fleet_run(scheduler, tls, models, targets, devices, image, protocol, runs, warmup,
-                       settle, threads, batch, preprocess, runtime_option, offline, meter, power_w,
-                       store, save, out, push, max_file_mb, connect_timeout):
+def _prepare_fleet_run(scheduler, tls, models, targets, devices, image, options: BenchOptions, out, push,
+                       max_file_mb, connect_timeout):
     """Everything checked before a job is submitted: names, files, store, push, connection."""
     import os
 
     from edgebench.bench.config import RunConfig
-    from edgebench.cli.run import runtime_settings, split_targets
     from edgebench.errors import UserError
     from edgebench.fleet.client import connect
     from edgebench.fleet.matrix import MAX_IMAGE_MB, FilePayload, resolve_models
@@ -323,11 +306,8 @@ def _prepare_fleet_run(scheduler, tls, models, targets, devices, image, protocol
         raise UserError(f"cannot write {out}: directory {out.parent} does not exist")
     address = parse_address(scheduler, tls is not None)
     names = split_names(models)
-    config = RunConfig(
-        model=names[0] if names else "-", image=None, targets=split_targets(targets),
-        protocol=PROTOCOLS[protocol].with_overrides(warmup=warmup, settle_s=settle, runs=runs),
-        threads=threads, batch=batch, preprocess=preprocess, allow_download=not offline,
-        meter=meter, power_w=power_w, runtime_settings=runtime_settings("auto", "auto", runtime_option))
+    config = RunConfig(model=names[0] if names else "-", image=None, targets=split_targets(targets),
+                       **options.config_fields())
     selection: str | tuple[str, ...] = "all"
     if devices.strip() != "all":
         selection = tuple(check_device_name(n) for n in split_names(devices))
@@ -342,10 +322,10 @@ def _prepare_fleet_run(scheduler, tls, models, targets, devices, image, protocol
         load_image(image)   # not an image: refused here, not once per device
     pusher = _pusher(chosen) if push else None
     recorder = None
-    if save:
+    if options.save:
         from edgebench.results.store import Store
 
-        recorder = Store(store)
+        recorder = Store(options.store)
     hub_url = os.environ.get("EDGEBENCH_HUB_URL") if any(m.kind == "hub" for m in chosen) else None
     client = connect(address, tls, connect_timeout)
     fleet = FleetRun(client, config, chosen, selection, store=recorder, image=payload, hub_url=hub_url,

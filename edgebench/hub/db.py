@@ -18,9 +18,10 @@ from pathlib import Path
 
 from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
                         create_engine, event, func, or_, select, update)
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+from edgebench.dbretry import create_with_retry
 from edgebench.errors import UserError
 from edgebench.hub.names import check_segment
 from edgebench.results.store import error_reason, sqlite_pragmas
@@ -199,16 +200,9 @@ class HubDB:
             raise UserError(f"cannot open hub database: {error_reason(exc)}") from None
         if sqlite:
             event.listen(self.engine, "connect", sqlite_pragmas)
-        for attempt in range(5):  # two processes creating a fresh database race; the loser retries
-            try:
-                Base.metadata.create_all(self.engine)
-                return
-            except (OperationalError, IntegrityError) as exc:
-                if attempt == 4:
-                    raise UserError(f"cannot open hub database: {error_reason(exc)}") from None
-                time.sleep(0.2 * (attempt + 1))
-            except SQLAlchemyError as exc:
-                raise UserError(f"cannot open hub database: {error_reason(exc)}") from None
+        # Two processes creating a fresh database race; the loser retries.
+        create_with_retry(lambda: Base.metadata.create_all(self.engine),
+                          lambda exc: UserError(f"cannot open hub database: {error_reason(exc)}"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
+import typing
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model,
                       model_validator)
+
+from edgebench.protocol import Protocol
 
 SCHEMA_VERSION = 1
 
@@ -141,15 +145,25 @@ class LatencyStats(BaseModel):
     repetition_medians: list[float] = Field(default_factory=list)
 
 
-class ProtocolInfo(BaseModel):
-    name: _name(32)
-    warmup: int
-    settle_s: float
-    runs: int
-    warmup_s: float = 0.0
-    min_duration_s: float = 0.0
-    repetitions: int = 1
-    window_s: float = 0.0
+class _ProtocolRecord(BaseModel):
+    @classmethod
+    def of(cls, protocol: Protocol) -> BaseModel:
+        """The record of a protocol a target was timed with."""
+        return cls(**dataclasses.asdict(protocol))
+
+
+def _protocol_fields() -> dict:
+    """ProtocolInfo's fields are edgebench.protocol.Protocol's, read from the dataclass: one
+    definition of what a protocol is. Only the name is bounded here, to the store's column."""
+    hints = typing.get_type_hints(Protocol)
+    return {f.name: (_name(32) if f.name == "name" else hints[f.name],
+                     ... if f.default is dataclasses.MISSING else f.default)
+            for f in dataclasses.fields(Protocol)}
+
+
+# The protocol a target was timed with, as recorded (ProtocolInfo.of(protocol)).
+ProtocolInfo = create_model("ProtocolInfo", __base__=_ProtocolRecord, __module__=__name__,
+                            **_protocol_fields())
 
 
 class Energy(BaseModel):

@@ -28,9 +28,10 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy import (JSON, Float, ForeignKey, Integer, LargeBinary, String, Text, cast,
                         create_engine, delete, event, func, inspect, select)
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+from edgebench.dbretry import create_with_retry
 from edgebench.errors import UserError
 from edgebench.fileio import reason, shown, stat_or_none
 from edgebench.results.run_ids import MIN_PREFIX, RunIdError, check_run_id, match_run_id
@@ -210,24 +211,19 @@ class Store:
                             f"understands ({STORE_SCHEMA_VERSION})")
 
     def _create_schema(self) -> None:
+        def create() -> None:
+            Base.metadata.create_all(self.engine)
+            with Session(self.engine) as s, s.begin():
+                row = s.get(MetaRow, "schema_version")
+                if row is None:
+                    s.add(MetaRow(key="schema_version", value=str(STORE_SCHEMA_VERSION)))
+                elif int(row.value) > STORE_SCHEMA_VERSION:
+                    raise UserError(f"store {self._display()} has schema {row.value}, newer than "
+                                    f"this edgebench understands ({STORE_SCHEMA_VERSION})")
+
         # Two processes may create a fresh store at once: the loser of that race retries.
-        for attempt in range(5):
-            try:
-                Base.metadata.create_all(self.engine)
-                with Session(self.engine) as s, s.begin():
-                    row = s.get(MetaRow, "schema_version")
-                    if row is None:
-                        s.add(MetaRow(key="schema_version", value=str(STORE_SCHEMA_VERSION)))
-                    elif int(row.value) > STORE_SCHEMA_VERSION:
-                        raise UserError(f"store {self._display()} has schema {row.value}, newer than "
-                                        f"this edgebench understands ({STORE_SCHEMA_VERSION})")
-                return
-            except (OperationalError, IntegrityError) as exc:
-                if attempt == 4 or not _is_transient(exc):
-                    raise UserError(f"cannot open store {self._display()}: {error_reason(exc)}") from None
-                time.sleep(0.2 * (attempt + 1))
-            except DBAPIError as exc:
-                raise UserError(f"cannot open store {self._display()}: {error_reason(exc)}") from None
+        create_with_retry(create, lambda exc: UserError(f"cannot open store {self._display()}: "
+                                                        f"{error_reason(exc)}"))
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -573,11 +569,6 @@ def _to_result(run_id: str, status: str, raw, targets: list[tuple[str, object]])
     if run.run_id != run_id:
         raise _Corrupt(f"its document names run {run.run_id[:64]}")
     return run
-
-
-def _is_transient(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return any(s in text for s in ("locked", "already exists", "busy", "unique", "duplicate"))
 
 
 def error_reason(exc: BaseException) -> str:
