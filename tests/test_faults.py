@@ -523,3 +523,159 @@ def test_compare_with_a_results_file_holding_no_runs(tmp_path):
 def test_an_empty_store_argument_is_refused(tmp_path):
     one_line(run_cli("results", "list", "--store", ""), "store is given as empty text")
     one_line(run_cli("results", "import", tmp_path / "x.json", "--store", " "), "not found")
+
+
+# -- how --out is written: a fresh temporary file, a symlink's target, special files in place --------
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A real read-only mount (tmpfs, ro); skipped where this machine cannot mount."""
+    path = tmp_path / "ro"
+    if not _read_only_mount(path):
+        pytest.skip("this machine cannot make a read-only mount")
+    yield path
+    subprocess.run(["umount", str(path)], capture_output=True)
+
+
+@pytest.fixture
+def tiny_mount(tmp_path):
+    """A real 64 KiB file system: a write larger than that fails with ENOSPC part-way."""
+    path = tmp_path / "tiny"
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(path)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("this machine cannot mount a tmpfs")
+    yield path
+    subprocess.run(["umount", str(path)], capture_output=True)
+
+
+QUICK_RUN = ("run", "--targets", "litert-int8", "--runs", "2", "--settle", "0", "--no-save")
+
+
+def _writers(tmp_path: Path, out: Path) -> dict[str, list]:
+    """Every command with an --out, pointed at `out` (run is refused before it runs)."""
+    store = saved(tmp_path, make_run())
+    return {"run": [*QUICK_RUN, "--out", out],
+            "export": ["results", "export", "--out", out, "--store", store],
+            "report": ["report", "--out", out, "--store", store]}
+
+
+@pytest.mark.parametrize("command", ["run", "export", "report"])
+def test_out_onto_a_read_only_mount_is_refused_before_any_work(tmp_path, read_only_dir, command):
+    out = run_cli(*_writers(tmp_path, read_only_dir / "r.json")[command])
+    one_line(out, f"cannot write {read_only_dir / 'r.json'}", "Read-only file system")
+    assert "median ms" not in out.stdout
+
+
+def test_a_symlink_planted_at_the_temporary_name_is_never_followed(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    (tmp_path / ".x.json.tmp").symlink_to(victim)      # the fixed name earlier versions used
+    store = saved(tmp_path, make_run())
+    out = run_cli("results", "export", "--out", tmp_path / "x.json", "--store", store)
+    assert out.returncode == 0, out.stderr
+    assert victim.read_text() == "keep me"
+    assert not (tmp_path / "x.json").is_symlink() and json.loads((tmp_path / "x.json").read_text())["runs"]
+
+
+@pytest.mark.parametrize("command", ["export", "report"])
+def test_a_symlinked_out_writes_its_target_and_stays_a_link(tmp_path, command):
+    real, link = tmp_path / "real.json", tmp_path / "link.json"
+    real.write_text("old")
+    real.chmod(0o640)
+    link.symlink_to("real.json")
+    out = run_cli(*_writers(tmp_path, link)[command])
+    assert out.returncode == 0, out.stderr
+    assert link.is_symlink() and os.readlink(link) == "real.json"
+    assert real.read_text() != "old" and real.stat().st_mode & 0o777 == 0o640   # its mode kept
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []   # no temporary left
+
+
+def test_a_dangling_symlink_as_out_creates_its_target(tmp_path):
+    store = saved(tmp_path, make_run())
+    (tmp_path / "link.json").symlink_to(tmp_path / "made.json")
+    out = run_cli("results", "export", "--out", tmp_path / "link.json", "--store", store)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "link.json").is_symlink() and json.loads((tmp_path / "made.json").read_text())["runs"]
+    (tmp_path / "far.json").symlink_to("/nonexistent/dir/x.json")
+    one_line(run_cli("results", "export", "--out", tmp_path / "far.json", "--store", store),
+             "directory /nonexistent/dir does not exist")
+
+
+def test_an_out_under_a_symlink_loop_is_one_line(tmp_path):
+    store = saved(tmp_path, make_run())
+    loop = _loop(tmp_path)
+    for args in (["results", "export", "--store", store], ["report", "--store", store], list(QUICK_RUN)):
+        one_line(run_cli(*args, "--out", loop / "x.json"), "symbolic links")
+
+
+@pytest.mark.parametrize("stem", ["n" * 250, "é" * 125])
+def test_a_file_name_near_the_limit_is_written(tmp_path, stem):
+    """The temporary name is cut short: a 255-byte name does not become a 260-byte one."""
+    store = saved(tmp_path, make_run())
+    target = tmp_path / (stem + ".json")
+    out = run_cli("results", "export", "--out", target, "--store", store)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(target.read_text())["runs"]
+
+
+def test_a_write_that_runs_out_of_space_leaves_the_old_file_and_no_temporary(tmp_path, tiny_mount):
+    import numpy as np
+
+    run = make_run()
+    run.results[0].samples_ms = [float(x) for x in np.random.default_rng(3).random(20_000)]
+    store = saved(tmp_path, run)
+    target = tiny_mount / "x.json"
+    target.write_text("the previous export")
+    one_line(run_cli("results", "export", "--out", target, "--store", store), "No space left on device")
+    assert target.read_text() == "the previous export"
+    assert [p.name for p in tiny_mount.iterdir()] == ["x.json"]
+
+
+def test_two_exports_to_one_file_at_once_both_succeed(tmp_path):
+    store = saved(tmp_path, *(make_run() for _ in range(20)))
+    target = tmp_path / "x.json"
+    procs = [subprocess.Popen([sys.executable, "-m", "edgebench", "results", "export", "--out", str(target),
+                               "--store", store], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(3)]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr
+    assert len(json.loads(target.read_text())["runs"]) == 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.db", "x.json"]
+
+
+def test_run_out_dev_null_stays_a_character_device():
+    import stat
+
+    out = run_cli(*QUICK_RUN, "--out", "/dev/null")
+    assert out.returncode == 0, out.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_report_out_dev_full_fails(tmp_path):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    store = saved(tmp_path, make_run())
+    out = one_line(run_cli("report", "--out", "/dev/full", "--store", store), "No space left on device")
+    assert "report written" not in out
+
+
+@pytest.mark.parametrize("store", ["empty file", "no complete run"])
+def test_a_refused_report_creates_no_chart_folder(tmp_path, store):
+    path = tmp_path / "store.db"
+    if store == "empty file":
+        path.write_bytes(b"")
+    else:
+        saved(tmp_path, make_run(status="failed"))
+    folder = tmp_path / "newcharts" / "a" / "b"
+    out = run_cli("report", "--store", path, "--format", "png", "--outdir", folder, "--out", tmp_path / "r.html")
+    one_line(out, "no results store" if store == "empty file" else "no complete runs")
+    assert not (tmp_path / "newcharts").exists() and not (tmp_path / "r.html").exists()
+
+
+def test_a_chart_folder_under_a_read_only_mount_is_refused_and_not_made(tmp_path, read_only_dir):
+    store = saved(tmp_path, make_run())
+    out = run_cli("report", "--store", store, "--format", "svg", "--outdir", read_only_dir / "new" / "charts",
+                  "--out", tmp_path / "r.html")
+    one_line(out, "cannot create directory", "Read-only file system")
+    assert not (tmp_path / "r.html").exists()

@@ -104,12 +104,24 @@ def test_real_run_report_renders_in_chromium(chromium, tmp_path, coral):
 
 @pytest.mark.slow
 def test_compare_real_runs_threads_1_vs_all_cores(tmp_path):
+    import os
+
+    from tests.conftest import others_cores
+
     store = str(tmp_path / "s.db")
     args = ("run", "--targets", "litert-int8", "--runs", "250", "--store", store)
-    for extra in ((), (), ("--threads", "1")):
-        out = run_cli(*args, *extra)
-        assert out.returncode == 0, out.stderr
-    first, rerun, one_thread = [r["run_id"] for r in Store(store).list_runs()][::-1]
+
+    def three_runs():
+        # Interleaved, so a change in the machine's load hits the one-thread run and a rerun alike.
+        for extra in ((), ("--threads", "1"), ()):
+            out = run_cli(*args, *extra)
+            assert out.returncode == 0, out.stderr
+
+    busy, _ = others_cores(three_runs)
+    if busy > 0.5 and (os.cpu_count() or 1) <= 2:
+        pytest.skip(f"other processes kept {busy:.2f} of {os.cpu_count()} cores busy: identical runs on a "
+                    "shared 2-core machine are not comparable within 15%")
+    first, one_thread, rerun = [r["run_id"] for r in Store(store).list_runs()][::-1]
     # 15%: this VM's medians drift up to ~8% between identical runs (benchmarks/RESULTS.md);
     # one thread instead of two is ~1.75x, far beyond it.
     same = run_cli("compare", first, rerun, "--store", store, "--fail-on-regression", "--threshold", "0.15")
@@ -140,3 +152,51 @@ def test_charts_render_as_svg_too():
     assert set(charts) == {"fps_linear", "fps_log", "energy_per_inference", "latency"}
     svg = render(charts["fps_log"], "svg")
     assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
+
+
+@pytest.mark.slow
+def test_sweep_sustained_and_profile_charts_render_in_chromium(chromium, tmp_path):
+    """Issue 15: the sweep, throttling-curve and op-profile charts of real runs, in a real browser,
+    with the memory and scenario columns; a full-page screenshot is kept for a person to look at."""
+    import json
+
+    store = str(tmp_path / "s.db")
+    sweep = run_cli("run", "--targets", "onnxruntime-fp32,torch-fp32", "--threads", "1,2", "--batch", "1,4",
+                    "--runs", "20", "--settle", "0", "--store", store, "--out", str(tmp_path / "sweep.json"))
+    assert sweep.returncode == 0, sweep.stderr
+    sustained = run_cli("run", "--targets", "litert-int8", "--duration", "10s", "--warmup", "5", "--settle", "0",
+                        "--store", store, "--out", str(tmp_path / "sustained.json"))
+    assert sustained.returncode == 0, sustained.stderr
+    profile = run_cli("profile", "--target", "onnxruntime-fp32", "--inferences", "20", "--out", str(tmp_path / "p.json"))
+    assert profile.returncode == 0, profile.stderr
+    # Both runs are of one model on one device: without --run the report would show the later only.
+    ids = [json.loads((tmp_path / f"{name}.json").read_text())["run_id"] for name in ("sweep", "sustained")]
+    report, charts = tmp_path / "r.html", tmp_path / "charts"
+    made = run_cli("report", *(a for i in ids for a in ("--run", i)), "--profile", str(tmp_path / "p.json"),
+                   "--store", store, "--out", str(report), "--format", "png", "--outdir", str(charts))
+    assert made.returncode == 0, made.stderr
+    new = ("sweep_threads", "sweep_batch", "sustained", "profile")
+    assert {f"{name}.png" for name in new} <= {p.name for p in charts.iterdir()}
+
+    chromium.get(report.as_uri())
+    errors = [e for e in chromium.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+    loaded = chromium.execute_script(
+        "return Object.fromEntries(Array.from(document.querySelectorAll('figure')).map(f => "
+        "[f.id, [f.querySelector('img').complete, f.querySelector('img').naturalWidth, f.querySelector('img').alt]]))")
+    for name in new:
+        complete, width, _alt = loaded[f"chart-{name}"]
+        assert complete and width > 0, (name, loaded)
+    assert "throttling curve" in loaded["chart-sustained"][2] and "threads" in loaded["chart-sweep_threads"][2]
+    assert "runtime's own profiler" in loaded["chart-profile"][2]
+    body = " ".join(chromium.find_element("tag name", "body").text.split())
+    for text in ("model file MB", "MiB added by loading", "MiB added by running", "single-stream", "VmHWM"):
+        assert text in body, text
+    height = chromium.execute_script("return document.body.scrollHeight")
+    chromium.set_window_size(1300, min(height + 100, 16000))
+    shot = tmp_path / "report.png"
+    chromium.save_screenshot(str(shot))
+    assert shot.stat().st_size > 100_000
+    # For a person to look at: the page, and each new chart on its own.
+    shutil.copy(shot, tmp_path.parent / "last-depth-report-screenshot.png")
+    shutil.copytree(charts, tmp_path.parent / "last-depth-report-charts", dirs_exist_ok=True)

@@ -146,3 +146,46 @@ def test_a_run_keeps_its_colour_in_every_chart():
         for label, patch in zip(labels, ax.patches):
             colours.setdefault(label.split(" (rated")[0], set()).add(to_hex(patch.get_facecolor()))
     assert all(len(c) == 1 for c in colours.values()), colours
+
+
+def test_memory_and_scenario_are_in_the_report_table():
+    """Issue 15: model file size, peak memory added by loading / by running (with the method) and
+    the scenario that produced each result are in the per-target table, as in the run screen."""
+    from html import unescape
+
+    from edgebench.results.schema import MemoryUse
+
+    run = run_at("2026-03-01T10:00:00+00:00", targets=("litert-int8", "onnxruntime-fp32", "torch-fp32"))
+    missing = run.results[2]   # a sweep point that did not run: it has no options, only its sweep
+    missing.status, missing.error, missing.sweep, missing.options = "unavailable", "no", {"threads": 2, "batch": 4}, {}
+    method = "peak resident set (Linux VmHWM, reset before each phase) minus the resident set before it"
+    run.results[0].memory = MemoryUse(model_file_mb=3.62, load_peak_added_mb=11.25, run_peak_added_mb=0.5,
+                                      process_rss_mb=400.0, method=method)
+    run.results[1].memory = MemoryUse(model_file_mb=13.3, load_peak_added_mb=41.0, run_peak_added_mb=7.75,
+                                      process_rss_mb=450.0, runtime_arena_mb=12.5, method=method)
+    run.results[1].scenario, run.results[1].streams = "offline", 2
+    run.results[1].batch, run.results[1].images_per_s = 4, 1234.5
+    html = build_report([run], [])
+    table = re.search(r"<table>.*?</table>", html, re.S).group(0)
+    headers = [unescape(h) for h in re.findall(r"<th>(.*?)</th>", table)]
+    for name in ("scenario", "batch", "images/s", "model file MB", "MiB added by loading",
+                 "MiB added by running", "arena MiB"):
+        assert name in headers, name
+
+    def cells(target):
+        row = re.search(rf"<tr>\s*<td>{target}</td>.*?</tr>", table, re.S).group(0)
+        return dict(zip(headers, (unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                                  for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))))
+
+    lite, ort = cells("litert-int8"), cells("onnxruntime-fp32")
+    assert (lite["scenario"], lite["batch"], lite["model file MB"]) == ("single-stream", "1", "3.6")
+    assert (lite["MiB added by loading"], lite["MiB added by running"]) == ("11.2", "0.5")
+    assert lite["arena MiB"] == "–" and lite["images/s"] == "–"
+    assert (ort["scenario"], ort["batch"], ort["images/s"]) == ("offline, 2 streams", "4", "1,234.5")
+    assert (ort["MiB added by loading"], ort["arena MiB"]) == ("41.0", "12.5")
+    row = re.search(r"<tr>\s*<td>torch-fp32</td>.*?</tr>", table, re.S).group(0)
+    assert [unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)][3:7] == [
+        "2", f"{run.device.cores_physical} / {run.device.cores_logical}", "single-stream", "4"]
+    text = unescape(" ".join(html.split()))
+    assert f"the peak resident memory each phase added to the process, measured as {method}" in text
+    assert "single-stream (MLPerf's name" in text and "offline (MLPerf's name" in text

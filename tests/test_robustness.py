@@ -87,6 +87,20 @@ def test_sigterm_mid_run_leaves_the_run_interrupted_not_running(store_url, tmp_p
     assert run.results[0].status == "ok"
 
 
+def test_sighup_mid_run_leaves_the_run_interrupted_not_running(store_url):
+    """A closed terminal (SIGHUP) ends a run like Ctrl-C: finished targets kept, exit 129."""
+    proc = start_run("--targets", "litert-int8,onnxruntime-fp32", "--runs", "2500", "--settle", "0",
+                     "--store", store_url)
+    wait_for_finished_target(store_url, proc)
+    proc.send_signal(signal.SIGHUP)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGHUP == 129, stdout + stderr
+    assert "Traceback" not in stdout + stderr and "SIGHUP" in stderr
+    [run] = Store(store_url).all_runs()
+    assert run.status == "interrupted" and "SIGHUP" in run.error
+    assert run.results[0].status == "ok"
+
+
 def test_failing_while_planning_stores_nothing_and_no_target_run_is_failed(store_url, coral):
     # the meter is checked while planning, before a run is recorded: nothing half-made is left
     out = subprocess.run([sys.executable, "-m", "edgebench", "run", "--meter", "nvml", "--store", store_url,

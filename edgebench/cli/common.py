@@ -71,59 +71,125 @@ def interrupt_exit_code(exc: BaseException) -> int:
     return 128 + getattr(exc, "signum", 2)
 
 
-def check_writable(path: Path) -> None:
-    """Before any work: can `path` be written? A missing or read-only directory, a directory in
-    the file's place: one line now rather than a lost result later."""
-    from edgebench.errors import UserError
+def landing(path: Path) -> Path:
+    """The file a write to `path` really lands on: a symlink's target, so that writing updates
+    that file and the link stays a link (a dangling link's target is created, as a shell's `>`
+    would). A symlink loop is left unresolved: checking it then names the loop."""
+    try:
+        return Path(os.path.realpath(path))
+    except (OSError, ValueError):   # an embedded NUL: the checks below say so in one line
+        return Path(path)
 
+
+def _hidden_name(name: str) -> str:
+    """The start of a hidden temporary name beside `name`: cut short, so that a target whose
+    name is near the file system's limit (255 bytes) still gets a temporary file that fits. Cut
+    in bytes, not characters: 100 characters of "é" are 200 bytes."""
+    return f".{os.fsdecode(os.fsencode(name)[:100])}."
+
+
+def check_writable(path: Path) -> Path:
+    """Before any work: can `path` be written? A missing or read-only directory, a directory in
+    the file's place: one line now rather than a lost result later. Returns the file a write
+    lands on (see landing)."""
     import stat
 
+    from edgebench.errors import UserError
     from edgebench.fileio import shown, stat_or_none
 
     path = Path(path)
-    found = stat_or_none(path, "output file")
+    target = landing(path)
+    found = stat_or_none(target, "output file")
     if found is not None and stat.S_ISDIR(found.st_mode):
         raise UserError(f"cannot write {shown(path)}: it is a directory")
-    parent = stat_or_none(path.parent, "output directory")
+    parent = stat_or_none(target.parent, "output directory")
     if parent is None or not stat.S_ISDIR(parent.st_mode):
-        raise UserError(f"cannot write {shown(path)}: directory {shown(path.parent)} does not exist")
+        raise UserError(f"cannot write {shown(path)}: directory {shown(target.parent)} does not exist")
     if found is not None and not stat.S_ISREG(found.st_mode):
-        return  # a device or pipe (/dev/null, a FIFO): written in place, see below
+        return target  # a device or pipe (/dev/null, a FIFO): written in place, see below
+    _probe_file_in(target.parent, _hidden_name(target.name) + "probe-", f"cannot write {shown(path)}")
+    if found is not None and not os.access(target, os.W_OK):
+        raise UserError(f"cannot write {shown(path)}: Permission denied")
+    return target
+
+
+def _probe_file_in(folder: Path, prefix: str, failure: str) -> None:
+    """Create and remove a file in `folder`: permissions alone do not tell a read-only file
+    system, an immutable directory or root apart. A failure is one line: `failure`: why."""
     import tempfile
 
-    try:  # a real probe: permissions alone do not tell a read-only file system (or root) apart
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.probe-"):
+    from edgebench.errors import UserError
+    from edgebench.fileio import reason
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=prefix):
             pass
-        if path.exists() and not os.access(path, os.W_OK):
-            raise PermissionError(13, "Permission denied")
     except OSError as exc:
-        raise UserError(f"cannot write {shown(path)}: {exc.strerror or exc}") from None
+        raise UserError(f"{failure}: {reason(exc)}") from None
 
 
 def check_folder_writable(folder: Path) -> None:
-    """Before any work: `folder` is (or is now made) a directory files can be created in. An
-    existing file in its place, a read-only or immutable directory: one line now."""
+    """Before any work: files can be created in `folder`, or `folder` can be made. Nothing is
+    created here (make_folder does that once there is something to put in it): a command that
+    fails later must not leave empty directories behind. An existing file in its place, a
+    read-only or immutable directory: one line now."""
     import stat
 
     from edgebench.errors import UserError
-    from edgebench.fileio import reason, shown, stat_or_none
+    from edgebench.fileio import shown, stat_or_none
 
     folder = Path(folder)
     found = stat_or_none(folder, "output directory")
     if found is not None and not stat.S_ISDIR(found.st_mode):
         raise UserError(f"cannot write into {shown(folder)}: it exists and is not a directory")
-    if found is None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot create directory {shown(folder)}: {reason(exc)}") from None
+    if found is not None:
+        _probe_file_in(folder, ".edgebench-probe-", f"cannot write into {shown(folder)}")
+        return
+    _probe_folder_in(_nearest_existing(folder), folder)
+
+
+def _nearest_existing(folder: Path) -> Path:
+    """The closest existing ancestor of a missing `folder`; a file on the way is one line."""
+    import errno
+    import stat
+
+    from edgebench.errors import UserError
+    from edgebench.fileio import shown, stat_or_none
+
+    # Path.parents, not abspath: `a/link/../b` must go through the link as the kernel will.
+    for ancestor in Path(folder).parents:
+        found = stat_or_none(ancestor, "output directory")
+        if found is None:
+            continue
+        if not stat.S_ISDIR(found.st_mode):
+            raise UserError(f"cannot write into {shown(folder)}: {os.strerror(errno.ENOTDIR)} "
+                            f"({shown(ancestor)} is in the way)")
+        return ancestor
+    return Path(".")
+
+
+def _probe_folder_in(ancestor: Path, folder: Path) -> None:
+    """Make and remove a directory in `ancestor`: what make_folder will need to do there."""
     import tempfile
 
-    try:  # a real probe: read-only file systems, immutable directories and root all differ
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".edgebench-probe-"):
-            pass
+    from edgebench.errors import UserError
+    from edgebench.fileio import reason, shown
+
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=ancestor, prefix=".edgebench-probe-"))
     except OSError as exc:
-        raise UserError(f"cannot write into {shown(folder)}: {reason(exc)}") from None
+        raise UserError(f"cannot create directory {shown(folder)}: {reason(exc)}") from None
+
+
+def make_folder(folder: Path) -> None:
+    """Create `folder` (and its parents) once there is something to write into it."""
+    from edgebench.errors import UserError
+    from edgebench.fileio import reason, shown
+
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create directory {shown(folder)}: {reason(exc)}") from None
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -133,23 +199,75 @@ def write_text_atomically(path: Path, text: str) -> None:
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """write_text_atomically for bytes (charts)."""
+    """write_text_atomically for bytes (charts). A symlink's target is written, not the link."""
     from edgebench.errors import UserError
-    from edgebench.fileio import shown
+    from edgebench.fileio import reason, shown
 
     path = Path(path)
-    check_writable(path)
+    target = check_writable(path)
     try:
-        if path.exists() and not path.is_file():
-            with open(path, "wb") as special:
-                special.write(data)
-            return
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+        if not _wrote_in_place(target, data):
+            _replace(target, data)
     except OSError as exc:
-        raise UserError(f"cannot write {shown(path)}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot write {shown(path)}: {reason(exc)}") from None
+
+
+def _wrote_in_place(target: Path, data: bytes) -> bool:
+    """Write a device or FIFO that is already there (it cannot be renamed over) and say True;
+    False for a regular file or nothing. Opened without O_CREAT or O_TRUNC and checked again
+    once open, so a regular file put there meanwhile is never truncated in place."""
+    import stat
+
+    try:
+        if stat.S_ISREG(os.stat(target).st_mode):
+            return False
+        fd = os.open(target, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    with open(fd, "wb") as f:   # closing flushes: a full device (/dev/full) fails here, loudly
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        f.write(data)
+    return True
+
+
+def _replace(target: Path, data: bytes) -> None:
+    """A new file with a unique name beside `target` (mkstemp: created exclusively, so neither a
+    symlink planted at a guessable name nor a second writer can be followed or collided with),
+    written, synced, then renamed over `target`. On any failure the temporary file is removed."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_hidden_name(target.name), suffix=".tmp")
+    try:
+        with open(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(fd, _mode_for(target))
+            os.fsync(fd)
+        os.replace(tmp, target)
+    except BaseException:   # Ctrl-C too: no stray temporary file
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _sync_folder(target.parent)
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions the new file gets: those of the file it replaces, else what a plain
+    open() would give (0666 less the umask; mkstemp alone would give 0600)."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable; a file system that cannot sync a directory is no error."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -97,6 +97,7 @@ def _tls(host: str, tls: bool, cert: Path | None, key: Path | None):
     from edgebench.preview import tls as tls_module
 
     if cert is not None:
+        _regular_tls_files(cert, key)
         return tls_module.own(cert, key)
     if not tls:
         return None
@@ -109,6 +110,15 @@ def _tls(host: str, tls: bool, cert: Path | None, key: Path | None):
     if not is_wildcard(host):
         names.append(host)
     return tls_module.self_signed(cache_dir() / "preview-tls", names)
+
+
+def _regular_tls_files(cert: Path, key: Path) -> None:
+    """The shared file rules for --cert and --key: /dev/null or a FIFO is "not a regular file"
+    (not "not found"), a directory says so, a symlink loop or an unreadable path says why."""
+    from edgebench.fileio import regular_file
+
+    regular_file(cert, "TLS certificate file")
+    regular_file(key, "TLS key file")
 
 
 def _hub_figures(source) -> dict | None:

@@ -34,8 +34,8 @@ def report_command(
     Example: edgebench report --reference --out report.html --format png --outdir charts
     """
     with user_errors():
-        from edgebench.cli.common import (check_folder_writable, check_writable, write_bytes_atomically,
-                                          write_text_atomically)
+        from edgebench.cli.common import (check_folder_writable, check_writable, make_folder,
+                                          write_bytes_atomically, write_text_atomically)
         from edgebench.errors import UserError
         from edgebench.report.charts import render, report_charts
         from edgebench.report.html import build_report
@@ -60,6 +60,7 @@ def report_command(
         say(f"report written to {out}: {len(runs)} run(s)"
             f"{', with published figures' if reference else ''}{older}")
         if folder is not None:
+            make_folder(folder)   # only now: a report refused above leaves no empty folders behind
             for name, fig in report_charts(runs, figures, profiles).items():
                 path = folder / f"{name}.{fmt}"
                 write_bytes_atomically(path, render(fig, fmt))

@@ -31,14 +31,22 @@ def _figure(title: str, rows: int = 1):
 
 
 def _series(runs: list[RunResult], knob: str, figure) -> dict[str, list[tuple[int, float]]]:
+    """One line per target and setting of the other swept knobs: a threads x batch sweep gives
+    one threads line per batch size (mixing them drew zigzags between batch sizes)."""
     names = device_names(runs)
     lines: dict[str, list[tuple[int, float]]] = {}
     for run in runs:
         for r in run.results:
             if r.status == "ok" and knob in r.sweep:
-                label = f"{model_name(run)} · {r.target} · {target_hardware(run, r, names)}"
+                others = " ".join(f"{k}={v}" for k, v in r.sweep.items() if k != knob)
+                label = " · ".join(part for part in (model_name(run), f"{r.target} {others}".strip(),
+                                                     target_hardware(run, r, names)))
                 lines.setdefault(label, []).append((r.sweep[knob], figure(r)))
     return {k: sorted(v) for k, v in lines.items() if len(v) > 1}
+
+
+def _value(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 
 def sweep_chart(runs: list[RunResult], knob: str):
@@ -46,14 +54,31 @@ def sweep_chart(runs: list[RunResult], knob: str):
     lines = _series(runs, knob, measure)
     if not lines:
         return None
-    what = "median latency (ms)" if knob == "threads" else "images/s"
-    fig, ax = _figure(f"Sweep over {knob}: {what}, measured")
+    what = "median latency per inference (ms)" if knob == "threads" else "throughput (images/s)"
+    better = "lower is better" if knob == "threads" else "higher is better"
+    fig, ax = _figure(f"Sweep over {knob}: {what}, measured ({better})")
+    values = [p[1] for points in lines.values() for p in points]
     for label, points in lines.items():
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=_plain(label))
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        line, = ax.plot(xs, ys, marker="o", label=_plain(label))
+        for x, y in zip(xs, ys):   # every point's figure, so no one has to read it off the axis
+            ax.annotate(_value(y), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8,
+                        color=line.get_color())
     ax.set_xscale("log", base=2)
     ticks = sorted({p[0] for points in lines.values() for p in points})
     ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.set_xlabel(knob)
+    ax.minorticks_off()
+    ax.margins(x=0.08)
+    if max(values) / max(min(values), 1e-9) > 10:   # one slow point must not flatten the others
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.set_ylim(min(values) / 1.5, max(values) * 1.8)   # room for the labels above the points
+        what += ", log scale"
+    else:
+        ax.set_ylim(bottom=0, top=max(values) * 1.12)
+    ax.set_xlabel(f"{knob} (points that did not run are left out: see the table)")
     ax.set_ylabel(what)
     fig.legend(loc="outside lower center", ncols=2, fontsize=8)
     return fig

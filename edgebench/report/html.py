@@ -38,10 +38,38 @@ def build_report(runs: list[RunResult], reference: list[PublishedFigure],
         generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         version=__version__, runs=runs, reference=reference, images=images, left_out=left_out,
         captions={name: CHART_CAPTIONS.get(name) or CHART_CAPTIONS[name.split("_")[0]] for name in images}, run_label=lambda run: run_label(run, names),
-        accelerator=accelerator_name, threads=threads_used)
+        accelerator=accelerator_name, threads=threads_used, scenario=scenario_used, mib=_mib,
+        memory_method=memory_method, scenarios=scenarios_described)
 
 
 def threads_used(result) -> str:
-    """The threads a target ran with (its runtime options), as the table shows them."""
-    threads = (result.options or {}).get("threads")
+    """The threads a target ran with (its runtime options, else its sweep point: a point that did
+    not run has no options), as the table shows them."""
+    threads = (result.options or {}).get("threads", (result.sweep or {}).get("threads"))
     return str(threads) if threads is not None else "–"
+
+
+def scenario_used(result) -> str:
+    """The MLPerf scenario that produced a result, as the table shows it: 'single-stream', or
+    'offline, 4 streams' (sessions inferring at once)."""
+    if result.scenario == "offline":
+        return f"offline, {result.streams} stream{'s' if result.streams != 1 else ''}"
+    return result.scenario
+
+
+def scenarios_described(run) -> str:
+    """The scenarios of a run's results, in words, for the line above its table."""
+    words = {"single-stream": "single-stream (MLPerf's name: one frame at a time, the article's loop)",
+             "offline": "offline (MLPerf's name: several sessions inferring at once for maximum images/s; "
+                        "streams: how many)"}
+    seen = dict.fromkeys(r.scenario for r in run.results)
+    return "; ".join(words.get(s, s) for s in seen)
+
+
+def memory_method(run) -> str | None:
+    """How a run's memory figures were measured (the first result that has them)."""
+    return next((r.memory.method for r in run.results if r.memory), None)
+
+
+def _mib(value) -> str:
+    return "–" if value is None else f"{value:,.1f}"
