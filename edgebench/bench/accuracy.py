@@ -95,7 +95,7 @@ def _classify_all(session, name: str, plan: Plan, items: list[LabelledImage], on
         p = scores(session.output()[:1], session.output_spec)
         # 1001-class models put "background" first: shift to torchvision indices.
         offset = p.size - 1000 if p.size in (1000, 1001) else 0
-        order = np.argsort(-p)[:5] - offset
+        order = np.argsort(-p, kind="stable")[:5] - offset   # ties as run breaks them (top_k)
         predictions.append(int(order[0]))
         top1 += int(order[0] == item.label_index)
         top5 += int(item.label_index in order)

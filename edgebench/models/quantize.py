@@ -10,7 +10,7 @@ Why each is there (measured on 300 labelled ImageNet images, `benchmarks/RESULTS
   photo's winning logit lies far beyond what calibration photos produce, and a saturated output
   ties classes at the top. (The TFLite file keeps int8 output, its range widened instead.)
 * ONNX: weights of every convolution that sums over input channels (and of the classifier) use 7 of
-  their 8 bits. x86 CPUs without VNNI (AVX2, AVX-512 before Cascade Lake; this VM's AMD EPYC)
+  their 8 bits. x86 CPUs without VNNI (AVX2, AVX-512 before Cascade Lake; the VM it was found on)
   run u8 x s8 products with VPMADDUBSW, which adds two products into a saturating int16: with
   8-bit weights that overflows and ONNX Runtime and OpenVINO give a different model (the ONNX
   int8 variant agreed with fp32 on 75% of images). With 7-bit weights 2 x 255 x 64 < 32767:
