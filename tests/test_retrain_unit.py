@@ -118,12 +118,29 @@ def test_imprinted_rows_are_scaled_unit_class_means():
     rng = np.random.default_rng(0)
     features = rng.random((12, 8)).astype(np.float32)
     labels = np.array([0] * 6 + [1] * 6)
-    weight, bias = imprint(features, labels, 2, keep=rng.random((3, 8)))
-    assert weight.shape == (5, 8) and not bias.any()
+    weight, bias = imprint(features, labels, 2)
+    assert weight.shape == (2, 8) and not bias.any()
     np.testing.assert_allclose(np.linalg.norm(weight, axis=1), IMPRINT_SCALE, rtol=1e-5)
     unit = features / np.linalg.norm(features, axis=1, keepdims=True)
     mean = unit[:6].mean(0)
-    np.testing.assert_allclose(weight[3], IMPRINT_SCALE * mean / np.linalg.norm(mean), rtol=1e-5)
+    np.testing.assert_allclose(weight[0], IMPRINT_SCALE * mean / np.linalg.norm(mean), rtol=1e-5)
+
+
+def test_classes_imprinted_beside_a_base_head_meet_its_best_logit_at_their_threshold():
+    from edgebench.retrain.heads import KEEP_PERCENTILE, KEEP_SLOPE, imprint_beside
+
+    rng = np.random.default_rng(1)
+    features = rng.random((20, 8)).astype(np.float32)
+    labels = np.array([0] * 10 + [1] * 10)
+    base = (rng.normal(size=(5, 8)).astype(np.float32), rng.normal(size=5).astype(np.float32))
+    weight, bias = imprint_beside(features, labels, 2, base)
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    for c in (0, 1):
+        own = labels == c
+        cosines = unit[own] @ (weight[c] / KEEP_SLOPE)
+        at_threshold = KEEP_SLOPE * np.percentile(cosines, KEEP_PERCENTILE) + bias[c]
+        best = (features[own] @ base[0].T + base[1]).max()
+        np.testing.assert_allclose(at_threshold, best, rtol=1e-4)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -57,7 +57,8 @@ def _architecture(spec, num_classes: int) -> dict | None:
         return None
     kwargs = dict(spec.arch_kwargs)
     return {"arch": spec.arch, "base_arch": kwargs.get("base_arch"), "num_classes": num_classes,
-            "cosine": bool(kwargs.get("cosine", False)), "weights_file": float_source_name(spec)}
+            "cosine": bool(kwargs.get("cosine", False)), "kept": int(kwargs.get("kept", 0)),
+            "weights_file": float_source_name(spec)}
 
 
 def _lineage(spec) -> dict:

@@ -39,8 +39,8 @@ def pull_base(reference: str):
         raise UserError(f"{where}: the card's float source {arch.weights_file} is not among its files")
     if card.preprocessing is None:
         raise UserError(f"{where}: the card does not say how to preprocess (needed to retrain)")
-    kwargs = ({"base_arch": arch.base_arch, "num_classes": arch.num_classes, "cosine": arch.cosine}
-              if arch.base_arch else {"num_classes": arch.num_classes})
+    kwargs = ({"base_arch": arch.base_arch, "num_classes": arch.num_classes, "cosine": arch.cosine,
+               "kept": arch.kept} if arch.base_arch else {"num_classes": arch.num_classes})
     p = card.preprocessing
     prep = Preprocessing(p.resize, p.crop, tuple(p.mean), tuple(p.std), name="the hub card's")
     labels = tuple(card.labels) if len(card.labels) == arch.num_classes else \

@@ -65,6 +65,7 @@ class Architecture(BaseModel):
     base_arch: Literal[BACKBONES] | None = None
     num_classes: int = Field(ge=2, le=100_000)
     cosine: bool = False
+    kept: int = Field(0, ge=0, le=100_000, description="base classes kept in their own linear head")
     weights_file: _line(128, 1) = Field(description="the version's .safetensors file")
 
 

@@ -27,6 +27,7 @@ class Base:
     labels: tuple[str, ...]
     classifier: tuple[np.ndarray, np.ndarray]
     license: str
+    cannot_keep: str | None = None   # why --keep-classes cannot keep this base's classes
 
 
 def resolve_base(base: str, allow_download: bool = True) -> Base:
@@ -70,11 +71,16 @@ def _from_module(arch: str, kwargs: dict, weights, prep: Preprocessing, labels, 
         raise UserError(f"the base's weights do not fit its architecture: {str(exc).splitlines()[0][:200]}") from None
     layer = module.classifier_layer()
     classifier = (layer.weight.detach().numpy().copy(), layer.bias.detach().numpy().copy())
+    cannot_keep = None
     if arch == ARCH:   # a retrained model: its backbone is the zoo architecture it was built on
         backbone_arch, backbone = kwargs["base_arch"], module.backbone
+        if kwargs.get("cosine") or kwargs.get("kept"):
+            cannot_keep = "its classes are imprinted or kept beside others, not one linear head on its features"
+        labels = labels[kwargs.get("kept", 0):]   # classifier_layer holds its own classes only
     else:
         backbone_arch, backbone = arch, module
         backbone.drop_classifier()
     if len(labels) != len(classifier[1]):
         raise UserError(f"the base has {len(classifier[1])} classes but {len(labels)} labels")
-    return Base(lineage, backbone_arch, backbone.state_dict(), prep, tuple(labels), classifier, license)
+    return Base(lineage, backbone_arch, backbone.state_dict(), prep, tuple(labels), classifier, license,
+                cannot_keep)

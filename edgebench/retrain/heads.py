@@ -75,19 +75,43 @@ def train(trainable, head, inputs: np.ndarray, labels: np.ndarray, settings: Tra
     return history
 
 
-def imprint(features: np.ndarray, labels: np.ndarray, num_classes: int,
-            keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+# --keep-classes: a new class's logit per unit of cosine similarity, and the percentile of its
+# own training views' similarities at which it equals the base head's best logit on them.
+KEEP_SLOPE = 50.0
+KEEP_PERCENTILE = 10
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _class_means(unit: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    return np.stack([_unit(unit[labels == c].mean(axis=0)) for c in range(num_classes)])
+
+
+def imprint(features: np.ndarray, labels: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """(weight, bias) of a cosine classifier: one row per class, the scaled unit mean of its
-    unit embeddings. keep: the base classifier's weight rows, kept (normalised) before the
-    new classes, as Coral's imprinting engine keeps the base model's classes."""
-    unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-    rows = []
+    unit embeddings."""
+    weight = _class_means(_unit(features), labels, num_classes) * IMPRINT_SCALE
+    return weight.astype(np.float32), np.zeros(num_classes, dtype=np.float32)
+
+
+def imprint_beside(features: np.ndarray, labels: np.ndarray, num_classes: int,
+                   base: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Imprinted rows for new classes that sit beside the base's own linear head.
+
+    Coral keeps a base model's classes by normalising their weights too, which works for a
+    backbone trained with normalised embeddings; torchvision's and TensorFlow's were not (their
+    kept rows would score far below any imprinted mean), so the base head stays as it was and
+    each new class's cosine is mapped onto its logit scale: at the KEEP_PERCENTILE-th
+    similarity of the class's own training views the logit equals the highest logit the base
+    head gave those views, rising KEEP_SLOPE per unit of cosine."""
+    unit = _unit(features)
+    means = _class_means(unit, labels, num_classes)
+    base_best = (features @ base[0].T + base[1]).max(axis=1)
+    bias = []
     for c in range(num_classes):
-        mean = unit[labels == c].mean(axis=0)
-        rows.append(mean / max(np.linalg.norm(mean), 1e-12))
-    weight = np.stack(rows)
-    if keep is not None:
-        kept = keep / np.maximum(np.linalg.norm(keep, axis=1, keepdims=True), 1e-12)
-        weight = np.concatenate([kept, weight])
-    weight = (weight * IMPRINT_SCALE).astype(np.float32)
-    return weight, np.zeros(len(weight), dtype=np.float32)
+        own = labels == c
+        threshold = np.percentile(unit[own] @ means[c], KEEP_PERCENTILE)
+        bias.append(base_best[own].max() - KEEP_SLOPE * threshold)
+    return (means * KEEP_SLOPE).astype(np.float32), np.asarray(bias, dtype=np.float32)

@@ -78,7 +78,11 @@ class RetrainRequest:
         if self.method == "imprint":
             from edgebench.retrain.heads import IMPRINT_SCALE
 
-            params.update(scale=IMPRINT_SCALE, keep_classes=self.keep_classes)
+            from edgebench.retrain.heads import KEEP_PERCENTILE, KEEP_SLOPE
+
+            params.update(keep_classes=self.keep_classes, **(
+                {"slope": KEEP_SLOPE, "at_percentile": KEEP_PERCENTILE} if self.keep_classes
+                else {"scale": IMPRINT_SCALE}))
         else:
             params.update(self.settings.describe())
         if self.method == "finetune":
@@ -114,6 +118,8 @@ def retrain(request: RetrainRequest, report: Reporter | None = None) -> Retraine
 
     report.step(f"loading the base {request.base}")
     base = resolve_base(request.base, request.allow_download)
+    if request.keep_classes and base.cannot_keep:
+        raise UserError(f"--keep-classes cannot keep the classes of {request.base}: {base.cannot_keep}")
     timings["load_base_s"] = time.perf_counter() - started
     model, labels, history, quick = _fit(request, base, data, train, val, report, timings)
     _remove_stale_staging(models_dir())
@@ -169,8 +175,12 @@ def _fit(request: RetrainRequest, base, data, train, val, report: Reporter, timi
 
     kept = base.labels if request.keep_classes else ()
     labels = (*kept, *data.classes)
-    model = RetrainedClassifier(base.backbone_arch, len(labels), cosine=request.method == "imprint").eval()
+    model = RetrainedClassifier(base.backbone_arch, len(labels), cosine=request.method == "imprint",
+                                kept=len(kept)).eval()
     model.backbone.load_state_dict(base.backbone_state, strict=True)
+    if kept:
+        model.kept_head.weight.data = torch.from_numpy(base.classifier[0].copy())
+        model.kept_head.bias.data = torch.from_numpy(base.classifier[1].copy())
     stages = model.backbone.feature_stages()
     cut = len(stages) - 1 - request.unfreeze if request.method == "finetune" else len(stages)
     if cut < 1:
@@ -183,8 +193,8 @@ def _fit(request: RetrainRequest, base, data, train, val, report: Reporter, timi
     t = time.perf_counter()
     history: list[float] = []
     if request.method == "imprint":
-        keep = base.classifier[0] if request.keep_classes else None
-        weight, bias = heads.imprint(x, y, len(data.classes), keep)
+        weight, bias = (heads.imprint_beside(x, y, len(data.classes), base.classifier) if kept
+                        else heads.imprint(x, y, len(data.classes)))
         model.head.weight.data = torch.from_numpy(weight)
         model.head.bias.data = torch.from_numpy(bias)
     else:
@@ -223,7 +233,7 @@ def _stage(staging: Path, request, base, data, train, val, model, labels, histor
         "description": f"{request.base} retrained on {len(data.classes)} classes ({request.method})",
         "arch": ARCH,
         "arch_kwargs": {"base_arch": base.backbone_arch, "num_classes": len(labels),
-                        "cosine": request.method == "imprint"},
+                        "cosine": request.method == "imprint", "kept": len(labels) - len(data.classes)},
         "weights_sha256": sha256_of(staging / WEIGHTS),
         "preprocessing": {"resize": p.resize, "crop": p.crop, "mean": list(p.mean), "std": list(p.std),
                           "name": p.name},
