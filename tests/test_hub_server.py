@@ -144,7 +144,7 @@ def test_pull_verifies_every_file(hub, tmp_path):
 
     for artifact in manifest["artifacts"]:
         assert sha256_of(tmp_path / "m" / artifact["filename"]) == artifact["sha256"]
-    assert pulled.stdout.count("verified") == 4
+    assert pulled.stdout.count("verified") == 5   # 4 variants + the float source (.safetensors)
 
 
 def test_pull_refuses_a_file_whose_bytes_changed_on_the_server(hub, tmp_path):

@@ -111,23 +111,25 @@ def test_compare_real_runs_threads_1_vs_all_cores(tmp_path):
     store = str(tmp_path / "s.db")
     args = ("run", "--targets", "litert-int8", "--runs", "250", "--store", store)
 
-    def three_runs():
-        # Interleaved, so a change in the machine's load hits the one-thread run and a rerun alike.
-        for extra in ((), ("--threads", "1"), ()):
+    def runs():
+        # The first run of the session warms the model file and the runtime's caches; it is
+        # left out of the comparison (on a quiet CI machine it came out 15% slower than the next).
+        for extra in ((), (), (), ("--threads", "1")):
             out = run_cli(*args, *extra)
             assert out.returncode == 0, out.stderr
 
-    busy, _ = others_cores(three_runs)
+    busy, _ = others_cores(runs)
     if busy > 0.5 and (os.cpu_count() or 1) <= 2:
         pytest.skip(f"other processes kept {busy:.2f} of {os.cpu_count()} cores busy: identical runs on a "
-                    "shared 2-core machine are not comparable within 15%")
-    first, one_thread, rerun = [r["run_id"] for r in Store(store).list_runs()][::-1]
-    # 15%: this VM's medians drift up to ~8% between identical runs (benchmarks/RESULTS.md);
-    # one thread instead of two is ~1.75x, far beyond it.
-    same = run_cli("compare", first, rerun, "--store", store, "--fail-on-regression", "--threshold", "0.15")
+                    "shared 2-core machine are not comparable within 30%")
+    _, first, rerun, one_thread = [r["run_id"] for r in Store(store).list_runs()][::-1]
+    # 30%: at litert-int8's ~1 ms on this VM two identical runs in a row have differed by up to
+    # 20% (8% at the ~2 ms of earlier machines, benchmarks/RESULTS.md); one thread instead of two
+    # is ~1.9x, far beyond it.
+    same = run_cli("compare", first, rerun, "--store", store, "--fail-on-regression", "--threshold", "0.3")
     assert same.returncode == 0, same.stdout + same.stderr
     assert "no significant difference" in same.stdout
-    slowed = run_cli("compare", first, one_thread, "--store", store, "--fail-on-regression", "--threshold", "0.15")
+    slowed = run_cli("compare", first, one_thread, "--store", store, "--fail-on-regression", "--threshold", "0.3")
     assert slowed.returncode == 1, slowed.stdout + slowed.stderr
     assert "slower" in slowed.stdout and "regression" in slowed.stdout
 
