@@ -73,6 +73,20 @@ class OnnxRuntime(RuntimeDefaults):
     install_hint = "pip install 'edgebench[onnx]'"
     how_it_runs = "CPUExecutionProvider"
 
+    def available(self) -> tuple[bool, str]:
+        """Installed, and imported now, while the run is being planned: imported for the first
+        time after another runtime's timed loop (LiteRT's, in the same process), onnxruntime's
+        extension has failed its initialisation on this VM now and then ("ImportError:
+        initialization failed"); imported before any target runs, it never did."""
+        ok, reason = super().available()
+        if not ok:
+            return ok, reason
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError as exc:
+            return False, f"onnxruntime is installed but does not import: {exc}"
+        return ok, reason
+
     def load(self, artifact, options: RuntimeOptions) -> OnnxRuntimeSession:
         import onnxruntime as ort
 
