@@ -70,12 +70,12 @@ class CalibrationSet:
     @property
     def calibrated(self) -> list[Path]:
         chosen = [p for i, p in enumerate(self.images) if i % HOLD_BACK_EVERY != HOLD_BACK_EVERY - 1]
-        return _evenly(chosen, MAX_CALIBRATED)
+        return evenly(chosen, MAX_CALIBRATED)
 
     @property
     def held_back(self) -> list[Path]:
         chosen = [p for i, p in enumerate(self.images) if i % HOLD_BACK_EVERY == HOLD_BACK_EVERY - 1]
-        return _evenly(chosen, MAX_HELD_BACK)
+        return evenly(chosen, MAX_HELD_BACK)
 
     def key(self) -> dict:
         """What identifies the set in a cache key."""
@@ -207,7 +207,8 @@ def _digest(named: list[tuple[str, Path]]) -> str:
     return h.hexdigest()
 
 
-def _evenly(items: list[Path], most: int) -> list[Path]:
+def evenly(items: list, most: int) -> list:
+    """At most `most` items, spread evenly over the list (its first and last kept)."""
     if len(items) <= most:
         return items
     return [items[round(i * (len(items) - 1) / (most - 1))] for i in range(most)]

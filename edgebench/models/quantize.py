@@ -30,17 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgebench.models.calibration import evenly
+
 PERCENTILE = 99.99
 HISTOGRAM_BINS = 2048
 # Per-channel means settle long before this; more samples only cost time (a convolution pair per
 # layer per sample).
 MAX_BIAS_SAMPLES = 64
-
-
-def _evenly(samples: list, most: int) -> list:
-    if len(samples) <= most:
-        return samples
-    return [samples[round(i * (len(samples) - 1) / (most - 1))] for i in range(most)]
 
 
 def percentile_ranges(run: Callable[[np.ndarray], dict[str, np.ndarray]], samples: list[np.ndarray],
@@ -142,7 +138,7 @@ def fast_bias_correction(float_path: Path, quantized_path: Path, samples: list[n
     import torch
     from onnx import numpy_helper
 
-    samples = _evenly(samples, MAX_BIAS_SAMPLES)
+    samples = evenly(samples, MAX_BIAS_SAMPLES)
     float_model, model = onnx.load(str(float_path)), onnx.load(str(quantized_path))
     float_weights = {i.name: i for i in float_model.graph.initializer}
     inits = {i.name: i for i in model.graph.initializer}
@@ -233,7 +229,7 @@ def tflite_fast_bias_correction(float_path: Path, int8_path: Path, samples_nhwc:
     quantizer keeps the float graph's op order. Returns how many biases were corrected."""
     from edgebench.runtimes.litert import create_interpreter
 
-    samples_nhwc = _evenly(samples_nhwc, MAX_BIAS_SAMPLES)
+    samples_nhwc = evenly(samples_nhwc, MAX_BIAS_SAMPLES)
 
     def weighted_ops(interpreter):
         return [op for op in interpreter._get_ops_details()   # noqa: SLF001
