@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -50,6 +51,24 @@ def test_pi_firmware_flags_decide_and_no_clock_says_so():
     assert not steady.throttled and "+0% drop" in steady.evidence
 
 
+def test_an_n_second_run_has_n_one_second_windows():
+    """Window boundaries sit on the loop's 1 s grid; before, each window was re-armed from the
+    inference that crossed the last one, and a 3 s run had 2 windows."""
+    import numpy as np
+
+    from edgebench.bench.runner import measure
+    from edgebench.protocol import sustained
+    from edgebench.runtimes.null import NullSession
+
+    session = NullSession()
+    x = np.zeros(session.input_spec.shape, np.float32)
+    m = measure(session, x, dataclasses.replace(sustained(3.0), settle_s=0.0), sampler=lambda: {"cpu_mhz": None})
+    ends = [w["t_s"] for w in m.windows]
+    assert len(ends) == 3, ends
+    assert all(k + 1 <= t < k + 1.5 for k, t in enumerate(ends))
+    assert sum(w["inferences"] for w in m.windows) == m.runs
+
+
 @pytest.mark.parametrize("value, fragment", [("0s", "from 1 s to 24 h"), ("25h", "from 1 s to 24 h"),
                                              ("fast", "such as 90s"), ("nan", "from 1 s to 24 h"),
                                              ("inf", "from 1 s to 24 h")])
@@ -67,7 +86,7 @@ def test_memory_and_a_sustained_run_through_the_cli(tmp_path):
     (r,) = json.loads(out_path.read_text())["results"]
     assert r["protocol"]["name"] == "sustained" and r["elapsed_s"] >= 6
     s = r["sustained"]
-    assert 5 <= len(s["windows"]) <= 6 and all(w["fps"] > 0 for w in s["windows"])
+    assert len(s["windows"]) == 6 and all(w["fps"] > 0 for w in s["windows"])
     assert s["throttled"] in (True, False) and s["evidence"]
     m = r["memory"]
     assert 0 < m["model_file_mb"] < 50
@@ -157,7 +176,7 @@ def test_a_60_second_sustained_run_has_a_point_per_second(tmp_path):
     assert 60 <= r["elapsed_s"] < 62
     s = r["sustained"]
     windows = s["windows"]
-    assert 58 <= len(windows) <= 61, len(windows)
+    assert len(windows) == 60, len(windows)
     ends = [w["t_s"] for w in windows]
     assert ends == sorted(ends) and ends[-1] <= r["elapsed_s"]
     assert all(0.99 <= b - a < 2 for a, b in zip([0.0, *ends], ends))   # one-second windows

@@ -137,13 +137,24 @@ class _TimedLoop:
             if on_progress is not None and i % PROGRESS_EVERY == 0:
                 on_progress(completed + i, max(expected, completed + i))
             if window_ns and t1 >= next_window:
-                self.windows.append({"t_s": (t1 - loop_start) / 1e9, "inferences": i - window_first,
-                                     **(self.sampler() if self.sampler else {})})
-                next_window, window_first = t1 + window_ns, i
+                self._close_window(t1 - loop_start, i - window_first)
+                # Boundaries stay on the loop's 1 s grid: re-arming from t1 would lengthen every
+                # window by the inference that crossed it, and an N s run would get N-1 windows.
+                while next_window <= t1:
+                    next_window += window_ns
+                window_first = i
+        if window_ns and i > window_first:
+            now = clock()
+            if now - (next_window - window_ns) >= window_ns / 2:   # a tail of at least half a window
+                self._close_window(now - loop_start, i - window_first)
         seconds = (clock() - loop_start) / 1e9
         self.completed += i
         self.y = y
         return samples[:i].copy(), seconds
+
+    def _close_window(self, t_ns: int, inferences: int) -> None:
+        self.windows.append({"t_s": t_ns / 1e9, "inferences": inferences,
+                             **(self.sampler() if self.sampler else {})})
 
 
 OFFLINE_MIN_S = 2.0   # an offline figure needs every stream busy for a while, not a burst
