@@ -36,7 +36,8 @@ from edgebench.paths import cache_dir
 # Bump when a builder's output would change for the same inputs and toolchain.
 # 4: percentile activation ranges, saturation-safe 7-bit weights, fast bias correction,
 #    float logits (ONNX); percentile ranges (TFLite); calibration set in the key; int8 check.
-RECIPE_VERSION = 4
+# 5: ONNX exported with a dynamic batch dimension (ONNX Runtime --batch).
+RECIPE_VERSION = 5
 
 Variant = tuple[str, str]  # (format, precision)
 
@@ -358,11 +359,16 @@ def _follow_stages(proc: subprocess.Popen, log: Path, on_stage: StepCallback) ->
 def _export_onnx_fp32(prep: Preparer, _source, out: Path) -> dict:
     import torch
 
-    sample = torch.zeros(prep.spec.input_shape)
-    _stage("exporting with torch.onnx.export (dynamo)")
+    from edgebench.runtimes.options import MAX_BATCH
+
+    # A sample batch of 2: torch.export specialises a dimension whose example size is 1.
+    sample = torch.zeros((2, *prep.spec.input_shape[1:]))
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    _stage("exporting with torch.onnx.export (dynamo), dynamic batch")
     torch.onnx.export(prep.torch_module(), (sample,), str(out), input_names=["input"],
-                      output_names=["logits"], dynamo=True, external_data=False, verbose=False)
-    return {"exporter": "torch.onnx.export(dynamo=True)"}
+                      output_names=["logits"], dynamo=True, external_data=False, verbose=False,
+                      dynamic_shapes=({0: batch},))
+    return {"exporter": "torch.onnx.export(dynamo=True)", "batch": "dynamic"}
 
 
 def _convert_tflite_fp32(prep: Preparer, _source, out: Path) -> dict:

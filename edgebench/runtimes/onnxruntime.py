@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgebench.runtimes.base import PROFILE, NoArena, OpTime, RuntimeDefaults
+from edgebench.errors import TargetUnavailable
+from edgebench.runtimes.base import BATCH, PROFILE, NoArena, OpTime, RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import TensorSpec, image_layout
 
@@ -15,17 +16,28 @@ _ONNX_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor
                "tensor(int8)": "int8", "tensor(int64)": "int64"}
 
 
-def _spec(arg) -> TensorSpec:
-    shape = tuple(d if isinstance(d, int) else 1 for d in arg.shape)  # symbolic batch -> 1
+def _spec(arg, batch: int) -> TensorSpec:
+    """A symbolic first dimension is the batch the session runs; any other symbolic dimension
+    reads as 1 (an image input of height 1 is then refused as dynamic-sized)."""
+    shape = tuple(d if isinstance(d, int) else (batch if i == 0 else 1) for i, d in enumerate(arg.shape))
     return TensorSpec(arg.name, shape, _ONNX_TYPES.get(arg.type, arg.type), image_layout(shape))
 
 
+def _check_batch(session, path: Path, batch: int) -> None:
+    """A file exported with a fixed batch runs that batch only: say so before anything is timed."""
+    shape = session.get_inputs()[0].shape
+    fixed = shape[0] if shape and isinstance(shape[0], int) else None
+    if batch > 1 and fixed is not None and fixed != batch:
+        raise TargetUnavailable(f"{path.name} has a fixed batch of {fixed}: --batch {batch} needs an ONNX "
+                                "file whose first input dimension is dynamic (export with dynamic_shapes)")
+
+
 class OnnxRuntimeSession(NoArena):
-    def __init__(self, session, settings: dict):
+    def __init__(self, session, settings: dict, batch: int = 1):
         self._session = session
         self.settings = settings
         inp, out = session.get_inputs()[0], session.get_outputs()[0]
-        self.input_spec, self.output_spec = _spec(inp), _spec(out)
+        self.input_spec, self.output_spec = _spec(inp, batch), _spec(out, batch)
         self._output_names = [out.name]
         self._feed: dict[str, np.ndarray] = {}
         self._result: np.ndarray | None = None
@@ -68,7 +80,7 @@ class OnnxRuntime(RuntimeDefaults):
     name = "onnxruntime"
     formats = ("onnx",)
     provider = "CPUExecutionProvider"
-    capabilities = frozenset({PROFILE})
+    capabilities = frozenset({BATCH, PROFILE})   # any batch, where the file's batch dimension is dynamic
     distribution = module = "onnxruntime"
     install_hint = "pip install 'edgebench[onnx]'"
     how_it_runs = "CPUExecutionProvider"
@@ -104,8 +116,9 @@ class OnnxRuntime(RuntimeDefaults):
         session = ort.InferenceSession(str(artifact.path), so, providers=providers)
         if session.get_providers()[0] != self.provider:
             raise RuntimeError(f"onnxruntime fell back from {self.provider} to {session.get_providers()[0]}")
+        _check_batch(session, artifact.path, options.batch)
         return OnnxRuntimeSession(session, {"threads": threads, "provider": session.get_providers()[0],
-                                            "graph_optimization": "ORT_ENABLE_ALL"})
+                                            "graph_optimization": "ORT_ENABLE_ALL"}, options.batch)
 
 
 class _OnnxRuntimeGpu(OnnxRuntime):
