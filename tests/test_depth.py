@@ -69,6 +69,80 @@ def test_an_n_second_run_has_n_one_second_windows():
     assert sum(w["inferences"] for w in m.windows) == m.runs
 
 
+class _QueueSession:
+    """A runtime's request queue in miniature: `in_flight` worker threads, start() blocks while
+    all are busy, each inference takes `ms`, the callback runs on the worker."""
+
+    def __init__(self, in_flight: int, ms: float):
+        import threading
+
+        from edgebench.runtimes.null import NullSession
+
+        self._null, self.in_flight, self._ms = NullSession(), in_flight, ms
+        self.input_spec, self.output_spec, self.settings = self._null.input_spec, self._null.output_spec, {}
+        self._free = threading.Semaphore(in_flight)
+        self._threads: list = []
+        self.busy, self.most_busy, self._lock = 0, 0, threading.Lock()
+
+    def set_callback(self, done) -> None:
+        self._done = done
+
+    def start(self, x, userdata) -> None:
+        import threading
+        import time
+
+        self._free.acquire()
+
+        def infer():
+            with self._lock:
+                self.busy += 1
+                self.most_busy = max(self.most_busy, self.busy)
+            time.sleep(self._ms / 1e3)
+            with self._lock:
+                self.busy -= 1
+            self._done(userdata)
+            self._free.release()
+        thread = threading.Thread(target=infer)
+        self._threads.append(thread)
+        thread.start()
+
+    def wait_all(self) -> None:
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+
+    def set_input(self, x): self._null.set_input(x)
+    def invoke(self): self._null.invoke()
+    def output(self): return self._null.output()
+    def close(self): pass
+    def arena_bytes(self): return None
+
+
+def test_the_runtimes_own_queue_keeps_its_requests_busy_and_every_inference_is_timed():
+    import numpy as np
+
+    from edgebench.bench.runner import OFFLINE_MIN_S, measure_async
+    from edgebench.protocol import Protocol
+    from edgebench.runtimes.base import AsyncSession
+
+    session = _QueueSession(in_flight=3, ms=5.0)
+    assert isinstance(session, AsyncSession)
+    m = measure_async(session, np.zeros(session.input_spec.shape, np.float32),
+                      Protocol("t", warmup=1, settle_s=0.0, runs=30))
+    assert session.most_busy == 3 and session.busy == 0      # all requests in flight, all drained
+    assert m.runs == len(m.samples_ns) and m.total_elapsed_s >= OFFLINE_MIN_S
+    assert np.all(m.samples_ms >= 5.0) and np.median(m.samples_ms) < 50
+    assert m.fps == pytest.approx(3 / 5e-3, rel=0.5)          # three at once, 5 ms each
+    assert m.offline_mode == "runtime" and "3 requests in flight" in m.fps_method
+
+
+def test_a_plain_session_is_not_an_async_one():
+    from edgebench.runtimes.base import AsyncSession
+    from edgebench.runtimes.null import NullSession
+
+    assert not isinstance(NullSession(), AsyncSession)
+
+
 @pytest.mark.parametrize("value, fragment", [("0s", "from 1 s to 24 h"), ("25h", "from 1 s to 24 h"),
                                              ("fast", "such as 90s"), ("nan", "from 1 s to 24 h"),
                                              ("inf", "from 1 s to 24 h")])
@@ -117,11 +191,14 @@ def test_thread_and_batch_sweeps_through_the_cli(tmp_path):
     assert all(r["options"]["threads"] == r["sweep"]["threads"] for r in results)
     # That 1 thread is slower than 2: test_a_thread_sweep_shows_one_thread_slower_than_two.
     assert "sweep over threads: median ms" in out.stdout
-    batch = run_cli("run", "--targets", "openvino-fp32,litert-int8", "--batch", "1,4", "--runs", "10",
-                    "--settle", "0", "--no-save", "--out", str(out_path))
+    batch = run_cli("run", "--targets", "onnxruntime-fp32,openvino-fp32,litert-int8", "--batch", "1,4",
+                    "--runs", "10", "--settle", "0", "--no-save", "--out", str(out_path))
     assert batch.returncode == 0, batch.stderr
     by = {(r["target"], r["sweep"]["batch"]): r for r in json.loads(out_path.read_text())["results"]}
-    assert by[("openvino-fp32", 4)]["status"] == "ok" and by[("openvino-fp32", 4)]["batch"] == 4
+    for target in ("onnxruntime-fp32", "openvino-fp32"):   # the zoo's ONNX file has a dynamic batch
+        assert by[(target, 4)]["status"] == "ok" and by[(target, 4)]["batch"] == 4
+        assert by[(target, 4)]["input"]["shape"] == [4, 3, 224, 224]
+        assert by[(target, 4)]["top1"]["label"] == by[(target, 1)]["top1"]["label"]
     assert by[("litert-int8", 4)]["status"] == "unavailable"
     assert "sweep over batch: images/s" in batch.stdout
 
@@ -225,16 +302,35 @@ def test_offline_options_are_checked():
 
 
 @pytest.mark.slow
-def test_offline_scenario_runs_parallel_sessions(tmp_path):
+def test_offline_scenario_runs_openvinos_throughput_mode_and_parallel_sessions_for_the_rest(tmp_path):
     out_path = tmp_path / "r.json"
-    out = run_cli("run", "--targets", "onnxruntime-int8,litert-int8", "--scenario", "offline", "--streams", "2",
-                  "--runs", "40", "--settle", "0", "--no-save", "--out", str(out_path))
+    out = run_cli("run", "--targets", "onnxruntime-int8,litert-int8,openvino-int8", "--scenario", "offline",
+                  "--streams", "2", "--runs", "40", "--settle", "0", "--no-save", "--out", str(out_path),
+                  env={"COLUMNS": "250"})
     assert out.returncode == 0, out.stderr
-    for r in json.loads(out_path.read_text())["results"]:
-        assert r["scenario"] == "offline" and r["streams"] == 2 and r["options"]["threads"] == 1
+    results = {r["target"]: r for r in json.loads(out_path.read_text())["results"]}
+    for r in results.values():
+        assert r["scenario"] == "offline" and r["streams"] == 2
         assert r["elapsed_s"] >= 2.0 and len(r["samples_ms"]) >= 40 and r["images_per_s"] > 0
-        assert r["top1"]["label"]
-    assert "offline scenario: 2 sessions at once" in " ".join(out.stdout.split())
+        assert len(r["samples_ms"]) == round(r["fps"] * r["elapsed_s"])   # a latency per inference
+        assert r["top1"]["label"] == "espresso"
+    for target in ("onnxruntime-int8", "litert-int8"):
+        r = results[target]
+        assert r["offline_mode"] == "sessions" and r["options"]["threads"] == 1
+        assert "2 parallel sessions" in r["latency_method"]
+    ov = results["openvino-int8"]
+    assert ov["offline_mode"] == "runtime" and "own throughput mode" in ov["fps_method"]
+    assert (ov["options"]["performance_hint"], ov["options"]["num_streams"], ov["options"]["infer_requests"]) \
+        == ("THROUGHPUT", 2, 2)
+    screen = " ".join(out.stdout.split())
+    assert "in flight" in screen and "2 requests" in screen and "2 sessions" in screen
+    assert "most images/s first" in screen
+    # Without --streams OpenVINO keeps its own optimal number of requests in flight.
+    own = run_cli("run", "--targets", "openvino-fp32", "--scenario", "offline", "--runs", "20", "--settle", "0",
+                  "--no-save", "--out", str(out_path))
+    assert own.returncode == 0, own.stderr
+    r = json.loads(out_path.read_text())["results"][0]
+    assert r["offline_mode"] == "runtime" and r["streams"] == r["options"]["infer_requests"] >= 1
 
 
 def _sweep_run():
@@ -309,3 +405,21 @@ def test_report_embeds_a_profile_and_says_when_no_float_reference_ran(tmp_path):
     bad = run_cli("report", "--store", store, "--profile", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x.html"))
     assert bad.returncode == 2 and "is not an edgebench profile" in bad.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.parametrize("batch_dim, status", [("N", "ok"), (1, "unavailable")])
+def test_onnx_runtime_batches_a_file_whose_batch_is_dynamic_and_says_why_not_otherwise(tmp_path, batch_dim, status):
+    from tests.test_bad_inputs import _onnx_model
+
+    model, out_path = tmp_path / "m.onnx", tmp_path / "r.json"
+    _onnx_model(model, [batch_dim, 3, 16, 16], [batch_dim, 3], op="pool")
+    out = run_cli("run", "--model", str(model), "--targets", "onnxruntime-fp32", "--batch", "4", "--runs", "3",
+                  "--settle", "0", "--no-save", "--out", str(out_path))
+    if status == "ok":
+        result = json.loads(out_path.read_text())["results"][0]
+        assert out.returncode == 0 and result["status"] == "ok", out.stderr
+        assert result["batch"] == 4 and result["input"]["shape"] == [4, 3, 16, 16]
+    else:   # the only target could not run: one line, nothing written
+        assert out.returncode == 2 and not out_path.exists()
+        assert "m.onnx has a fixed batch of 1: --batch 4 needs an ONNX file whose first input dimension is " \
+               "dynamic" in " ".join(out.stderr.split())

@@ -163,7 +163,7 @@ def test_memory_and_scenario_are_in_the_report_table():
                                       process_rss_mb=400.0, method=method)
     run.results[1].memory = MemoryUse(model_file_mb=13.3, load_peak_added_mb=41.0, run_peak_added_mb=7.75,
                                       process_rss_mb=450.0, runtime_arena_mb=12.5, method=method)
-    run.results[1].scenario, run.results[1].streams = "offline", 2
+    run.results[1].scenario, run.results[1].streams, run.results[1].offline_mode = "offline", 2, "runtime"
     run.results[1].batch, run.results[1].images_per_s = 4, 1234.5
     html = build_report([run], [])
     table = re.search(r"<table>.*?</table>", html, re.S).group(0)
@@ -181,7 +181,7 @@ def test_memory_and_scenario_are_in_the_report_table():
     assert (lite["scenario"], lite["batch"], lite["model file MB"]) == ("single-stream", "1", "3.6")
     assert (lite["MiB added by loading"], lite["MiB added by running"]) == ("11.2", "0.5")
     assert lite["arena MiB"] == "–" and lite["images/s"] == "–"
-    assert (ort["scenario"], ort["batch"], ort["images/s"]) == ("offline, 2 streams", "4", "1,234.5")
+    assert (ort["scenario"], ort["batch"], ort["images/s"]) == ("offline, 2 requests", "4", "1,234.5")
     assert (ort["MiB added by loading"], ort["arena MiB"]) == ("41.0", "12.5")
     row = re.search(r"<tr>\s*<td>torch-fp32</td>.*?</tr>", table, re.S).group(0)
     assert [unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)][3:7] == [

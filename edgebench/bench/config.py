@@ -10,12 +10,11 @@ from pathlib import Path
 
 from edgebench.errors import UserError
 from edgebench.protocol import CLASSIC, Protocol
-from edgebench.runtimes.options import MAX_BATCH, MAX_THREADS, check_choice
+from edgebench.runtimes.options import MAX_BATCH, MAX_STREAMS, MAX_THREADS, check_choice
 
 PREPROCESS_CHOICES = ("auto", "torchvision", "inception", "unit", "raw")
 METER_CHOICES = ("auto", "none", "rated", "rapl", "nvml", "jetson")
 SCENARIOS = ("single-stream", "offline")   # MLPerf's names
-MAX_STREAMS = 64
 MAX_POWER_W = 10_000.0   # a rated power above this is a typo, not an edge device
 MAX_SWEEP = 16           # values per swept knob
 

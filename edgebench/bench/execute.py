@@ -196,12 +196,17 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
 
 def _measure_offline(session, planned: PlannedTarget, x, protocol: Protocol, progress, meter,
                      streams: int | None):
-    """Offline: `streams` sessions of this target at once (the first is the one loaded)."""
+    """Offline: in the runtime's own throughput mode where its session has one (it keeps its own
+    requests in flight), else `streams` sessions of this target at once (the first is the one
+    loaded), each in a thread of edgebench's."""
     import os
 
     from edgebench.bench.plan import open_session
-    from edgebench.bench.runner import measure_offline
+    from edgebench.bench.runner import measure_async, measure_offline
+    from edgebench.runtimes.base import AsyncSession
 
+    if isinstance(session, AsyncSession):
+        return measure_async(session, x, protocol, progress, meter), session.in_flight
     count = streams or max(2, os.cpu_count() or 1)
     extra = []
     try:

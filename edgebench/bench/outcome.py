@@ -71,9 +71,11 @@ def _measured_fields(d: Measured) -> dict:
         labels=d.label_set,
         first_inference_ms=round(m.first_inference_ms, 3) if m.first_inference_ms is not None else None,
         latency_ms=latency_stats(m.samples_ms, [float(np.median(r)) / 1e6 for r in m.repetitions]),
+        **({"latency_method": m.latency_method} if m.latency_method else {}),
+        **({"fps_method": m.fps_method} if m.fps_method else {}),
         fps=m.fps, batch=batch, images_per_s=m.fps * batch, elapsed_s=m.total_elapsed_s,
         samples_ms=[round(float(v), 6) for v in m.samples_ms], energy=d.energy, sustained=d.sustained,
-        scenario=d.scenario, streams=d.streams,
+        scenario=d.scenario, streams=d.streams, offline_mode=m.offline_mode,
         top1=d.predictions[0], top5=d.predictions)
 
 

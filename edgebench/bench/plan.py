@@ -17,7 +17,7 @@ from edgebench.bench.memory import PeakMemory
 from edgebench.errors import TargetUnavailable, UserError
 from edgebench.models.artifact import Artifact
 from edgebench.models.source import ModelSource, open_source
-from edgebench.runtimes.base import BATCH, TARGETS, Runtime, Session, TargetDef, load_runtime
+from edgebench.runtimes.base import BATCH, TARGETS, THROUGHPUT, Runtime, Session, TargetDef, load_runtime
 from edgebench.runtimes.options import RuntimeOptions
 
 T = TypeVar("T")
@@ -120,17 +120,16 @@ def _plan_one(target: TargetDef, config: RunConfig, source: ModelSource, explici
     """A named target is always planned (unavailable, with its reason, if it cannot run); in a
     default selection a target that cannot run here is skipped with its reason."""
     threads = threads if threads is not None else config.threads
-    if threads is None and config.scenario == "offline":
-        threads = 1   # offline: parallel streams of one thread each, unless told otherwise
     batch = batch if batch is not None else config.batch
     runtime = load_runtime(target.runtime_key)
+    offline = _offline_options(config, runtime, threads)
     problem = _why_not(target, runtime, source, explicit, batch)
     options = None
     if problem is None:
         try:
             options = runtime.options_type.build(
                 target.runtime, config.runtime_settings.get(target.runtime, {}),
-                threads=threads, device=target.device, precision=target.precision, batch=batch)
+                device=target.device, precision=target.precision, batch=batch, **offline)
         except UserError as exc:
             if explicit:
                 raise UserError(f"{target.name}: {exc}") from None
@@ -141,6 +140,17 @@ def _plan_one(target: TargetDef, config: RunConfig, source: ModelSource, explici
     if problem is not None:
         planned.status, planned.error = "unavailable", problem
     return planned
+
+
+def _offline_options(config: RunConfig, runtime: Runtime, threads: int | None) -> dict:
+    """Offline: a runtime with a throughput mode of its own runs it (its own stream count unless
+    --streams; all cores unless --threads); any other runtime gets parallel sessions, one thread
+    each unless told otherwise."""
+    if config.scenario != "offline":
+        return {"threads": threads}
+    if THROUGHPUT in runtime.capabilities:
+        return {"threads": threads, "throughput": True, "streams": config.streams}
+    return {"threads": threads if threads is not None else 1}
 
 
 def _why_not(target: TargetDef, runtime: Runtime, source: ModelSource, explicit: bool,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgebench.protocol import Protocol
-from edgebench.runtimes.base import Session
+from edgebench.runtimes.base import AsyncSession, Session
 
 # Progress is reported every this many runs: often enough for a live bar, rare enough
 # that the callback costs nothing measurable per inference.
@@ -33,6 +33,10 @@ class Measurement:
     energy: list | None = None      # per repetition: an EnergyReading, when a meter ran
     first_inference_ms: float | None = None   # the session's very first call (cold caches, JIT)
     windows: list[dict] | None = None          # per protocol.window_s: t_s, inferences, sample
+    # How the figures were taken, where not the single-stream loop's way (results.schema's defaults).
+    latency_method: str | None = None
+    fps_method: str | None = None
+    offline_mode: str | None = None            # offline: "runtime" (its own requests) or "sessions"
 
     @property
     def samples_ns(self) -> np.ndarray:
@@ -217,5 +221,58 @@ def measure_offline(sessions: list[Session], x: np.ndarray, protocol: Protocol,
     sessions[0].set_input(x)
     sessions[0].invoke()
     y = sessions[0].output()   # the prediction, outside every timed loop
+    n = len(sessions)
     return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None,
-                       first_ns / 1e6 if first_ns is not None else None)
+                       first_ns / 1e6 if first_ns is not None else None,
+                       latency_method=f"time.perf_counter_ns around set_input + invoke + output in each of "
+                                      f"{n} parallel sessions (one edgebench thread each), per inference",
+                       fps_method=f"inferences of all {n} sessions / wall-clock seconds of the timed loop",
+                       offline_mode="sessions")
+
+
+def measure_async(session: AsyncSession, x: np.ndarray, protocol: Protocol,
+                  on_progress: ProgressCallback | None = None, meter: Meter | None = None) -> Measurement:
+    """The offline scenario in the runtime's own throughput mode: inferences are handed to the
+    session's request queue as fast as it frees a request, session.in_flight at once. Each
+    inference's latency runs from its start() to its completion callback; throughput is the
+    inferences / wall-clock seconds from the first start to the last completion. Each
+    repetition lasts at least protocol.runs inferences and OFFLINE_MIN_S (or min_duration_s)."""
+    clock = time.perf_counter_ns
+    finished: list[int] = []
+    session.set_callback(lambda started: finished.append(clock() - started))
+    t0 = clock()
+    session.set_input(x)
+    session.invoke()
+    session.output()
+    first_ns = clock() - t0
+    for _ in range(max(protocol.warmup, 2 * session.in_flight)):   # every request warmed up
+        session.start(x, clock())
+    session.wait_all()
+    time.sleep(protocol.settle_s)
+    min_ns = max(protocol.min_duration_s, OFFLINE_MIN_S) * 1e9
+    repetitions, elapsed, energy = [], [], []
+    for _ in range(protocol.repetitions):
+        finished.clear()
+        if meter is not None:
+            meter.start()
+        started, start = 0, clock()
+        while started < protocol.runs or clock() - start < min_ns:
+            session.start(x, clock())
+            started += 1
+            if on_progress is not None and started % PROGRESS_EVERY == 0:
+                on_progress(started, max(protocol.runs, started))
+        session.wait_all()
+        elapsed.append((clock() - start) / 1e9)
+        if meter is not None:
+            energy.append(meter.stop())
+        repetitions.append(np.array(finished, dtype=np.int64))
+    session.set_input(x)
+    session.invoke()
+    y = session.output()   # the prediction, outside every timed loop
+    n = session.in_flight
+    return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None, first_ns / 1e6,
+                       latency_method="time.perf_counter_ns from handing the inference to a free request of "
+                                      "the runtime's queue to its completion callback, per inference",
+                       fps_method=f"inferences / wall-clock seconds from the first start to the last completion, "
+                                  f"{n} requests in flight (the runtime's own throughput mode)",
+                       offline_mode="runtime")

@@ -45,8 +45,8 @@ def run_command(
     image: Annotated[Optional[Path], typer.Option("--image", "-i", help="JPEG/PNG/BMP to classify (default: scikit-image's coffee-cup photo, 'espresso').")] = None,
     targets: Annotated[Optional[str], typer.Option("--targets", "-t", help="Comma-separated targets, e.g. litert-int8,onnxruntime-fp32 (default: all that apply; `edgebench targets` lists them).")] = None,
     options: BenchOptions = BenchOptions(),   # --protocol ... --save: the options `fleet run` takes too
-    scenario: Annotated[Literal[SCENARIOS], typer.Option(help="MLPerf scenario: single-stream (one frame at a time, the article's loop) or offline (several sessions at once for maximum images/s).")] = "single-stream",
-    streams: Annotated[Optional[int], typer.Option(min=1, max=64, help="Offline: sessions inferring at once (default: the CPU's cores, 1 thread each).")] = None,
+    scenario: Annotated[Literal[SCENARIOS], typer.Option(help="MLPerf scenario: single-stream (one frame at a time, the article's loop) or offline (maximum images/s: the runtime's own throughput mode where it has one, else several sessions at once).")] = "single-stream",
+    streams: Annotated[Optional[int], typer.Option(min=1, max=64, help="Offline: inferences in flight - a throughput mode's streams (OpenVINO NUM_STREAMS; default: its own choice), else parallel sessions (default: the CPU's cores, 1 thread each).")] = None,
     duration: Annotated[Optional[str], typer.Option(help="Sustained run: time each target for this long (e.g. 90s, 5m, 1h; 1 s to 24 h), with fps, CPU clock and temperatures per second, and a throttling verdict.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the results as JSON here.")] = None,
 ) -> None:

@@ -7,13 +7,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from edgebench.cli.common import console
-from edgebench.results.schema import sweep_label
+from edgebench.results.schema import in_flight, sweep_label
 
+_COMMON_METHODS = ("load: loading and compiling the model; first: its first inference; MB load/run: peak "
+                   "resident memory added by loading and by running (MiB); preprocessing runs once, "
+                   "outside the timed loop. Every figure is measured.")
 METHODS = ("version: the runtime's; median/p99: per-inference latency, perf_counter around set_input+invoke+output; "
-           "fps: timed runs / elapsed wall-clock s (the article's method); load: loading and "
-           "compiling the model; first: its first inference; MB load/run: peak resident memory "
-           "added by loading and by running (MiB); preprocessing runs once, outside "
-           "the timed loop. Every figure is measured.")
+           "fps: timed runs / elapsed wall-clock s (the article's method); " + _COMMON_METHODS)
+OFFLINE_METHODS = ("version: the runtime's; median/p99: per-inference latency, perf_counter from handing an inference "
+                   "over (to a free request of the runtime's queue, or to a session's frame loop) to its completion; "
+                   "fps: all inferences / wall-clock s of the timed loop; in flight: inferences kept going at once; "
+                   + _COMMON_METHODS)
 
 
 def print_run(result, detail: bool = False) -> None:
@@ -51,12 +55,14 @@ def results_table(result, ranking) -> Table:
     title = (f"{result.model['name']} on {d.cpu_model} ({d.cores_physical or '?'} cores / "
              f"{d.cores_logical or '?'} threads) - protocol {protocol.name}: {describe_protocol(protocol)}")
     if any(r.scenario == "offline" for r in ok):
-        title += f" - offline scenario: {ok[0].streams} sessions at once"
+        title += " - offline scenario (in flight: the runtime's own requests where it has a throughput mode, else parallel sessions)"
     energy = next((r.energy for r in ok if r.energy), None)
-    caption = METHODS + (f" Energy: {energy.method}." if energy else "")
+    offline = any(r.scenario == "offline" for r in ok)
+    caption = (OFFLINE_METHODS if offline else METHODS) + (f" Energy: {energy.method}." if energy else "")
     memory = next((r.memory for r in ok if r.memory), None)
     caption += f" Memory: {memory.method}." if memory else ""
-    table = Table(title=escape(title), caption=escape(caption + " Rows: fastest median first (# 1)."))
+    order = "most images/s first" if offline else "fastest median first"
+    table = Table(title=escape(title), caption=escape(caption + f" Rows: {order} (# 1)."))
     for name, justify in _columns(ok, ranking, energy is not None):
         # Figures never wrap; the label column gives way first.
         table.add_column(name, justify=justify, no_wrap=name not in ("top-1 label", "target"))
@@ -84,6 +90,8 @@ def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
     columns += [("p99 ms", "right"), ("CV %", "right"), ("fps", "right")]
     if ranking.has_reference:
         columns.append(("x vs ref", "right"))
+    if any(r.scenario == "offline" for r in ok):
+        columns.append(("in flight", "right"))
     if _batched(ok) or any(r.scenario == "offline" for r in ok):
         columns += [("batch", "right"), ("images/s", "right")]
     if energy:
@@ -103,6 +111,8 @@ def _row(r, ranking, speedup, energy: bool, rigorous: bool) -> list[str]:
     row += [f"{lat.p99:.3f}", f"{lat.cv * 100:.1f}", f"{r.fps:.1f}"]
     if ranking.has_reference:
         row.append("-" if speedup is None else f"{speedup:.2f}x")
+    if any(o.scenario == "offline" for o in ranking.order):
+        row.append(in_flight(r) if r.scenario == "offline" else "-")
     if _batched(ranking.order) or any(o.scenario == "offline" for o in ranking.order):
         row += [str(r.batch), f"{r.images_per_s:,.0f}"]
     if energy:

@@ -8,7 +8,7 @@ import datetime as dt
 from edgebench.report.depth import CAPTIONS as DEPTH_CAPTIONS
 from edgebench.report.charts import accelerator_name, device_names, render, report_charts, run_label
 from edgebench.results.reference import PublishedFigure
-from edgebench.results.schema import RunResult
+from edgebench.results.schema import RunResult, in_flight
 
 CHART_CAPTIONS = {
     "fps_linear": "fps per target, linear scale, as in the 2019 article.",
@@ -51,17 +51,18 @@ def threads_used(result) -> str:
 
 def scenario_used(result) -> str:
     """The MLPerf scenario that produced a result, as the table shows it: 'single-stream', or
-    'offline, 4 streams' (sessions inferring at once)."""
+    'offline, 2 requests' (the runtime's own throughput mode) / 'offline, 2 sessions'."""
     if result.scenario == "offline":
-        return f"offline, {result.streams} stream{'s' if result.streams != 1 else ''}"
+        return f"offline, {in_flight(result)}"
     return result.scenario
 
 
 def scenarios_described(run) -> str:
     """The scenarios of a run's results, in words, for the line above its table."""
     words = {"single-stream": "single-stream (MLPerf's name: one frame at a time, the article's loop)",
-             "offline": "offline (MLPerf's name: several sessions inferring at once for maximum images/s; "
-                        "streams: how many)"}
+             "offline": "offline (MLPerf's name: maximum images/s with several inferences in flight: "
+                        "requests of the runtime's own throughput mode where it has one, else parallel "
+                        "sessions)"}
     seen = dict.fromkeys(r.scenario for r in run.results)
     return "; ".join(words.get(s, s) for s in seen)
 

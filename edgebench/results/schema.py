@@ -235,7 +235,11 @@ class TargetResult(BaseModel):
     error: str | None = None
     sweep: dict = Field(default_factory=dict, description="the swept knobs at this point: threads, batch")
     scenario: str = Field(default="single-stream", description="MLPerf scenario: single-stream or offline")
-    streams: int = Field(default=1, description="sessions inferring at once (offline)")
+    streams: int = Field(default=1, description="inferences in flight at once (offline)")
+    offline_mode: Literal["runtime", "sessions"] | None = Field(
+        default=None, description="offline: 'runtime' (the runtime's own throughput mode, `streams` infer "
+                                  "requests in its queue) or 'sessions' (`streams` parallel sessions, one "
+                                  "edgebench thread each)")
     protocol: ProtocolInfo
     options: dict = Field(default_factory=dict)
     input: dict | None = Field(default=None, description="shape, layout, dtype, quantization")
@@ -275,6 +279,13 @@ def sweep_label(result: TargetResult) -> str:
     """'litert-int8', or 'litert-int8 t=2 b=8' for one point of a sweep."""
     marks = {"threads": "t", "batch": "b"}
     return " ".join([result.target, *(f"{marks.get(k, k)}={v}" for k, v in result.sweep.items())])
+
+
+def in_flight(result: TargetResult) -> str:
+    """How many inferences an offline result kept going at once, and as what: '2 requests' (the
+    runtime's own throughput mode) or '2 sessions' ('streams' for results stored before either)."""
+    kind = {"runtime": "request", "sessions": "session"}.get(result.offline_mode, "stream")
+    return f"{result.streams} {kind}{'s' if result.streams != 1 else ''}"
 
 
 class DeviceInfo(BaseModel):

@@ -7,6 +7,7 @@ quantization) comes from the TensorSpec a Session reports, and what a runtime ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
@@ -51,6 +52,25 @@ class NoArena:
 # Capabilities a runtime may declare.
 BATCH = "batch"       # builds its graph for any batch size (RuntimeOptions.batch)
 PROFILE = "profile"   # with RuntimeOptions.profile, its sessions are OpProfiler too
+THROUGHPUT = "throughput"   # with RuntimeOptions.throughput, its sessions are AsyncSession too
+
+
+@runtime_checkable
+class AsyncSession(Protocol):
+    """A session loaded in its runtime's own throughput mode (the offline scenario): it keeps
+    `in_flight` inferences going at once in its own request queue, as the runtime's benchmark
+    tool does, instead of edgebench running several sessions in threads.
+
+    start() hands one inference of x to a free request, waiting while none is free; when it
+    finishes, the callback given to set_callback is called (from the runtime's thread) with
+    the userdata passed to start(). wait_all() returns when every started inference is done.
+    """
+
+    in_flight: int
+
+    def set_callback(self, done: Callable[[object], None]) -> None: ...
+    def start(self, x: np.ndarray, userdata: object) -> None: ...
+    def wait_all(self) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from edgebench.runtimes.base import BATCH, PROFILE, NoArena, OpTime, RuntimeDefaults
+from edgebench.runtimes.base import BATCH, PROFILE, THROUGHPUT, NoArena, OpTime, RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import Quantization, TensorSpec, image_layout
 
@@ -70,13 +70,51 @@ class OpenVinoSession(NoArena):
                 if ms > 0]
 
 
+class OpenVinoThroughputSession(OpenVinoSession):
+    """The offline scenario as benchmark_app runs it: compiled with the THROUGHPUT hint, an
+    AsyncInferQueue of OPTIMAL_NUMBER_OF_INFER_REQUESTS requests sharing one input tensor."""
+
+    def __init__(self, compiled, io_quantization: dict[str, tuple[float, int]]):
+        import openvino as ov
+
+        super().__init__(compiled, io_quantization)
+        self.in_flight = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self._queue = ov.AsyncInferQueue(compiled, self.in_flight)
+        self._fed: np.ndarray | None = None
+        self.settings["infer_requests"] = self.in_flight
+
+    def set_callback(self, done) -> None:
+        self._queue.set_callback(lambda _request, userdata: done(userdata))
+
+    def start(self, x: np.ndarray, userdata: object) -> None:
+        import openvino as ov
+
+        if x is not self._fed:   # a new frame: every request reads it (read-only, so shared)
+            self._queue.wait_all()
+            self._fed = np.ascontiguousarray(x)
+            tensor = ov.Tensor(self._fed, shared_memory=True)
+            for request in self._queue:
+                request.set_input_tensor(tensor)
+        self._queue.start_async(userdata=userdata)
+
+    def wait_all(self) -> None:
+        self._queue.wait_all()
+
+    def close(self) -> None:
+        if self._queue is not None:
+            self._queue.wait_all()
+        self._queue = self._fed = None
+        super().close()
+
+
 class OpenVinoRuntime(RuntimeDefaults):
     name = "openvino"
     formats = ("onnx", "tflite")
     distribution = module = "openvino"
     install_hint = "pip install 'edgebench[openvino]'"
     how_it_runs = "CPU plugin, f32 inference-precision hint"
-    capabilities = frozenset({BATCH, PROFILE})   # any batch size, by reshaping the model's input
+    # any batch size, by reshaping the model's input; offline in its own THROUGHPUT mode
+    capabilities = frozenset({BATCH, PROFILE, THROUGHPUT})
 
     def load(self, artifact, options: RuntimeOptions) -> OpenVinoSession:
         import openvino as ov
@@ -85,14 +123,18 @@ class OpenVinoRuntime(RuntimeDefaults):
             # Without this hint OpenVINO runs "fp32" models in bf16 on CPUs with AMX/AVX512-bf16;
             # int8 targets keep their non-quantized ops in f32 too, so precision means what it says.
             "INFERENCE_PRECISION_HINT": "f32",
-            "PERFORMANCE_HINT": "LATENCY",
+            "PERFORMANCE_HINT": "THROUGHPUT" if options.throughput else "LATENCY",
             "INFERENCE_NUM_THREADS": str(options.threads or os.cpu_count() or 1),
+            **({"NUM_STREAMS": str(options.streams)} if options.throughput and options.streams else {}),
             **({"PERF_COUNT": "YES"} if options.profile else {}),
         }
         core = ov.Core()
         model = core.read_model(str(artifact.path))
-        if options.batch > 1:
-            shape = list(model.input(0).get_partial_shape())
-            model.reshape({model.input(0): ov.PartialShape([options.batch, *shape[1:]])})
+        shape = model.input(0).get_partial_shape()
+        # Always static: a model compiled with a dynamic batch dimension runs slower kernels.
+        if options.batch > 1 or (shape.rank.is_static and len(shape) and shape[0].is_dynamic):
+            model.reshape({model.input(0): ov.PartialShape([options.batch, *list(shape)[1:]])})
         compiled = core.compile_model(model, "CPU", config)
+        if options.throughput:
+            return OpenVinoThroughputSession(compiled, artifact.io_quantization or {})
         return OpenVinoSession(compiled, artifact.io_quantization or {}, options.profile)

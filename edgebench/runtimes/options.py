@@ -16,6 +16,7 @@ from edgebench.errors import UserError
 # absurd count makes native thread pools fail to start (or run for ages without output).
 MAX_THREADS = 256
 MAX_BATCH = 4096
+MAX_STREAMS = 64
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,15 @@ class RuntimeOptions:
     precision: str = "fp32"
     batch: int = 1
     profile: bool = False     # load with the runtime's own op profiler (never for timed runs)
+    # Offline scenario, for runtimes with THROUGHPUT: load in the runtime's own throughput mode,
+    # with `streams` inferences in flight (None: the runtime picks its optimal number).
+    throughput: bool = False
+    streams: int | None = None
 
     def __post_init__(self) -> None:
         _check_range("threads", self.threads, 1, MAX_THREADS, optional=True)
         _check_range("batch", self.batch, 1, MAX_BATCH)
+        _check_range("streams", self.streams, 1, MAX_STREAMS, optional=True)
 
     @classmethod
     def setting_names(cls) -> tuple[str, ...]:
