@@ -22,6 +22,12 @@ What each tool reports (and times):
     .venv/bin/python -m benchmarks.official_tools [--rounds 5] [--runs 100] [--threads 2,1]
                                                   [--targets litert-int8,openvino-fp32]
                                                   [--explain | --explain-only] [--calls 300]
+                                                  [--offline | --offline-only] [--offline-runs 1000]
+
+`--offline` adds the offline scenario: `edgebench run --scenario offline`'s path (OpenVINO's
+THROUGHPUT hint, an AsyncInferQueue of its optimal requests, timed by
+`edgebench.bench.runner.measure_async`) against `benchmark_app -hint throughput -api async`,
+images/s, rounds alternating as above.
 
 `--explain` adds in-process variants of each runtime's call (the tool's own call, edgebench's
 frame, input copied or shared, random or real input), interleaved call by call, with the cost
@@ -45,11 +51,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import artifact, cores, image_nchw, machine
-from edgebench.bench.runner import measure
+from edgebench.bench.runner import measure, measure_async
 from edgebench.models.images import to_input
 from edgebench.protocol import Protocol
 from edgebench.runtimes.base import load_runtime
 from edgebench.runtimes.native_log import drop_native_stderr
+from edgebench.runtimes.options import RuntimeOptions
 
 BIN = Path(sys.executable).parent
 GOAL = (0.95, 1.05)
@@ -91,24 +98,46 @@ def litert_tool(path: Path, threads: int, runs: int, warmup: int, tmp: Path) -> 
     return float(result["latency"]["median_ms"]), float(result["latency"]["avg_ms"])
 
 
-def openvino_tool(path: Path, threads: int, runs: int, warmup: int, tmp: Path) -> tuple[float, float]:
-    """Its median latency, and its loop's wall time per inference (1000 / its Throughput FPS), ms."""
-    del warmup   # benchmark_app always does exactly one warm-up inference ("first inference")
-    config, folder = tmp / "ov_config.json", tmp / "ov_report"
-    config.write_text(json.dumps({"CPU": {"INFERENCE_NUM_THREADS": str(threads)}}))
+def _benchmark_app(path: Path, args: list[str], tmp: Path) -> dict:
+    """benchmark_app's JSON report of one run on the CPU, at the static batch-1 shape edgebench
+    compiles (the zoo's ONNX files have a dynamic batch dimension)."""
+    folder = tmp / "ov_report"
     folder.mkdir(exist_ok=True)
     report = folder / "benchmark_report.json"
     report.unlink(missing_ok=True)
-    _run([str(BIN / "benchmark_app"), "-m", str(path), "-d", "CPU", "-hint", "latency",
-          "-api", "sync", "-nireq", "1", "-niter", str(runs), "-infer_precision", "f32",
-          "-load_config", str(config), "-report_type", "no_counters",
+    _run([str(BIN / "benchmark_app"), "-m", str(path), "-d", "CPU", "-infer_precision", "f32",
+          "-shape", _batch_one_shape(path), *args, "-report_type", "no_counters",
           "-report_folder", str(folder), "-json_stats"])
-    result = json.loads(report.read_text())
+    return json.loads(report.read_text())
+
+
+def _batch_one_shape(path: Path) -> str:
+    import openvino as ov
+
+    dims = [d.get_length() if d.is_static else 1 for d in ov.Core().read_model(str(path)).input(0).get_partial_shape()]
+    return "[" + ",".join(str(d) for d in dims) + "]"
+
+
+def openvino_tool(path: Path, threads: int, runs: int, warmup: int, tmp: Path) -> tuple[float, float]:
+    """Its median latency, and its loop's wall time per inference (1000 / its Throughput FPS), ms."""
+    del warmup   # benchmark_app always does exactly one warm-up inference ("first inference")
+    config = tmp / "ov_config.json"
+    config.write_text(json.dumps({"CPU": {"INFERENCE_NUM_THREADS": str(threads)}}))
+    result = _benchmark_app(path, ["-hint", "latency", "-api", "sync", "-nireq", "1", "-niter", str(runs),
+                                   "-load_config", str(config)], tmp)
     setup = result["configuration_setup"]
     assert setup["API"] == "sync" and setup["number of parallel infer requests"] == "1", setup
     figures = result["execution_results"]
     wall = float(figures["total execution time (ms)"]) / int(figures["total number of iterations"])
     return float(figures["latency (ms)"]), wall
+
+
+def openvino_throughput_tool(path: Path, runs: int, tmp: Path) -> tuple[float, int]:
+    """`benchmark_app -hint throughput -api async`: its Throughput FPS and its infer requests."""
+    result = _benchmark_app(path, ["-hint", "throughput", "-api", "async", "-niter", str(runs)], tmp)
+    setup = result["configuration_setup"]
+    assert setup["API"] == "async", setup
+    return float(result["execution_results"]["throughput"]), int(setup["number of parallel infer requests"])
 
 
 TOOLS = {"litert-benchmark": litert_tool, "benchmark_app": openvino_tool}
@@ -157,6 +186,37 @@ def compare(case: Case, threads: int, rounds: int, runs: int, warmup: int,
             "edgebench_ms": a, "tool_ms": b, "ratio": a / b, "paired_ratio": paired,
             "edgebench_rounds": ours, "tool_rounds": theirs,
             "edgebench_wall_ms": float(np.median(ours_wall)), "tool_wall_ms": float(np.median(theirs_wall))}
+
+
+def edgebench_offline_round(case: Case, art, x_float: np.ndarray, protocol: Protocol) -> tuple[float, int]:
+    """One fresh session in OpenVINO's throughput mode, timed by edgebench's offline runner
+    (what `run --scenario offline` times): images/s and the requests it kept in flight."""
+    runtime = load_runtime(case.runtime)
+    session = runtime.load(art, runtime.options_type(throughput=True))
+    try:
+        m = measure_async(session, to_input(x_float, session.input_spec), protocol)
+        return m.fps, session.in_flight
+    finally:
+        session.close()
+
+
+def compare_offline(case: Case, rounds: int, runs: int, x_float: np.ndarray, tmp: Path) -> dict:
+    """The offline scenario against `benchmark_app -hint throughput`, rounds alternating."""
+    art = artifact(*case.variant)
+    protocol = Protocol("official-tools-offline", warmup=10, settle_s=0.0, runs=runs)
+    ours, theirs, requests = [], [], {}
+    for r in range(rounds):
+        for step in (["tool", "edgebench"] if r % 2 == 0 else ["edgebench", "tool"]):
+            if step == "tool":
+                fps, requests["tool"] = openvino_throughput_tool(art.path, runs, tmp)
+                theirs.append(fps)
+            else:
+                fps, requests["edgebench"] = edgebench_offline_round(case, art, x_float, protocol)
+                ours.append(fps)
+    a, b = float(np.median(ours)), float(np.median(theirs))
+    return {"target": case.target, "file": art.path.name, "edgebench_fps": a, "tool_fps": b, "ratio": a / b,
+            "paired_ratio": float(np.median(np.array(ours) / np.array(theirs))), "requests": requests,
+            "edgebench_rounds": ours, "tool_rounds": theirs}
 
 
 # ---- --explain: variants of each runtime's call, interleaved call by call in this process ----
@@ -211,10 +271,9 @@ def litert_variants(path: Path, threads: int, x: np.ndarray):
 def openvino_variants(path: Path, threads: int, x: np.ndarray):
     import openvino as ov
 
-    core = ov.Core()
-    compiled = core.compile_model(core.read_model(str(path)), "CPU", {   # as edgebench compiles
-        "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-        "INFERENCE_NUM_THREADS": str(threads)})
+    from edgebench.runtimes.openvino import OpenVinoSession, compile_model
+
+    compiled = compile_model(path, RuntimeOptions(threads=threads))   # as edgebench compiles
     noise = np.random.default_rng(0).uniform(0, 255, x.shape).astype(x.dtype)  # benchmark_app's fill
 
     def request(fill=None):
@@ -224,16 +283,19 @@ def openvino_variants(path: Path, threads: int, x: np.ndarray):
     tool = request()
     yield "benchmark_app's loop: infer(), input filled once", tool.infer, tool
     r1 = request()
-    yield ("edgebench's frame: set_input_tensor(Tensor(x)) [copies x], infer(), copy output",
+    yield ("a frame copying x: set_input_tensor(Tensor(x)), infer(), copy output",
            lambda: (r1.set_input_tensor(ov.Tensor(x)), r1.infer(), r1.get_output_tensor(0).data.copy()), r1)
     r2 = request()
-    yield ("the same with Tensor(x, shared_memory=True) [no copy]",
+    yield ("the same with Tensor(x, shared_memory=True) [no copy] (edgebench until 2026-12-03)",
            lambda: (r2.set_input_tensor(ov.Tensor(x, shared_memory=True)), r2.infer(),
                     r2.get_output_tensor(0).data.copy()), r2)
     r5 = request()
     yield ("the same, shared, with start_async(); wait() for infer()",
            lambda: (r5.set_input_tensor(ov.Tensor(x, shared_memory=True)), r5.start_async(), r5.wait(),
                     r5.get_output_tensor(0).data.copy()), r5)
+    session = OpenVinoSession(compiled, {})   # edgebench's own frame, as `run` times it
+    yield ("edgebench's session now: set_input (same array: wrapped once), invoke, output",
+           lambda: (session.set_input(x), session.invoke(), session.output()), session._request)
     r3 = request()
     yield ("copy x into the request's own tensor, infer(), copy output",
            lambda: (r3.get_input_tensor(0).data.__setitem__(slice(None), x), r3.infer(),
@@ -297,8 +359,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", default=f"{cores()},1")
     parser.add_argument("--targets", default=",".join(c.target for c in CASES))
+    parser.add_argument("--offline", action="store_true",
+                        help="also compare the offline scenario with benchmark_app -hint throughput")
+    parser.add_argument("--offline-runs", type=int, default=1000, help="--offline: inferences per round and side")
     parser.add_argument("--explain", action="store_true", help="also time in-process variants of each call")
     parser.add_argument("--explain-only", action="store_true", help="only the variants, no tools")
+    parser.add_argument("--offline-only", action="store_true", help="only the offline comparison")
     parser.add_argument("--calls", type=int, default=300, help="--explain: interleaved calls per variant")
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
@@ -313,6 +379,9 @@ def main() -> None:
     print(f"# {load()} at start")
     if args.explain_only:
         explain_all(cases, threads, args.calls, x_float)
+        return
+    if args.offline_only:
+        offline_all(cases, args.rounds, args.offline_runs, x_float)
         return
     print(f"{'target':14s} {'thr':>3s} {'file':36s} {'tool':16s} {'edgebench':>9s} {'tool':>8s} "
           f"{'ratio':>6s} {'paired':>6s} {'paired range':12s} goal 0.95-1.05")
@@ -337,8 +406,29 @@ def main() -> None:
               f"{_span(row['tool_rounds']):16s} {row['edgebench_wall_ms']:18.3f} "
               f"{row['tool_wall_ms']:9.3f} {row['edgebench_wall_ms'] / row['tool_wall_ms']:6.3f}")
     print(f"# {load()} at end")
+    if args.offline:
+        offline_all(cases, args.rounds, args.offline_runs, x_float)
     if args.explain:
         explain_all(cases, threads, args.calls, x_float)
+
+
+def offline_all(cases, rounds: int, runs: int, x_float) -> None:
+    ov_cases = [c for c in cases if c.tool == "benchmark_app"]
+    print(f"\n# offline: edgebench --scenario offline (OpenVINO THROUGHPUT hint, AsyncInferQueue) vs "
+          f"benchmark_app -hint throughput -api async, {rounds} alternating rounds x {runs} inferences "
+          f"(edgebench: and >= 2 s); images/s, median of rounds; {load()}")
+    print(f"{'target':14s} {'file':36s} {'requests':>8s} {'edgebench':>9s} {'tool':>8s} {'ratio':>6s} "
+          f"{'paired':>6s} {'paired range':12s} goal 0.95-1.05")
+    with tempfile.TemporaryDirectory(prefix="official-tools-") as tmp:
+        for case in ov_cases:
+            row = compare_offline(case, rounds, runs, x_float, Path(tmp))
+            ok = GOAL[0] <= row["ratio"] <= GOAL[1]
+            pairs = np.array(row["edgebench_rounds"]) / np.array(row["tool_rounds"])
+            req = f"{row['requests']['edgebench']}/{row['requests']['tool']}"
+            print(f"{row['target']:14s} {row['file']:36s} {req:>8s} {row['edgebench_fps']:9.1f} "
+                  f"{row['tool_fps']:8.1f} {row['ratio']:6.3f} {row['paired_ratio']:6.3f} {_span(pairs):12s} "
+                  f"{'ok' if ok else 'OUTSIDE'}", flush=True)
+    print(f"# requests: edgebench's/benchmark_app's infer requests in flight; {load()} at end")
 
 
 def explain_all(cases, threads, calls, x_float) -> None:

@@ -43,14 +43,21 @@ class OpenVinoSession(NoArena):
     def set_input(self, x: np.ndarray) -> None:
         import openvino as ov
 
-        # The tensor wraps the frame's memory instead of copying it (602 KB a frame at fp32:
-        # ~40 us of the ~140 us edgebench's frame cost beyond benchmark_app's, see RESULTS.md),
-        # as a tuned application does; the array is held until the next frame replaces it.
-        self._input = np.ascontiguousarray(x)
-        self._request.set_input_tensor(ov.Tensor(self._input, shared_memory=True))
+        # The tensor wraps the frame's memory instead of copying it (602 KB a frame at fp32), as
+        # a tuned application does; the array is held until another one replaces it. The same
+        # array handed over again (a reused frame buffer) is not wrapped again: the request
+        # already reads its memory at every inference (~60 us a frame, benchmarks/RESULTS.md).
+        x = np.ascontiguousarray(x)
+        if x is self._input:
+            return
+        self._input = x
+        self._request.set_input_tensor(ov.Tensor(x, shared_memory=True))
 
     def invoke(self) -> None:
-        self._request.infer()
+        # start_async + wait rather than infer(): infer() also builds a dict of every output
+        # tensor, which output() does not use (~20 us a frame).
+        self._request.start_async()
+        self._request.wait()
         if self._profile is not None:   # counters describe the last inference only: add them up
             for info in self._request.profiling_info:
                 entry = self._profile.setdefault(info.node_name, [info.node_type, 0.0, 0])
@@ -117,24 +124,30 @@ class OpenVinoRuntime(RuntimeDefaults):
     capabilities = frozenset({BATCH, PROFILE, THROUGHPUT})
 
     def load(self, artifact, options: RuntimeOptions) -> OpenVinoSession:
-        import openvino as ov
-
-        config = {
-            # Without this hint OpenVINO runs "fp32" models in bf16 on CPUs with AMX/AVX512-bf16;
-            # int8 targets keep their non-quantized ops in f32 too, so precision means what it says.
-            "INFERENCE_PRECISION_HINT": "f32",
-            "PERFORMANCE_HINT": "THROUGHPUT" if options.throughput else "LATENCY",
-            "INFERENCE_NUM_THREADS": str(options.threads or os.cpu_count() or 1),
-            **({"NUM_STREAMS": str(options.streams)} if options.throughput and options.streams else {}),
-            **({"PERF_COUNT": "YES"} if options.profile else {}),
-        }
-        core = ov.Core()
-        model = core.read_model(str(artifact.path))
-        shape = model.input(0).get_partial_shape()
-        # Always static: a model compiled with a dynamic batch dimension runs slower kernels.
-        if options.batch > 1 or (shape.rank.is_static and len(shape) and shape[0].is_dynamic):
-            model.reshape({model.input(0): ov.PartialShape([options.batch, *list(shape)[1:]])})
-        compiled = core.compile_model(model, "CPU", config)
+        compiled = compile_model(artifact.path, options)
         if options.throughput:
             return OpenVinoThroughputSession(compiled, artifact.io_quantization or {})
         return OpenVinoSession(compiled, artifact.io_quantization or {}, options.profile)
+
+
+def compile_model(path, options: RuntimeOptions):
+    """The model at path compiled for the CPU as every openvino target runs it (the benchmarks
+    compile through this too, so they time what `run` times)."""
+    import openvino as ov
+
+    config = {
+        # Without this hint OpenVINO runs "fp32" models in bf16 on CPUs with AMX/AVX512-bf16;
+        # int8 targets keep their non-quantized ops in f32 too, so precision means what it says.
+        "INFERENCE_PRECISION_HINT": "f32",
+        "PERFORMANCE_HINT": "THROUGHPUT" if options.throughput else "LATENCY",
+        "INFERENCE_NUM_THREADS": str(options.threads or os.cpu_count() or 1),
+        **({"NUM_STREAMS": str(options.streams)} if options.throughput and options.streams else {}),
+        **({"PERF_COUNT": "YES"} if options.profile else {}),
+    }
+    core = ov.Core()
+    model = core.read_model(str(path))
+    shape = model.input(0).get_partial_shape()
+    # Always static: a model compiled with a dynamic batch dimension runs slower kernels.
+    if options.batch > 1 or (shape.rank.is_static and len(shape) and shape[0].is_dynamic):
+        model.reshape({model.input(0): ov.PartialShape([options.batch, *list(shape)[1:]])})
+    return core.compile_model(model, "CPU", config)
