@@ -294,7 +294,7 @@ def openvino_variants(path: Path, threads: int, x: np.ndarray):
            lambda: (r5.set_input_tensor(ov.Tensor(x, shared_memory=True)), r5.start_async(), r5.wait(),
                     r5.get_output_tensor(0).data.copy()), r5)
     session = OpenVinoSession(compiled, {})   # edgebench's own frame, as `run` times it
-    yield ("edgebench's session now: set_input (same array: wrapped once), invoke, output",
+    yield ("edgebench's session now: set_input (same array: wrapped once), infer(), output",
            lambda: (session.set_input(x), session.invoke(), session.output()), session._request)
     r3 = request()
     yield ("copy x into the request's own tensor, infer(), copy output",

@@ -54,10 +54,9 @@ class OpenVinoSession(NoArena):
         self._request.set_input_tensor(ov.Tensor(x, shared_memory=True))
 
     def invoke(self) -> None:
-        # start_async + wait rather than infer(): infer() also builds a dict of every output
-        # tensor, which output() does not use (~20 us a frame).
-        self._request.start_async()
-        self._request.wait()
+        # infer(), not start_async() + wait(): that skips building infer()'s dict of outputs
+        # (~20 us) but measured 7% slower at 1 thread on this VM (benchmarks/RESULTS.md).
+        self._request.infer()
         if self._profile is not None:   # counters describe the last inference only: add them up
             for info in self._request.profiling_info:
                 entry = self._profile.setdefault(info.node_name, [info.node_type, 0.0, 0])
