@@ -80,7 +80,7 @@ class OpenVinoThroughputSession(OpenVinoSession):
     """The offline scenario as benchmark_app runs it: compiled with the THROUGHPUT hint, an
     AsyncInferQueue of OPTIMAL_NUMBER_OF_INFER_REQUESTS requests sharing one input tensor."""
 
-    def __init__(self, compiled, io_quantization: dict[str, tuple[float, int]]):
+    def __init__(self, compiled, io_quantization: dict[str, tuple[float, int]], streams_asked: int | None = None):
         import openvino as ov
 
         super().__init__(compiled, io_quantization)
@@ -88,6 +88,9 @@ class OpenVinoThroughputSession(OpenVinoSession):
         self._queue = ov.AsyncInferQueue(compiled, self.in_flight)
         self._fed: np.ndarray | None = None
         self.settings["infer_requests"] = self.in_flight
+        if streams_asked and streams_asked != self.settings["num_streams"]:
+            # OpenVINO runs no more streams than threads: record what was asked beside what ran.
+            self.settings["num_streams_asked"] = streams_asked
 
     def set_callback(self, done) -> None:
         self._queue.set_callback(lambda _request, userdata: done(userdata))
@@ -125,7 +128,7 @@ class OpenVinoRuntime(RuntimeDefaults):
     def load(self, artifact, options: RuntimeOptions) -> OpenVinoSession:
         compiled = compile_model(artifact.path, options)
         if options.throughput:
-            return OpenVinoThroughputSession(compiled, artifact.io_quantization or {})
+            return OpenVinoThroughputSession(compiled, artifact.io_quantization or {}, options.streams)
         return OpenVinoSession(compiled, artifact.io_quantization or {}, options.profile)
 
 
