@@ -184,7 +184,7 @@ def measure_offline(sessions: list[Session], x: np.ndarray, protocol: Protocol,
                 first_ns = clock() - t0
     time.sleep(protocol.settle_s)
     min_ns = max(protocol.min_duration_s, OFFLINE_MIN_S) * 1e9
-    repetitions, elapsed, energy, y = [], [], [], None
+    repetitions, elapsed, energy = [], [], []
     for _ in range(protocol.repetitions):
         done = [0]
         lock = threading.Lock()
@@ -218,11 +218,8 @@ def measure_offline(sessions: list[Session], x: np.ndarray, protocol: Protocol,
         if meter is not None:
             energy.append(meter.stop())
         repetitions.append(np.array([v for s in samples for v in s], dtype=np.int64))
-    sessions[0].set_input(x)
-    sessions[0].invoke()
-    y = sessions[0].output()   # the prediction, outside every timed loop
     n = len(sessions)
-    return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None,
+    return Measurement(repetitions, elapsed, _predict_once(sessions[0], x), energy if meter else None,
                        first_ns / 1e6 if first_ns is not None else None,
                        latency_method=f"time.perf_counter_ns around set_input + invoke + output in each of "
                                       f"{n} parallel sessions (one edgebench thread each), per inference",
@@ -241,9 +238,7 @@ def measure_async(session: AsyncSession, x: np.ndarray, protocol: Protocol,
     finished: list[int] = []
     session.set_callback(lambda started: finished.append(clock() - started))
     t0 = clock()
-    session.set_input(x)
-    session.invoke()
-    session.output()
+    _predict_once(session, x)
     first_ns = clock() - t0
     for _ in range(max(protocol.warmup, 2 * session.in_flight)):   # every request warmed up
         session.start(x, clock())
@@ -266,13 +261,17 @@ def measure_async(session: AsyncSession, x: np.ndarray, protocol: Protocol,
         if meter is not None:
             energy.append(meter.stop())
         repetitions.append(np.array(finished, dtype=np.int64))
-    session.set_input(x)
-    session.invoke()
-    y = session.output()   # the prediction, outside every timed loop
     n = session.in_flight
-    return Measurement(repetitions, elapsed, np.array(y, copy=True), energy if meter else None, first_ns / 1e6,
+    return Measurement(repetitions, elapsed, _predict_once(session, x), energy if meter else None, first_ns / 1e6,
                        latency_method="time.perf_counter_ns from handing the inference to a free request of "
                                       "the runtime's queue to its completion callback, per inference",
                        fps_method=f"inferences / wall-clock seconds from the first start to the last completion, "
                                   f"{n} requests in flight (the runtime's own throughput mode)",
                        offline_mode="runtime")
+
+
+def _predict_once(session: Session, x: np.ndarray) -> np.ndarray:
+    """One frame outside every timed loop: the prediction an offline run reports."""
+    session.set_input(x)
+    session.invoke()
+    return np.array(session.output(), copy=True)

@@ -54,10 +54,10 @@ def results_table(result, ranking) -> Table:
     d = result.device
     title = (f"{result.model['name']} on {d.cpu_model} ({d.cores_physical or '?'} cores / "
              f"{d.cores_logical or '?'} threads) - protocol {protocol.name}: {describe_protocol(protocol)}")
-    if any(r.scenario == "offline" for r in ok):
+    if _offline(ok):
         title += " - offline scenario (in flight: the runtime's own requests where it has a throughput mode, else parallel sessions)"
     energy = next((r.energy for r in ok if r.energy), None)
-    offline = any(r.scenario == "offline" for r in ok)
+    offline = _offline(ok)
     caption = (OFFLINE_METHODS if offline else METHODS) + (f" Energy: {energy.method}." if energy else "")
     memory = next((r.memory for r in ok if r.memory), None)
     caption += f" Memory: {memory.method}." if memory else ""
@@ -71,6 +71,10 @@ def results_table(result, ranking) -> Table:
         table.add_row(str(position), *_row(r, ranking, speedup, energy is not None, rigorous=_rigorous(ok)),
                       style="bold green" if fastest else None)
     return table
+
+
+def _offline(results) -> bool:
+    return any(r.scenario == "offline" for r in results)
 
 
 def _rigorous(ok) -> bool:
@@ -90,9 +94,9 @@ def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
     columns += [("p99 ms", "right"), ("CV %", "right"), ("fps", "right")]
     if ranking.has_reference:
         columns.append(("x vs ref", "right"))
-    if any(r.scenario == "offline" for r in ok):
+    if _offline(ok):
         columns.append(("in flight", "right"))
-    if _batched(ok) or any(r.scenario == "offline" for r in ok):
+    if _batched(ok) or _offline(ok):
         columns += [("batch", "right"), ("images/s", "right")]
     if energy:
         columns += [("mJ/inference", "right"), ("avg W", "right")]
@@ -111,9 +115,9 @@ def _row(r, ranking, speedup, energy: bool, rigorous: bool) -> list[str]:
     row += [f"{lat.p99:.3f}", f"{lat.cv * 100:.1f}", f"{r.fps:.1f}"]
     if ranking.has_reference:
         row.append("-" if speedup is None else f"{speedup:.2f}x")
-    if any(o.scenario == "offline" for o in ranking.order):
+    if _offline(ranking.order):
         row.append(in_flight(r) if r.scenario == "offline" else "-")
-    if _batched(ranking.order) or any(o.scenario == "offline" for o in ranking.order):
+    if _batched(ranking.order) or _offline(ranking.order):
         row += [str(r.batch), f"{r.images_per_s:,.0f}"]
     if energy:
         e = r.energy

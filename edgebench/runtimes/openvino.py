@@ -86,7 +86,7 @@ class OpenVinoThroughputSession(OpenVinoSession):
         super().__init__(compiled, io_quantization)
         self.in_flight = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._queue = ov.AsyncInferQueue(compiled, self.in_flight)
-        self._fed: np.ndarray | None = None
+        self._fed: np.ndarray | None = None     # the caller's array the requests read
         self.settings["infer_requests"] = self.in_flight
         if streams_asked and streams_asked != self.settings["num_streams"]:
             # OpenVINO runs no more streams than threads: record what was asked beside what ran.
@@ -98,10 +98,12 @@ class OpenVinoThroughputSession(OpenVinoSession):
     def start(self, x: np.ndarray, userdata: object) -> None:
         import openvino as ov
 
-        if x is not self._fed:   # a new frame: every request reads it (read-only, so shared)
+        # A new frame: every request reads it (read-only, so shared). Compared with the caller's
+        # array, not a contiguous copy of it, so the same frame never drains the queue again.
+        if x is not self._fed:
             self._queue.wait_all()
-            self._fed = np.ascontiguousarray(x)
-            tensor = ov.Tensor(self._fed, shared_memory=True)
+            self._fed = x
+            tensor = ov.Tensor(np.ascontiguousarray(x), shared_memory=True)
             for request in self._queue:
                 request.set_input_tensor(tensor)
         self._queue.start_async(userdata=userdata)
