@@ -71,7 +71,7 @@ def test_first_run_preparation_reports_step_and_converter_stage(tmp_path, monkey
     artifact = p.get(("onnx", "fp32"))
     assert artifact.path.is_file()
     assert steps[0] == "first run: converting, cached afterwards - step 1/1 mobilenet_v2 onnx-fp32"
-    assert any(s.endswith(": exporting with torch.onnx.export (dynamo)") for s in steps), steps
+    assert any(s.endswith(": exporting with torch.onnx.export (dynamo), dynamic batch") for s in steps), steps
     steps.clear()
     p.plan_builds([("onnx", "fp32")])
     p.get(("onnx", "fp32"))
