@@ -189,3 +189,32 @@ def test_memory_and_scenario_are_in_the_report_table():
     text = unescape(" ".join(html.split()))
     assert f"the peak resident memory each phase added to the process, measured as {method}" in text
     assert "single-stream (MLPerf's name" in text and "offline (MLPerf's name" in text
+
+
+def test_throughput_bars_are_images_per_second_and_name_an_offline_scenario():
+    """A batch of 8 at 40 inferences/s is 320 images/s, not a bar 8 times shorter than batch 1;
+    an offline figure (several inferences in flight) says so in its label."""
+    run = run_at("2026-03-01T10:00:00+00:00", targets=("litert-int8", "onnxruntime-fp32", "openvino-int8"))
+    single, batched, offline = run.results
+    single.fps = 100.0
+    batched.fps, batched.batch, batched.images_per_s, batched.sweep = 40.0, 8, 320.0, {"batch": 8}
+    offline.fps, offline.images_per_s = 700.0, 700.0
+    offline.scenario, offline.streams, offline.offline_mode = "offline", 2, "runtime"
+    bars = {b.label.split(" · ")[1]: b.value for b in fps_bars([run], [])}
+    assert bars == {"litert-int8": 100.0, "onnxruntime-fp32 b=8": 320.0,
+                    "openvino-int8 (offline, 2 requests)": 700.0}
+    batched.images_per_s = None   # a result stored before images/s was: batch x fps
+    assert {b.value for b in fps_bars([run], [])} == {100.0, 320.0, 700.0}
+    fig = report_charts([run], [])["fps_linear"]
+    assert "images per second" in fig.axes[0].get_xlabel()
+
+
+def test_a_run_timed_two_ways_names_each_method_with_its_targets():
+    from html import unescape
+
+    run = run_at("2026-03-01T10:00:00+00:00", targets=("litert-int8", "openvino-int8"))
+    run.results[1].latency_method = "from handing the inference to a free request to its completion"
+    text = unescape(" ".join(build_report([run], []).split()))
+    assert (f"Latency: litert-int8: {run.results[0].latency_method}; "
+            f"openvino-int8: from handing the inference to a free request to its completion.") in text
+    assert f"fps: {run.results[0].fps_method}." in text   # one method: said once, without targets

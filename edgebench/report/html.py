@@ -11,7 +11,8 @@ from edgebench.results.reference import PublishedFigure
 from edgebench.results.schema import RunResult, in_flight
 
 CHART_CAPTIONS = {
-    "fps_linear": "fps per target, linear scale, as in the 2019 article.",
+    "fps_linear": "Images per second per target, linear scale, as in the 2019 article (at batch 1 its fps; "
+                  "a batched or offline result says so in its label).",
     "fps_log": "The same on a log scale, so slow and fast setups can be read together.",
     "energy_per_inference": "Energy per inference in mJ (lower is better): measured energy, rated power "
                             "(labelled), and published setups whose power the source quotes (power / fps).",
@@ -39,7 +40,7 @@ def build_report(runs: list[RunResult], reference: list[PublishedFigure],
         version=__version__, runs=runs, reference=reference, images=images, left_out=left_out,
         captions={name: CHART_CAPTIONS.get(name) or CHART_CAPTIONS[name.split("_")[0]] for name in images}, run_label=lambda run: run_label(run, names),
         accelerator=accelerator_name, threads=threads_used, scenario=scenario_used, mib=_mib,
-        memory_method=memory_method, scenarios=scenarios_described)
+        memory_method=memory_method, scenarios=scenarios_described, timing_methods=timing_methods)
 
 
 def threads_used(result) -> str:
@@ -65,6 +66,18 @@ def scenarios_described(run) -> str:
                         "sessions)"}
     seen = dict.fromkeys(r.scenario for r in run.results)
     return "; ".join(words.get(s, s) for s in seen)
+
+
+def timing_methods(run, field: str) -> str:
+    """How a run's latencies or fps figures were timed (field: latency_method or fps_method): the
+    one method, or each method with the targets it applies to when they differ (an offline run
+    times a runtime's own queue one way and parallel sessions another)."""
+    targets: dict[str, list[str]] = {}
+    for r in run.results:
+        targets.setdefault(getattr(r, field), []).append(r.target)
+    if len(targets) <= 1:
+        return next(iter(targets), "")
+    return "; ".join(f"{', '.join(dict.fromkeys(names))}: {method}" for method, names in targets.items())
 
 
 def memory_method(run) -> str | None:
