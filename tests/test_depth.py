@@ -375,6 +375,28 @@ def test_report_draws_sweep_and_sustained_charts():
     assert len(fig.axes[0].patches) == 10
 
 
+def test_sweep_figures_of_close_points_do_not_overlap():
+    """Two lines 3% apart: their figures at each x are at least LABEL_GAP_PT apart, and the
+    first x's figures sit left of the points (off the lines that leave them)."""
+    from edgebench.report.depth import LABEL_GAP_PT, sweep_chart
+    from tests.conftest import make_run
+
+    run = make_run(targets=("litert-int8", "litert-int8", "onnxruntime-fp32", "onnxruntime-fp32"))
+    for r, threads, ms in zip(run.results, (1, 2, 1, 2), (6.0, 3.2, 5.85, 3.1)):
+        r.sweep, r.options = {"threads": threads}, {"threads": threads}
+        r.latency_ms = r.latency_ms.model_copy(update={"median": ms})
+    ax = sweep_chart([run], "threads").axes[0]
+    fig_pt = ax.figure.get_figheight() * 72
+    for x in (1, 2):
+        marks = [a for a in ax.texts if a.xy[0] == x]
+        assert len(marks) == 2
+        low, high = sorted(marks, key=lambda a: a.xy[1])
+        shown = [ax.transAxes.inverted().transform(ax.transData.transform(a.xy))[1] * 0.6 * fig_pt
+                 + a.xyann[1] for a in (low, high)]
+        assert shown[1] - shown[0] >= LABEL_GAP_PT - 0.5, (x, shown)
+        assert {a.get_horizontalalignment() for a in marks} == {"right" if x == 1 else "left"}
+
+
 def test_a_gpu_clock_drop_is_throttling():
     windows = _windows([100] * 10, [None] * 10)
     for n, w in enumerate(windows):

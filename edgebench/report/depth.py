@@ -49,6 +49,33 @@ def _value(v: float) -> str:
     return f"{v:,.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 
+LABEL_GAP_PT = 12   # 8-point figures closer than this overlap
+
+
+def _label_points(ax, lines: dict[str, list[tuple[int, float]]], colours: dict[str, str], fig_height_in: float):
+    """Every point's figure beside it, so no one has to read it off the axis. Figures of close
+    points at one x are pushed apart upwards so that two lines 5% apart stay readable."""
+    import math
+
+    log = ax.get_yscale() == "log"
+    scale = (lambda v: math.log10(max(v, 1e-12))) if log else (lambda v: v)
+    low, high = (scale(v) for v in ax.get_ylim())
+    axes_pt = fig_height_in * 72 * 0.6   # the plot's share of the figure, under title and legend
+    by_x: dict[int, list[tuple[float, float, str]]] = {}
+    for label, points in lines.items():
+        for x, y in points:
+            by_x.setdefault(x, []).append(((scale(y) - low) / (high - low) * axes_pt, y, label))
+    first = min(by_x)   # its figures go left of the points, off the lines that leave them
+    for x, marks in by_x.items():
+        dx, align = (-6, "right") if x == first else (6, "left")
+        placed = -math.inf
+        for at_pt, y, label in sorted(marks):
+            shown = max(at_pt, placed + LABEL_GAP_PT)
+            placed = shown
+            ax.annotate(_value(y), (x, y), textcoords="offset points", xytext=(dx, 4 + shown - at_pt),
+                        ha=align, fontsize=8, color=colours[label])
+
+
 def sweep_chart(runs: list[RunResult], knob: str):
     measure = (lambda r: r.latency_ms.median) if knob == "threads" else (lambda r: r.images_per_s)
     lines = _series(runs, knob, measure)
@@ -58,12 +85,8 @@ def sweep_chart(runs: list[RunResult], knob: str):
     better = "lower is better" if knob == "threads" else "higher is better"
     fig, ax = _figure(f"Sweep over {knob}: {what}, measured ({better})")
     values = [p[1] for points in lines.values() for p in points]
-    for label, points in lines.items():
-        xs, ys = [p[0] for p in points], [p[1] for p in points]
-        line, = ax.plot(xs, ys, marker="o", label=_plain(label))
-        for x, y in zip(xs, ys):   # every point's figure, so no one has to read it off the axis
-            ax.annotate(_value(y), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8,
-                        color=line.get_color())
+    colours = {label: ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                              label=_plain(label))[0].get_color() for label, points in lines.items()}
     ax.set_xscale("log", base=2)
     ticks = sorted({p[0] for points in lines.values() for p in points})
     ax.set_xticks(ticks, [str(t) for t in ticks])
@@ -78,6 +101,7 @@ def sweep_chart(runs: list[RunResult], knob: str):
         what += ", log scale"
     else:
         ax.set_ylim(bottom=0, top=max(values) * 1.12)
+    _label_points(ax, lines, colours, fig.get_figheight())
     ax.set_xlabel(f"{knob} (points that did not run are left out: see the table)")
     ax.set_ylabel(what)
     fig.legend(loc="outside lower center", ncols=2, fontsize=8)
