@@ -283,6 +283,19 @@ def test_profile_onnxruntime_top_ops_are_convolutions(tmp_path):
 
 
 @pytest.mark.slow
+def test_profile_torch_names_the_frozen_graphs_unrecorded_convolutions(tmp_path):
+    """Frozen TorchScript runs its MKLDNN convolutions without profiler events of their own:
+    their time is the graph's 'forward' self time, which must name them rather than read as one
+    opaque op. The profiler's own C++ start/stop lines must not reach the screen."""
+    out = run_cli("profile", "--target", "torch-fp32", "--top", "5", "--inferences", "5",
+                  "--out", str(tmp_path / "p.json"))
+    assert out.returncode == 0, out.stderr
+    assert "USDT:" not in out.stderr + out.stdout
+    top = json.loads((tmp_path / "p.json").read_text())["ops"][0]
+    assert top["op_type"] == "TorchScript graph" and "prim::mkldnn_convolution x52" in top["node"], top
+
+
+@pytest.mark.slow
 def test_profile_openvino_and_a_runtime_without_a_profiler(tmp_path):
     out = run_cli("profile", "--target", "openvino-fp32", "--top", "3", "--inferences", "5")
     assert out.returncode == 0, out.stderr

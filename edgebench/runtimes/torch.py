@@ -17,6 +17,7 @@ import numpy as np
 
 from edgebench.errors import TargetUnavailable
 from edgebench.runtimes.base import BATCH, PROFILE, NoArena, OpTime, RuntimeDefaults
+from edgebench.runtimes.native_log import drop_native_stderr
 from edgebench.runtimes.options import TorchOptions
 from edgebench.tensors import TensorSpec
 
@@ -50,20 +51,57 @@ class TorchSession(NoArena):
         if self._profiler is not None and self._profiling:
             self._profiler.__exit__(None, None, None)
 
-    profile_method = "torch.profiler (CPU activities), self time per operator"
+    profile_method = ("torch.profiler (CPU activities), self time per operator; a TorchScript graph's "
+                      "fused ops that the profiler does not record (frozen mode's MKLDNN convolutions) "
+                      "count as the graph's own time, named after them")
 
     def start_profiling(self) -> None:
         from torch.profiler import ProfilerActivity, profile
 
         self._profiler = profile(activities=[ProfilerActivity.CPU])
-        self._profiler.__enter__()
+        with drop_native_stderr(KINETO_ANNOUNCEMENTS):
+            self._profiler.__enter__()
         self._profiling = True
 
     def op_times(self) -> list[OpTime]:
-        self._profiler.__exit__(None, None, None)
+        with drop_native_stderr(KINETO_ANNOUNCEMENTS):
+            self._profiler.__exit__(None, None, None)
         self._profiling = False
-        return [OpTime(e.key, e.key, e.self_cpu_time_total / 1000.0, e.count)
+        recorded = {e.key for e in self._profiler.key_averages()}
+        unrecorded = _unrecorded_graph_ops(self._module, recorded)
+        return [OpTime(_graph_node_name(e.key, unrecorded), TORCHSCRIPT_GRAPH if e.key in unrecorded else e.key,
+                       e.self_cpu_time_total / 1000.0, e.count)
                 for e in self._profiler.key_averages() if e.self_cpu_time_total > 0]
+
+
+KINETO_ANNOUNCEMENTS = ("USDT:",)   # torch 2.13's profiler start/stop lines, written from C++
+TORCHSCRIPT_GRAPH = "TorchScript graph"
+_GRAPH_PLUMBING = ("prim::Constant", "prim::ListConstruct", "prim::TupleConstruct", "prim::GetAttr",
+                   "prim::ConstantMKLDNNTensor", "prim::BroadcastMKLDNNTensors")
+
+
+def _unrecorded_graph_ops(module, recorded: set[str]) -> dict[str, str]:
+    """For a TorchScript module: 'forward' -> 'prim::mkldnn_convolution x52, ...', the graph's
+    ops that ran without a profiler event of their own. Their time is the self time of the
+    graph's 'forward' event; without their names it reads as one opaque op."""
+    graph = getattr(module, "graph", None)
+    if graph is None or "forward" not in recorded:
+        return {}
+    counts: dict[str, int] = {}
+    for node in graph.nodes():
+        kind = node.kind()
+        if kind not in recorded and kind not in _GRAPH_PLUMBING:
+            counts[kind] = counts.get(kind, 0) + 1
+    if not counts:
+        return {}
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    more = f", {len(ranked) - 3} more kinds" if len(ranked) > 3 else ""
+    return {"forward": ", ".join(f"{kind} x{n}" for kind, n in ranked[:3]) + more}
+
+
+def _graph_node_name(key: str, unrecorded: dict[str, str]) -> str:
+    # "among them": an unrecorded op may still call a recorded one (MKLDNNHardTanh_ -> aten::clamp)
+    return f"forward, ops without an event of their own among them: {unrecorded[key]}" if key in unrecorded else key
 
 
 class CudaSession:
