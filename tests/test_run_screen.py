@@ -101,7 +101,7 @@ def test_reasons_are_listed_below_not_in_the_cv_column_and_markup_is_escaped(mon
     text = _screen(run, monkeypatch)
     assert "keras-fp32 unavailable: keras not installed (pip install 'edgebench[keras]')" in text
     assert "no CUDA GPU visible [torch 2.13]" in text
-    table = text.split("harness")[0].split("median/p99")[0]
+    table = text.split("harness")[0].split("median/p90/p99")[0]
     assert "keras-fp32" not in table    # not a row with dashes and a reason in the CV column
 
 
@@ -247,3 +247,12 @@ def test_the_accuracy_table_prints_bracketed_user_text_literally(coral, tmp_path
     flat = " ".join(out.stdout.split())
     assert f"coral [int8]: accuracy on 1 labelled images in {images}" in flat
     assert "litert-int8" in flat and "100.0" in flat
+
+
+def test_single_stream_shows_p90_beside_the_median_as_mlperf_reports_it(monkeypatch):
+    run = _run([_ok("litert-int8", "int8", 2.0, (1.9, 2.1))])
+    run.results[0].latency_ms = run.results[0].latency_ms.model_copy(update={"p90": 2.345})
+    text = _screen(run, monkeypatch)
+    header = next(line for line in text.splitlines() if "median ms" in line)
+    assert header.index("median ms") < header.index("p90 ms") < header.index("p99 ms")
+    assert "2.345" in text and "p90: MLPerf's single-stream figure" in " ".join(text.split())
