@@ -525,6 +525,21 @@ def test_an_empty_store_argument_is_refused(tmp_path):
     one_line(run_cli("results", "import", tmp_path / "x.json", "--store", " "), "not found")
 
 
+def test_an_empty_store_variable_is_refused_and_the_default_store_follows_the_data_dir(tmp_path):
+    """EDGEBENCH_STORE='' (a shell typo) is one line, not a silent fall-back to the default store;
+    unset, the default store lives in $EDGEBENCH_DATA_DIR like the rest of the user's data."""
+    for value in ("", "  "):
+        one_line(run_cli("results", "list", env={"EDGEBENCH_STORE": value}), "EDGEBENCH_STORE is set but empty")
+    env = {k: v for k, v in os.environ.items() if k != "EDGEBENCH_STORE"}
+    env["EDGEBENCH_DATA_DIR"] = str(tmp_path / "data")
+    exported = tmp_path / "one.json"
+    exported.write_text(dump_json([make_run()]))
+    done = subprocess.run([sys.executable, "-m", "edgebench", "results", "import", str(exported)],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "data" / "results.db").is_file()
+
+
 # -- how --out is written: a fresh temporary file, a symlink's target, special files in place --------
 @pytest.fixture
 def read_only_dir(tmp_path):

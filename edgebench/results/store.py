@@ -87,12 +87,16 @@ class TargetRow(Base):
 
 
 def default_store_url() -> str:
+    """$EDGEBENCH_STORE, else results.db in the data dir ($EDGEBENCH_DATA_DIR or the user's)."""
     override = os.environ.get("EDGEBENCH_STORE")
-    if override:
+    if override is not None:
+        if not override.strip():   # set but empty: a mistake, not a wish for the default store
+            raise UserError("EDGEBENCH_STORE is set but empty: unset it for the default store, "
+                            "or set it to a SQLite file or SQLAlchemy URL")
         return store_url(override)
-    from platformdirs import user_data_dir
+    from edgebench.paths import data_dir
 
-    return store_url(str(Path(user_data_dir("edgebench")) / "results.db"))
+    return store_url(str(data_dir() / "results.db"))
 
 
 def store_url(path_or_url: str) -> str:
