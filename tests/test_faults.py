@@ -490,6 +490,29 @@ def test_export_to_a_fifo_writes_into_it(tmp_path):
     assert json.loads(data)["runs"] and fifo.exists() and not fifo.is_file()
 
 
+def test_a_fifo_without_a_reader_says_it_waits_and_a_slow_reader_gets_everything(tmp_path):
+    """No reader yet: one line says edgebench waits for one (not a silent hang), and the export
+    goes through once a reader comes. A reader that opens at once but reads late still gets a
+    document far larger than a pipe's buffer (the FIFO is not left non-blocking)."""
+    run = make_run()
+    run.results[0].samples_ms = [1.0 + i * 1e-6 for i in range(20_000)]   # ~400 kB of JSON
+    store = saved(tmp_path, run)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    export = subprocess.Popen([sys.executable, "-m", "edgebench", "results", "export", "--out", str(fifo),
+                               "--store", store], stderr=subprocess.PIPE, text=True, cwd=REPO)
+    assert "waiting for a process to read the FIFO" in export.stderr.readline()
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    assert len(json.loads(reader.communicate(timeout=120)[0])["runs"][0]["results"][0]["samples_ms"]) == 20_000
+    assert export.wait(timeout=120) == 0
+    got = tmp_path / "got.json"   # a file, not a pipe nobody drains while the export runs
+    late = subprocess.Popen(["sh", "-c", f"exec 3<'{fifo}'; sleep 2; cat <&3 > '{got}'"])
+    time.sleep(0.5)   # the reader has the FIFO open: the writer's non-blocking open succeeds
+    out = run_cli("results", "export", "--out", fifo, "--store", store, timeout=120)
+    assert out.returncode == 0 and "waiting" not in out.stderr, out.stderr
+    assert late.wait(timeout=120) == 0 and json.loads(got.read_text())["runs"]
+
+
 def test_time_of_a_large_import_stays_reasonable(tmp_path):
     import numpy as np
 

@@ -219,9 +219,10 @@ def _wrote_in_place(target: Path, data: bytes) -> bool:
     import stat
 
     try:
-        if stat.S_ISREG(os.stat(target).st_mode):
+        found = os.stat(target).st_mode
+        if stat.S_ISREG(found):
             return False
-        fd = os.open(target, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+        fd = _open_special(target, stat.S_ISFIFO(found))
     except FileNotFoundError:
         return False
     with open(fd, "wb") as f:   # closing flushes: a full device (/dev/full) fails here, loudly
@@ -229,6 +230,28 @@ def _wrote_in_place(target: Path, data: bytes) -> bool:
             return False
         f.write(data)
     return True
+
+
+def _open_special(target: Path, fifo: bool) -> int:
+    """Open a device or FIFO for writing. Opening a FIFO waits for a reader, as it must for
+    `mkfifo p; edgebench run --out p & cat p`; when none is there yet, say so first instead of
+    hanging in silence (Ctrl-C ends the wait)."""
+    import errno
+
+    flags = os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC
+    if not fifo:
+        return os.open(target, flags)
+    try:
+        fd = os.open(target, flags | os.O_NONBLOCK)   # with a reader there: opens at once
+        os.set_blocking(fd, True)   # then writes wait for a slow reader instead of failing
+        return fd
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:   # ENXIO: no process has the FIFO open for reading
+            raise
+    from edgebench.fileio import shown
+
+    print(f"waiting for a process to read the FIFO {shown(target)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    return os.open(target, flags)
 
 
 def _replace(target: Path, data: bytes) -> None:
