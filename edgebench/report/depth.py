@@ -60,11 +60,12 @@ def _label_points(ax, lines: dict[str, list[tuple[int, float]]], colours: dict[s
     log = ax.get_yscale() == "log"
     scale = (lambda v: math.log10(max(v, 1e-12))) if log else (lambda v: v)
     low, high = (scale(v) for v in ax.get_ylim())
+    span = (high - low) or 1.0   # a flat axis (every figure the same): nothing to spread by height
     axes_pt = fig_height_in * 72 * 0.6   # the plot's share of the figure, under title and legend
     by_x: dict[int, list[tuple[float, float, str]]] = {}
     for label, points in lines.items():
         for x, y in points:
-            by_x.setdefault(x, []).append(((scale(y) - low) / (high - low) * axes_pt, y, label))
+            by_x.setdefault(x, []).append(((scale(y) - low) / span * axes_pt, y, label))
     first = min(by_x)   # its figures go left of the points, off the lines that leave them
     for x, marks in by_x.items():
         dx, align = (-6, "right") if x == first else (6, "left")
