@@ -494,23 +494,36 @@ def test_a_fifo_without_a_reader_says_it_waits_and_a_slow_reader_gets_everything
     """No reader yet: one line says edgebench waits for one (not a silent hang), and the export
     goes through once a reader comes. A reader that opens at once but reads late still gets a
     document far larger than a pipe's buffer (the FIFO is not left non-blocking)."""
+    import select
+
     run = make_run()
     run.results[0].samples_ms = [1.0 + i * 1e-6 for i in range(20_000)]   # ~400 kB of JSON
     store = saved(tmp_path, run)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    export = subprocess.Popen([sys.executable, "-m", "edgebench", "results", "export", "--out", str(fifo),
-                               "--store", store], stderr=subprocess.PIPE, text=True, cwd=REPO)
-    assert "waiting for a process to read the FIFO" in export.stderr.readline()
-    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
-    assert len(json.loads(reader.communicate(timeout=120)[0])["runs"][0]["results"][0]["samples_ms"]) == 20_000
-    assert export.wait(timeout=120) == 0
-    got = tmp_path / "got.json"   # a file, not a pipe nobody drains while the export runs
-    late = subprocess.Popen(["sh", "-c", f"exec 3<'{fifo}'; sleep 2; cat <&3 > '{got}'"])
-    time.sleep(0.5)   # the reader has the FIFO open: the writer's non-blocking open succeeds
-    out = run_cli("results", "export", "--out", fifo, "--store", store, timeout=120)
-    assert out.returncode == 0 and "waiting" not in out.stderr, out.stderr
-    assert late.wait(timeout=120) == 0 and json.loads(got.read_text())["runs"]
+    command = [sys.executable, "-m", "edgebench", "results", "export", "--out", str(fifo), "--store", store]
+    export = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        said = select.select([export.stderr], [], [], 120)[0]   # a silent wait fails here, not hangs
+        assert said and "waiting for a process to read the FIFO" in export.stderr.readline()
+    finally:
+        reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)   # lets the export end
+        data = reader.communicate(timeout=120)[0]
+        export.wait(timeout=120)
+    assert len(json.loads(data)["runs"][0]["results"][0]["samples_ms"]) == 20_000 and export.returncode == 0
+    # a reader that has the FIFO open before the export starts, and reads only later
+    late = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        export = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        assert select.select([late], [], [], 120)[0]   # the export has begun writing
+        time.sleep(2)   # and meanwhile filled the pipe: it must wait for us, not fail
+        os.set_blocking(late, True)
+        chunks = iter(lambda: os.read(late, 1 << 16), b"")
+        data = b"".join(chunks)
+        assert export.wait(timeout=120) == 0
+    finally:
+        os.close(late)
+    assert "waiting" not in export.stderr.read() and json.loads(data)["runs"]
 
 
 def test_time_of_a_large_import_stays_reasonable(tmp_path):

@@ -205,6 +205,8 @@ def test_throughput_bars_are_images_per_second_and_name_an_offline_scenario():
                     "openvino-int8 (offline, 2 requests)": 700.0}
     batched.images_per_s = None   # a result stored before images/s was: batch x fps
     assert {b.value for b in fps_bars([run], [])} == {100.0, 320.0, 700.0}
+    batched.sweep = {}   # `--batch 8` alone is no sweep, and its bar still says it is batched
+    assert "onnxruntime-fp32 b=8" in {b.label.split(" · ")[1] for b in fps_bars([run], [])}
     fig = report_charts([run], [])["fps_linear"]
     assert "images per second" in fig.axes[0].get_xlabel()
 
@@ -218,3 +220,7 @@ def test_a_run_timed_two_ways_names_each_method_with_its_targets():
     assert (f"Latency: litert-int8: {run.results[0].latency_method}; "
             f"openvino-int8: from handing the inference to a free request to its completion.") in text
     assert f"fps: {run.results[0].fps_method}." in text   # one method: said once, without targets
+    # a target that did not run was timed no way: it is not named beside a method
+    run.results[1].status, run.results[1].latency_ms, run.results[1].fps = "unavailable", None, None
+    text = unescape(" ".join(build_report([run], []).split()))
+    assert f"Latency: {run.results[0].latency_method}." in text and "openvino-int8: from handing" not in text

@@ -59,7 +59,7 @@ class BenchOptions:
         "--power-w", min=0.001, max=10_000.0,
         help="Rated power in W for the rated meter, the article's method (e.g. 2.5 for a Coral).")] = None
     store: Annotated[Optional[str], typer.Option(
-        "--store", help="Results store: SQLite file or SQLAlchemy URL (default: user data dir).")] = None
+        "--store", help="Results store: SQLite file or SQLAlchemy URL (default: $EDGEBENCH_STORE, else results.db in $EDGEBENCH_DATA_DIR or the user data dir).")] = None
     save: Annotated[bool, typer.Option(
         "--save/--no-save", help="Save each run in the results store as it finishes.")] = True
 

@@ -14,7 +14,7 @@ from edgebench.results.run_ids import RUN_ID_HELP, RUN_IDS_HELP
 app = typer.Typer(help="Stored results: list, show, export, import, delete.", no_args_is_help=True)
 
 StoreOption = Annotated[Optional[str], typer.Option(
-    "--store", help="SQLite file or SQLAlchemy URL (default: the user data dir, or $EDGEBENCH_STORE).")]
+    "--store", help="SQLite file or SQLAlchemy URL (default: $EDGEBENCH_STORE, else results.db in $EDGEBENCH_DATA_DIR or the user data dir).")]
 
 
 def say(message: str) -> None:

@@ -14,7 +14,7 @@ _COMMON_METHODS = ("load: loading and compiling the model; first: its first infe
                    "outside the timed loop. Every figure is measured.")
 METHODS = ("version: the runtime's; median/p90/p99: per-inference latency (p90: MLPerf's single-stream figure), perf_counter around set_input+invoke+output; "
            "fps: timed runs / elapsed wall-clock s (the article's method); " + _COMMON_METHODS)
-OFFLINE_METHODS = ("version: the runtime's; median/p90/p99: per-inference latency (p90: MLPerf's single-stream figure), perf_counter from handing an inference "
+OFFLINE_METHODS = ("version: the runtime's; median/p90/p99: per-inference latency (queueing included), perf_counter from handing an inference "
                    "over (to a free request of the runtime's queue, or to a session's frame loop) to its completion; "
                    "fps: all inferences / wall-clock s of the timed loop; in flight: inferences kept going at once; "
                    + _COMMON_METHODS)

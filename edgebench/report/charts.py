@@ -71,8 +71,9 @@ def run_label(run: RunResult, names: dict[str, str] | None = None) -> str:
 def target_label(run: RunResult, result: TargetResult, names: dict[str, str]) -> str:
     """'mobilenet_v2 · openvino-int8 t=2 · Intel Xeon', with 'offline, 2 requests' for an offline
     result: its figure is several inferences at once and must not read as a single-stream one."""
+    batch = f" b={result.batch}" if result.batch > 1 and "batch" not in result.sweep else ""
     scenario = f" (offline, {in_flight(result)})" if result.scenario == "offline" else ""
-    return f"{model_name(run)} · {sweep_label(result)}{scenario} · {target_hardware(run, result, names)}"
+    return f"{model_name(run)} · {sweep_label(result)}{batch}{scenario} · {target_hardware(run, result, names)}"
 
 
 def images_per_s(result: TargetResult) -> float | None:

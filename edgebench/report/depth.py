@@ -52,7 +52,7 @@ def _value(v: float) -> str:
 LABEL_GAP_PT = 12   # 8-point figures closer than this overlap
 
 
-def _label_points(ax, lines: dict[str, list[tuple[int, float]]], colours: dict[str, str], fig_height_in: float):
+def _label_points(ax, lines: dict[str, list[tuple[int, float]]], colours: dict[str, str]):
     """Every point's figure beside it, so no one has to read it off the axis. Figures of close
     points at one x are pushed apart upwards so that two lines 5% apart stay readable."""
     import math
@@ -61,7 +61,8 @@ def _label_points(ax, lines: dict[str, list[tuple[int, float]]], colours: dict[s
     scale = (lambda v: math.log10(max(v, 1e-12))) if log else (lambda v: v)
     low, high = (scale(v) for v in ax.get_ylim())
     span = (high - low) or 1.0   # a flat axis (every figure the same): nothing to spread by height
-    axes_pt = fig_height_in * 72 * 0.6   # the plot's share of the figure, under title and legend
+    ax.figure.canvas.draw()   # lays out title and legend, so the plot's own height is known
+    axes_pt = ax.get_window_extent().height * 72 / ax.figure.dpi
     by_x: dict[int, list[tuple[float, float, str]]] = {}
     for label, points in lines.items():
         for x, y in points:
@@ -102,10 +103,10 @@ def sweep_chart(runs: list[RunResult], knob: str):
         what += ", log scale"
     else:
         ax.set_ylim(bottom=0, top=max(values) * 1.12)
-    _label_points(ax, lines, colours, fig.get_figheight())
     ax.set_xlabel(f"{knob} (points that did not run are left out: see the table)")
     ax.set_ylabel(what)
     fig.legend(loc="outside lower center", ncols=2, fontsize=8)
+    _label_points(ax, lines, colours)
     return fig
 
 

@@ -74,7 +74,8 @@ def timing_methods(run, field: str) -> str:
     times a runtime's own queue one way and parallel sessions another)."""
     targets: dict[str, list[str]] = {}
     for r in run.results:
-        targets.setdefault(getattr(r, field), []).append(r.target)
+        if r.status == "ok" and r.latency_ms:   # a target that did not run was timed no way
+            targets.setdefault(getattr(r, field), []).append(r.target)
     if len(targets) <= 1:
         return next(iter(targets), "")
     return "; ".join(f"{', '.join(dict.fromkeys(names))}: {method}" for method, names in targets.items())

@@ -49,7 +49,8 @@ class TorchSession(NoArena):
     def close(self) -> None:
         self._module = None
         if self._profiler is not None and self._profiling:
-            self._profiler.__exit__(None, None, None)
+            with drop_native_stderr(KINETO_ANNOUNCEMENTS):
+                self._profiler.__exit__(None, None, None)
 
     profile_method = ("torch.profiler (CPU activities), self time per operator; a TorchScript graph's "
                       "fused ops that the profiler does not record (frozen mode's MKLDNN convolutions) "
@@ -96,7 +97,7 @@ def _unrecorded_graph_ops(module, recorded: set[str]) -> dict[str, str]:
         return {}
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])
     more = f", {len(ranked) - 3} more kinds" if len(ranked) > 3 else ""
-    return {"forward": ", ".join(f"{kind} x{n}" for kind, n in ranked[:3]) + more}
+    return {"forward": ", ".join(f"{kind} ({n} nodes)" for kind, n in ranked[:3]) + more}
 
 
 def _graph_node_name(key: str, unrecorded: dict[str, str]) -> str:
