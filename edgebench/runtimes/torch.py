@@ -68,11 +68,9 @@ class TorchSession(NoArena):
         with drop_native_stderr(KINETO_ANNOUNCEMENTS):
             self._profiler.__exit__(None, None, None)
         self._profiling = False
-        recorded = {e.key for e in self._profiler.key_averages()}
-        unrecorded = _unrecorded_graph_ops(self._module, recorded)
-        return [OpTime(_graph_node_name(e.key, unrecorded), TORCHSCRIPT_GRAPH if e.key in unrecorded else e.key,
-                       e.self_cpu_time_total / 1000.0, e.count)
-                for e in self._profiler.key_averages() if e.self_cpu_time_total > 0]
+        events = self._profiler.key_averages()
+        hidden = _unrecorded_graph_ops(self._module, {e.key for e in events})
+        return [_op_time(e, hidden) for e in events if e.self_cpu_time_total > 0]
 
 
 KINETO_ANNOUNCEMENTS = ("USDT:",)   # torch 2.13's profiler start/stop lines, written from C++
@@ -81,28 +79,30 @@ _GRAPH_PLUMBING = ("prim::Constant", "prim::ListConstruct", "prim::TupleConstruc
                    "prim::ConstantMKLDNNTensor", "prim::BroadcastMKLDNNTensors")
 
 
-def _unrecorded_graph_ops(module, recorded: set[str]) -> dict[str, str]:
-    """For a TorchScript module: 'forward' -> 'prim::mkldnn_convolution x52, ...', the graph's
-    ops that ran without a profiler event of their own. Their time is the self time of the
-    graph's 'forward' event; without their names it reads as one opaque op."""
+def _unrecorded_graph_ops(module, recorded: set[str]) -> str | None:
+    """For a TorchScript module, 'prim::mkldnn_convolution (52 nodes), ...': the graph's ops that
+    ran without a profiler event of their own. Their time is the self time of the graph's
+    'forward' event; without their names it reads as one opaque op."""
+    from collections import Counter
+
     graph = getattr(module, "graph", None)
     if graph is None or "forward" not in recorded:
-        return {}
-    counts: dict[str, int] = {}
-    for node in graph.nodes():
-        kind = node.kind()
-        if kind not in recorded and kind not in _GRAPH_PLUMBING:
-            counts[kind] = counts.get(kind, 0) + 1
-    if not counts:
-        return {}
-    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+        return None
+    counts = Counter(node.kind() for node in graph.nodes())
+    ranked = [(kind, n) for kind, n in counts.most_common() if kind not in recorded and kind not in _GRAPH_PLUMBING]
+    if not ranked:
+        return None
     more = f", {len(ranked) - 3} more kinds" if len(ranked) > 3 else ""
-    return {"forward": ", ".join(f"{kind} ({n} nodes)" for kind, n in ranked[:3]) + more}
+    return ", ".join(f"{kind} ({n} nodes)" for kind, n in ranked[:3]) + more
 
 
-def _graph_node_name(key: str, unrecorded: dict[str, str]) -> str:
-    # "among them": an unrecorded op may still call a recorded one (MKLDNNHardTanh_ -> aten::clamp)
-    return f"forward, ops without an event of their own among them: {unrecorded[key]}" if key in unrecorded else key
+def _op_time(event, hidden: str | None) -> OpTime:
+    ms = event.self_cpu_time_total / 1000.0
+    if event.key == "forward" and hidden:
+        # "among them": an unrecorded op may still call a recorded one (MKLDNNHardTanh_ -> aten::clamp)
+        return OpTime(f"forward, ops without an event of their own among them: {hidden}", TORCHSCRIPT_GRAPH,
+                      ms, event.count)
+    return OpTime(event.key, event.key, ms, event.count)
 
 
 class CudaSession:
