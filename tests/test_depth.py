@@ -65,7 +65,9 @@ def test_an_n_second_run_has_n_one_second_windows():
     m = measure(session, x, dataclasses.replace(sustained(3.0), settle_s=0.0), sampler=lambda: {"cpu_mhz": None})
     ends = [w["t_s"] for w in m.windows]
     assert len(ends) == 3, ends
-    assert all(k + 1 <= t < k + 1.5 for k, t in enumerate(ends))
+    # each window closes at the first inference past its grid point, before the next one (a stall
+    # of the 2-core CI machine can delay that inference by more than half a second)
+    assert all(k + 1 <= t < k + 2 for k, t in enumerate(ends)), ends
     assert sum(w["inferences"] for w in m.windows) == m.runs
 
 
