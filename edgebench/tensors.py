@@ -53,3 +53,19 @@ def image_layout(shape: tuple[int, ...]) -> str | None:
     if shape[1] in (1, 3):
         return "NCHW"
     return None
+
+
+def as_tuple(value) -> tuple:
+    """A session's output() (one array, or a tuple of arrays for a model with several outputs)
+    as a tuple of arrays."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def dequantized(array, spec: TensorSpec):
+    """An output as float64 real values: integer tensors with quantization are mapped back."""
+    import numpy as np
+
+    y = np.asarray(array, dtype=np.float64)
+    if spec.quantization is not None and np.dtype(spec.dtype).kind in "iu":
+        y = spec.quantization.scale * (y - spec.quantization.zero_point)
+    return y

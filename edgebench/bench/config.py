@@ -44,6 +44,12 @@ class RunConfig:
     # once (default: the CPU's cores), each with `threads` threads (default 1), for images/s.
     scenario: str = "single-stream"
     streams: int | None = None
+    # What the model does: "auto" (the zoo entry's or hub card's, else inferred from the file's
+    # tensors) or a name in edgebench.tasks.TASKS. labels: a file naming its classes.
+    task: str = "auto"
+    labels: Path | None = None
+    # Shapes for inputs with open dimensions: ((input name or "" for the first, shape), ...).
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         from edgebench.runtimes.base import TARGETS
@@ -78,6 +84,10 @@ class RunConfig:
         if self.meter == "rated" and self.power_w is None:
             raise UserError("the rated meter needs --power-w (the device's rated power in W)")
         _check_settings(self.runtime_settings)
+        from edgebench.tasks import TASK_CHOICES
+
+        check_choice("task", self.task, TASK_CHOICES)
+        _check_shapes(self.input_shapes)
 
     @property
     def explicit_targets(self) -> bool:
@@ -99,6 +109,19 @@ def _check_int(name: str, value, high: int, optional: bool = False) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
         raise UserError(f"{name} must be an integer from 1 to {high}, got {value!r}")
+
+
+MAX_DIM = 1 << 20
+
+
+def _check_shapes(shapes) -> None:
+    if not isinstance(shapes, tuple):
+        raise UserError(f"input shapes must be a tuple of (name, shape), got {shapes!r}")
+    for entry in shapes:
+        if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+                and isinstance(entry[1], tuple) and 1 <= len(entry[1]) <= 8
+                and all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= MAX_DIM for d in entry[1])):
+            raise UserError(f"input shape {entry!r}: a name and 1-8 dimensions from 1 to {MAX_DIM}")
 
 
 def _check_settings(settings: Mapping[str, Mapping[str, str]]) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol as TypingProtocol
 
@@ -22,7 +23,7 @@ from edgebench.bench.plan import Attempt, Plan, PlannedTarget, attempt, make_pla
 from edgebench.bench.sustained import device_sampler, summarize
 from edgebench.errors import Terminated
 from edgebench.protocol import Protocol
-from edgebench.results.schema import ReferencePrediction, RunResult, SkippedTarget, TargetResult
+from edgebench.results.schema import Prediction, ReferencePrediction, RunResult, SkippedTarget, TargetResult
 
 
 class RunEvents(TypingProtocol):
@@ -73,17 +74,68 @@ class Photo:
         self.decode_ms = (time.perf_counter() - started) * 1e3
         self._tensors: dict = {}
 
-    def frame(self, prep, spec) -> tuple[np.ndarray, float]:
-        """The session's input for this photo, and the ms spent decoding and preprocessing it."""
-        from edgebench.models.images import to_float_nchw, to_input
+    def frame(self, prep, spec, geometry: str = "crop") -> tuple[np.ndarray, float]:
+        """The session's input for this photo, and the ms spent decoding and preprocessing it.
+        geometry: "crop" (shorter side resized, centre-cropped) or "stretch" (the whole photo)."""
+        from edgebench.models.images import stretch_float_nchw, to_float_nchw, to_input
 
-        if prep not in self._tensors:
+        key = (prep, geometry, spec.image_size if geometry == "stretch" else None)
+        if key not in self._tensors:
             started = time.perf_counter()
-            self._tensors[prep] = (to_float_nchw(self.pil, prep), (time.perf_counter() - started) * 1e3)
-        x, normalise_ms = self._tensors[prep]
+            x = stretch_float_nchw(self.pil, prep, spec.image_size) if geometry == "stretch" \
+                else to_float_nchw(self.pil, prep)
+            self._tensors[key] = (x, (time.perf_counter() - started) * 1e3)
+        x, normalise_ms = self._tensors[key]
         started = time.perf_counter()
         x = to_input(np.repeat(x, spec.shape[0], axis=0) if spec.shape[0] > 1 else x, spec)
         return x, self.decode_ms + normalise_ms + (time.perf_counter() - started) * 1e3
+
+
+@dataclass(frozen=True)
+class Fed:
+    """A session's inputs for one run, built before timing, with how the image was prepared."""
+
+    x: object                          # one array, or a tuple for several inputs
+    preprocess_ms: float
+    preprocessing: object | None       # models.zoo.Preprocessing of the image input, if any
+    why: str
+
+
+def feed_inputs(plan: Plan, session, photo: Photo) -> Fed:
+    """What the run's task feeds this session: the photo, prepared as the source says, into its
+    image input; the task's own tensors elsewhere."""
+    task = plan.task.task
+    if not task.uses_image:
+        started = time.perf_counter()
+        x = task.inputs(session.input_specs, None)
+        return Fed(x, (time.perf_counter() - started) * 1e3, None,
+                   "seeded random tensors in each input's dtype and range, the same on every target")
+    chosen = {}
+
+    def image_for(spec):
+        prep, why = plan.source.preprocessing(spec, plan.config.preprocess)
+        x, ms = photo.frame(prep, spec, task.geometry)
+        chosen.update(prep=prep, why=why, ms=ms)
+        return x
+
+    x = task.inputs(session.input_specs, image_for)
+    return Fed(x, chosen.get("ms", 0.0), chosen.get("prep"), chosen.get("why", ""))
+
+
+def decode(plan: Plan, session, output, photo: Photo):
+    """The task's answer from one inference's outputs (the first item of a batch)."""
+    from edgebench.tasks.base import Context
+    from edgebench.tasks.inputs import image_input
+    from edgebench.tensors import as_tuple
+
+    specs = session.input_specs
+    index = image_input(specs)
+    batch = specs[0].shape[0] if specs and specs[0].shape else 1
+    outputs = tuple(y[:1] if batch > 1 and np.ndim(y) and np.shape(y)[0] == batch else y for y in as_tuple(output))
+    context = Context(plan.labels_for(session.output_specs),
+                      specs[index].image_size if index is not None else None,
+                      photo.pil.size if photo is not None else None)
+    return plan.task.task.decode(outputs, session.output_specs, context), context.labels.source
 
 
 def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
@@ -105,9 +157,10 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     if recorder is not None:
         recorder.begin_run(run_result)
     interrupted = None
+    answers: dict = {}   # id(TargetResult) -> the task's answer, for agreement
     try:
-        _time_targets(plan, photo, events, recorder, run_result)
-        _settle_reference(plan, photo, run_result)
+        _time_targets(plan, photo, events, recorder, run_result, answers)
+        _settle_reference(plan, photo, run_result, answers)
     except KeyboardInterrupt as exc:  # what finished is already recorded
         run_result.status, run_result.error, interrupted = "interrupted", _interruption(exc), exc
     except BaseException as exc:
@@ -137,6 +190,7 @@ def _new_run(plan: Plan, photo: Photo) -> RunResult:
         run_id=uuid.uuid4().hex,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         edgebench_version=__version__, device=device_info(), model=plan.source.describe(),
+        task=plan.task.name, task_why=plan.task.why,
         image={"path": str(photo.path), "sha256": sha256_of(photo.path), "size": list(photo.pil.size)},
         harness_overhead=harness_overhead(),
         skipped=[SkippedTarget(target=s.target, reason=s.reason) for s in plan.skipped],
@@ -144,16 +198,19 @@ def _new_run(plan: Plan, photo: Photo) -> RunResult:
 
 
 def _time_targets(plan: Plan, photo: Photo, events: RunEvents, recorder: Recorder | None,
-                  run_result: RunResult) -> None:
+                  run_result: RunResult, answers: dict) -> None:
     """Time each planned target in turn; an interruption records the target it stopped, then
     goes on up."""
     for position, planned in enumerate(plan.targets):
         interrupted = None
         try:
-            outcome = attempt(planned, lambda session: _measure(session, planned, plan, photo, events))
+            outcome = attempt(planned, lambda session: _measure(session, planned, plan, photo, events),
+                              plan.task.task)
         except KeyboardInterrupt as exc:
             outcome, interrupted = Attempt(status="interrupted", error=_interruption(exc)), exc
         result = target_result(planned, plan.source.name, plan.config.protocol, outcome)
+        if outcome.value is not None:
+            answers[id(result)] = outcome.value.answer
         run_result.results.append(result)
         if recorder is not None:
             recorder.add_target(run_result.run_id, position, result)
@@ -165,8 +222,7 @@ def _time_targets(plan: Plan, photo: Photo, events: RunEvents, recorder: Recorde
 def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: RunEvents) -> Measured:
     from edgebench.bench.runner import measure
 
-    prep, why = plan.source.preprocessing(session.input_spec, plan.config.preprocess)
-    x, preprocess_ms = photo.frame(prep, session.input_spec)
+    fed = feed_inputs(plan, session, photo)
     meter = plan.meters.get(planned.target.device)
     protocol, window = _protocol_for(plan.config.protocol, meter)
     name = planned.name
@@ -174,11 +230,12 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
     progress = lambda done, total: events.target_progress(name, done, total)  # noqa: E731
     streams = 1
     if plan.config.scenario == "offline":
-        m, streams = _measure_offline(session, planned, x, protocol, progress, meter, plan.config.streams)
+        m, streams = _measure_offline(session, planned, fed.x, protocol, progress, meter, plan.config.streams,
+                                      plan.task.task)
     else:
         sampler = device_sampler() if protocol.window_s else None
-        m = measure(session, x, protocol, progress, meter, sampler)
-    predictions, label_set = _predict(plan, m.output[:1], session.output_spec)
+        m = measure(session, fed.x, protocol, progress, meter, sampler)
+    answer, label_set = decode(plan, session, m.output, photo)
     energy = None
     if m.energy:
         from edgebench.meters.base import energy_from
@@ -189,13 +246,13 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
         from edgebench.hardware import board
 
         sustained = summarize(m.windows, protocol.window_s, board())   # flags as the loop ended
-    return Measured(m, protocol, session.input_spec, prep, why, preprocess_ms, predictions, label_set,
-                    energy, meter.name if meter is not None else None, window, sustained,
-                    plan.config.scenario, streams)
+    return Measured(m, protocol, session.input_specs, fed.preprocessing, fed.why, fed.preprocess_ms,
+                    answer, plan.task.task, label_set, energy, meter.name if meter is not None else None,
+                    window, sustained, plan.config.scenario, streams)
 
 
 def _measure_offline(session, planned: PlannedTarget, x, protocol: Protocol, progress, meter,
-                     streams: int | None):
+                     streams: int | None, task=None):
     """Offline: in the runtime's own throughput mode where its session has one (it keeps its own
     requests in flight), else `streams` sessions of this target at once (the first is the one
     loaded), each in a thread of edgebench's."""
@@ -211,7 +268,7 @@ def _measure_offline(session, planned: PlannedTarget, x, protocol: Protocol, pro
     extra = []
     try:
         for _ in range(count - 1):
-            extra.append(open_session(planned))
+            extra.append(open_session(planned, task))
         return measure_offline([session, *extra], x, protocol, progress, meter), count
     finally:
         for s in extra:
@@ -226,45 +283,48 @@ def _protocol_for(protocol: Protocol, meter) -> tuple[Protocol, float | None]:
     return protocol, None
 
 
-def _predict(plan: Plan, output: np.ndarray, output_spec):
-    from edgebench.bench.agreement import scores, top_k
-
-    probabilities = scores(output, output_spec)  # first image of a batch
-    labels, label_set = plan.source.labels(probabilities.size)
-    return top_k(probabilities, labels), label_set
-
-
-def _settle_reference(plan: Plan, photo: Photo, run_result: RunResult) -> None:
-    """The float prediction every target is checked against: the best timed float target, else
+def _settle_reference(plan: Plan, photo: Photo, run_result: RunResult, answers: dict) -> None:
+    """The float answer every target is checked against: the best timed float target's, else
     one untimed inference of the best float target that was not selected."""
     from edgebench.bench.agreement import mark_agreement, timed_reference
 
+    task = plan.task.task
     timed = timed_reference(run_result.results, plan.source.native_format)
+    reference_answer = None
     if timed is not None:
-        run_result.reference = ReferencePrediction(target=timed.target, top1=timed.top1,
-                                                   top5=timed.top5, timed=True)
+        reference_answer = answers.get(id(timed))
+        run_result.reference = _reference_record(task, timed.target, reference_answer, True)
     else:
-        run_result.reference = _untimed_reference(plan, photo)
+        found = _untimed_reference(plan, photo)
+        if found is not None:
+            run_result.reference = _reference_record(task, found[0], found[1], False)
+            reference_answer = found[1]
     reference = run_result.reference
     run_result.reference_target = reference.target if reference else None
-    mark_agreement(run_result.results, reference.top1 if reference else None,
+    run_result.agreement_rule = task.threshold_text
+    mark_agreement(run_result.results, answers, task, reference_answer,
                    reference.target if reference and reference.timed else None)
 
 
-def _untimed_reference(plan: Plan, photo: Photo) -> ReferencePrediction | None:
+def _reference_record(task, target: str, answer, timed: bool) -> ReferencePrediction:
+    record = answer.record()
+    top5 = [Prediction(**r) for r in record.get("top5", [])]
+    return ReferencePrediction(target=target, top1=top5[0] if top5 else None, top5=top5, timed=timed,
+                               task=task.name, answer=record, summary=task.summary(answer))
+
+
+def _untimed_reference(plan: Plan, photo: Photo):
     def predict(session):
-        prep, _ = plan.source.preprocessing(session.input_spec, plan.config.preprocess)
-        x, _ = photo.frame(prep, session.input_spec)
-        session.set_input(x)
+        fed = feed_inputs(plan, session, photo)
+        session.set_input(fed.x)
         session.invoke()
-        return _predict(plan, session.output()[:1], session.output_spec)[0]
+        return decode(plan, session, session.output(), photo)[0]
 
     for candidate in plan.reference_candidates():
         prepare(candidate, plan.source)
-        outcome = attempt(candidate, predict)
+        outcome = attempt(candidate, predict, plan.task.task)
         if outcome.value is not None:
-            return ReferencePrediction(target=candidate.name, top1=outcome.value[0],
-                                       top5=outcome.value, timed=False)
+            return candidate.name, outcome.value
     return None
 
 

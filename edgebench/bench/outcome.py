@@ -22,11 +22,12 @@ class Measured:
 
     measurement: Measurement
     protocol: Protocol              # as run: a meter may have lengthened the timed loop
-    input_spec: TensorSpec
-    preprocessing: Preprocessing
+    input_specs: tuple[TensorSpec, ...]
+    preprocessing: Preprocessing | None   # of the image input; None when no photo was fed
     preprocessing_why: str
     preprocess_ms: float
-    predictions: list[Prediction]
+    answer: object                  # the task's decoded answer (edgebench.tasks.base.Answer)
+    task: object                    # the task that decoded it
     label_set: str
     energy: Energy | None = None
     meter: str | None = None
@@ -59,15 +60,18 @@ def _measured_fields(d: Measured) -> dict:
     from edgebench.bench.stats import latency_stats
 
     m = d.measurement
-    batch = d.input_spec.shape[0]
+    first = d.input_specs[0] if d.input_specs else None
+    batch = first.shape[0] if first is not None and first.shape else 1
     # How energy was taken belongs with the settings the figures were measured under.
     options = {"meter": d.meter} if d.meter else {}
     if d.energy_window_s:
         options["energy_window_s"] = d.energy_window_s
     return dict(options=options,
         protocol=ProtocolInfo.of(d.protocol),
-        input=_input(d.input_spec), preprocess_ms=round(d.preprocess_ms, 3),
-        preprocessing={**dataclasses.asdict(d.preprocessing), "why": d.preprocessing_why},
+        input=_input(first) if first is not None else None,
+        inputs=[_input(spec) for spec in d.input_specs], preprocess_ms=round(d.preprocess_ms, 3),
+        preprocessing=({**dataclasses.asdict(d.preprocessing), "why": d.preprocessing_why}
+                       if d.preprocessing is not None else {"name": "none", "why": d.preprocessing_why}),
         labels=d.label_set,
         first_inference_ms=round(m.first_inference_ms, 3) if m.first_inference_ms is not None else None,
         latency_ms=latency_stats(m.samples_ms, [float(np.median(r)) / 1e6 for r in m.repetitions]),
@@ -76,7 +80,16 @@ def _measured_fields(d: Measured) -> dict:
         fps=m.fps, batch=batch, images_per_s=m.fps * batch, elapsed_s=m.total_elapsed_s,
         samples_ms=[round(float(v), 6) for v in m.samples_ms], energy=d.energy, sustained=d.sustained,
         scenario=d.scenario, streams=d.streams, offline_mode=m.offline_mode,
-        top1=d.predictions[0], top5=d.predictions)
+        **_answer_fields(d))
+
+
+def _answer_fields(d: Measured) -> dict:
+    """The task's answer as results keep it; a classifier's top-5 also in top1/top5, where
+    results of every schema version have it."""
+    record = d.answer.record()
+    top5 = [Prediction(**r) for r in record.get("top5", [])]
+    return dict(task=d.task.name, answer=record, summary=d.task.summary(d.answer),
+                top1=top5[0] if top5 else None, top5=top5)
 
 
 def _artifact(planned: PlannedTarget) -> dict | None:
@@ -89,5 +102,5 @@ def _artifact(planned: PlannedTarget) -> dict | None:
 
 def _input(spec: TensorSpec) -> dict:
     q = spec.quantization
-    return {"shape": list(spec.shape), "layout": spec.layout, "dtype": spec.dtype,
+    return {"name": spec.name, "shape": list(spec.shape), "layout": spec.layout, "dtype": spec.dtype,
             "quantization": None if q is None else {"scale": q.scale, "zero_point": q.zero_point}}

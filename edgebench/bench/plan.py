@@ -54,6 +54,16 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class TaskChoice:
+    """The run's task, why it was chosen (said on screen), and the user's class names."""
+
+    task: object                 # an edgebench.tasks.base.Task
+    name: str
+    why: str
+    labels: object | None = None  # edgebench.tasks.base.Labels from --labels
+
+
 @dataclass
 class Plan:
     config: RunConfig
@@ -61,6 +71,11 @@ class Plan:
     targets: list[PlannedTarget]
     skipped: list[Skipped] = field(default_factory=list)
     meters: dict[str, object] = field(default_factory=dict)   # device -> meter (or None)
+    task: TaskChoice | None = None
+
+    def labels_for(self, output_specs) -> object:
+        """The class names a session's outputs are read with (edgebench.tasks.base.Labels)."""
+        return class_names(self.task, self.source, output_specs)
 
     def reference_candidates(self) -> list[PlannedTarget]:
         """Float targets not in the plan that could give the reference prediction, best first
@@ -81,11 +96,12 @@ def make_plan(config: RunConfig, on_step: Callable[[str], None] | None = None,
     """Open the model source (unless given), choose targets and options, select meters, then
     prepare every artifact: conversions never run between one target's measurement and the next."""
     source = source or open_source(config.model, config.allow_download, on_step)
+    task = choose_task(config, source)
     # Registry order whatever order they were named in: it puts targets whose runtime leaves
     # threads behind (Keras on JAX) after every other target.
     named = set(config.targets or TARGETS)
     chosen = [target for name, target in TARGETS.items() if name in named]
-    plan = Plan(config, source, [])
+    plan = Plan(config, source, [], task=task)
     for target in chosen:
         for threads, batch in config.sweep_points():
             planned = _plan_one(target, config, source, config.explicit_targets, threads, batch)
@@ -129,7 +145,8 @@ def _plan_one(target: TargetDef, config: RunConfig, source: ModelSource, explici
         try:
             options = runtime.options_type.build(
                 target.runtime, config.runtime_settings.get(target.runtime, {}),
-                device=target.device, precision=target.precision, batch=batch, **offline)
+                device=target.device, precision=target.precision, batch=batch,
+                input_shapes=config.input_shapes, **offline)
         except UserError as exc:
             if explicit:
                 raise UserError(f"{target.name}: {exc}") from None
@@ -188,33 +205,71 @@ def prepare(planned: PlannedTarget, source: ModelSource) -> None:
         planned.status, planned.error = "failed", describe_error(exc)
 
 
-MIN_IMAGE_SIDE = 8   # below this an "image" input is a dynamic size the runtime reported as 1
+def open_session(planned: PlannedTarget, task=None) -> Session:
+    """Load the planned target's artifact with its options, and check that the task (image
+    classification unless given) can feed and read it, before anything is timed."""
+    from edgebench.tasks import get_task
 
-
-def open_session(planned: PlannedTarget) -> Session:
-    """Load the planned target's artifact with its options. Only image classifiers are run:
-    the contract is checked on loading, before anything is timed."""
+    task = task or get_task("classification")
     session = planned.runtime.load(planned.artifact, planned.options)
-    problem = classifier_problem(session.input_spec, session.output_spec)
+    problem = task.problem(session.input_specs, session.output_specs)
     if problem is not None:
         session.close()
-        raise TargetUnavailable(problem)
+        raise TargetUnavailable(f"{problem} (read as {task.name})")
     return session
 
 
-def classifier_problem(input_spec, output_spec) -> str | None:
-    """Why a model is not an image classifier edgebench can feed and read, or None."""
-    if input_spec.layout is None:
-        return f"input {input_spec.name} {list(input_spec.shape)} ({input_spec.dtype}) is not an image tensor"
-    height, width = input_spec.image_size
-    if min(height, width) < MIN_IMAGE_SIDE:
-        return (f"input {input_spec.name} {list(input_spec.shape)} has a dynamic or tiny height/width: "
-                "export the model with a fixed input size (e.g. 224x224)")
-    classes = [d for d in output_spec.shape[1:] if d != 1] if len(output_spec.shape) > 1 else list(output_spec.shape)
-    if len(classes) != 1 or classes[0] < 2:
-        return (f"output {output_spec.name} {list(output_spec.shape)} is not a vector of class scores: "
-                "edgebench times image classifiers")
-    return None
+def choose_task(config: RunConfig, source: ModelSource) -> TaskChoice:
+    """--task, else the task the source names, else the one its file's tensors say; a task
+    that cannot read the file is one line before anything is prepared."""
+    from edgebench.tasks import get_task, infer_task, task_key
+    from edgebench.tasks.labels import read_labels
+
+    labels = read_labels(config.labels) if config.labels is not None else None
+    declared = task_key(source.declared_task)
+    if config.task != "auto":
+        if declared is not None and declared != config.task:
+            raise UserError(f"--task {config.task}: {source.name} is a {declared} model (its "
+                            f"{source.describe().get('source', 'card')} entry says so)")
+        name, why = config.task, "chosen with --task"
+    elif declared is not None:
+        name, why = declared, f"named by the model's {source.describe().get('source', 'card')} entry"
+    elif source.tensors is not None:
+        counts = (1000, 1001) + ((len(labels.names),) if labels is not None else ())
+        inferred = infer_task(*source.tensors, label_counts=counts)
+        name, why = inferred.task, inferred.reason
+    else:
+        name, why = "classification", "the model says nothing else"
+    task = get_task(name)
+    if source.tensors is not None and (problem := task.problem(*source.tensors)) is not None:
+        raise UserError(f"{source.name} cannot be read as {name}: {problem}")
+    choice = TaskChoice(task, name, why, labels)
+    if source.tensors is not None and labels is not None:
+        class_names(choice, source, source.tensors[1])   # a label count that cannot fit: one line now
+    return choice
+
+
+def class_names(choice: TaskChoice | None, source: ModelSource, output_specs):
+    """Names for a session's classes: --labels, else the source's own (a zoo entry's, a card's),
+    else a set built in for the task (ImageNet, COCO, PASCAL VOC), else none."""
+    from edgebench.tasks.base import Labels
+    from edgebench.tasks.classification import class_count
+    from edgebench.tasks.labels import builtin_labels
+
+    name = choice.name if choice is not None else "classification"
+    width = class_count(output_specs[0]) if name == "classification" and output_specs else None
+    if choice is not None and choice.labels is not None:
+        if width is not None and width != len(choice.labels.names):
+            raise UserError(f"the labels file names {len(choice.labels.names)} classes; "
+                            f"{source.name}'s output has {width}")
+        return choice.labels
+    if width is not None:
+        names, label_set = source.labels(width)
+        return Labels(tuple(names), label_set)
+    own = source.own_labels()
+    if own:
+        return Labels(tuple(own), f"{source.name}'s own {len(own)} classes")
+    return builtin_labels(name, None) or Labels()
 
 
 @dataclass
@@ -229,8 +284,9 @@ class Attempt(Generic[T]):
     memory: dict | None = None     # MemoryUse fields
 
 
-def attempt(planned: PlannedTarget, work: Callable[[Session], T]) -> Attempt[T]:
-    """Open the session, call work(session), close it. One target's failure never stops the
+def attempt(planned: PlannedTarget, work: Callable[[Session], T], task=None) -> Attempt[T]:
+    """Open the session (checked against the task, image classification unless given), call
+    work(session), close it. One target's failure never stops the
     others: TargetUnavailable -> unavailable, other errors -> failed, each with the reason.
     UserError and KeyboardInterrupt pass through."""
     if not planned.runnable:
@@ -241,7 +297,7 @@ def attempt(planned: PlannedTarget, work: Callable[[Session], T]) -> Attempt[T]:
     try:
         before = memory.reset()
         started = time.perf_counter()
-        session = open_session(planned)
+        session = open_session(planned, task)
         outcome.load_s = round(time.perf_counter() - started, 3)
         load_peak, after_load = memory.peak_bytes(), memory.reset()
         outcome.settings = dict(session.settings)

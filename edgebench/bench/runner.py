@@ -29,7 +29,7 @@ class Measurement:
 
     repetitions: list[np.ndarray]   # per repetition: per-inference latency in ns
     elapsed_s: list[float]          # per repetition: wall clock of its timed loop
-    output: np.ndarray              # what the last timed inference returned
+    output: object                  # what the last timed inference returned (an array, or a tuple)
     energy: list | None = None      # per repetition: an EnergyReading, when a meter ran
     first_inference_ms: float | None = None   # the session's very first call (cold caches, JIT)
     windows: list[dict] | None = None          # per protocol.window_s: t_s, inferences, sample
@@ -88,7 +88,7 @@ def measure(session: Session, x: np.ndarray, protocol: Protocol,
         on_progress(loop.completed, loop.completed)
     if first_ns is None:  # no warm-up: the first timed inference was the session's first call
         first_ns = int(repetitions[0][0])
-    return Measurement(repetitions, elapsed, np.array(loop.y, copy=True), energy if meter else None,
+    return Measurement(repetitions, elapsed, owned(loop.y), energy if meter else None,
                        first_ns / 1e6, loop.windows if protocol.window_s else None)
 
 
@@ -270,8 +270,16 @@ def measure_async(session: AsyncSession, x: np.ndarray, protocol: Protocol,
                        offline_mode="runtime")
 
 
+def owned(output):
+    """A copy the caller owns of what output() returned (one array, or a tuple of them):
+    runtimes reuse their output buffers."""
+    if isinstance(output, tuple):
+        return tuple(np.array(y, copy=True) for y in output)
+    return np.array(output, copy=True)
+
+
 def _predict_once(session: Session, x: np.ndarray) -> np.ndarray:
     """One frame outside every timed loop: the prediction an offline run reports."""
     session.set_input(x)
     session.invoke()
-    return np.array(session.output(), copy=True)
+    return owned(session.output())

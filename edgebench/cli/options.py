@@ -10,6 +10,7 @@ import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 import typer
@@ -17,6 +18,7 @@ import typer
 from edgebench.bench.config import METER_CHOICES, PREPROCESS_CHOICES
 from edgebench.protocol import PROTOCOLS, Protocol
 from edgebench.runtimes.options import CUDA_INPUTS, MAX_BATCH, MAX_THREADS, TORCH_MODES
+from edgebench.tasks import TASK_CHOICES
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,16 @@ class BenchOptions:
                         "(runtimes that batch: torch, OpenVINO); a list such as 1,8,32 sweeps them.")] = "1"
     preprocess: Annotated[Literal[PREPROCESS_CHOICES], typer.Option(
         "--preprocess", help="Normalisation for your own model (auto reads a quantized input's range).")] = "auto"
+    task: Annotated[Literal[TASK_CHOICES], typer.Option(
+        "--task", help="What the model does: auto (its zoo entry or hub card, else inferred from the file's "
+                       "outputs, said on screen), classification, detection, segmentation, pose, embedding, "
+                       "or generic (seeded random inputs, raw outputs compared).")] = "auto"
+    labels: Annotated[Optional[Path], typer.Option(
+        "--labels", help="Class names: one per line (a blank line ends the list), or JSON (a list, or "
+                         "index -> name). ImageNet, COCO and PASCAL VOC are built in.")] = None
+    input_shape: Annotated[Optional[list[str]], typer.Option(
+        "--input-shape", help="Shape for an input with open dimensions, NAME=1x3x320x320 (repeatable; "
+                              "no NAME= for the first input).")] = None
     torch_mode: Annotated[Literal[TORCH_MODES], typer.Option(
         "--torch-mode", help="torch mode: auto (CPU: frozen TorchScript; CUDA: graph at batch 1, compile "
                              "for batches).")] = "auto"
@@ -77,7 +89,8 @@ class BenchOptions:
             thread_counts=thread_counts if len(thread_counts) > 1 else (),
             batch_sizes=batch_sizes if len(batch_sizes) > 1 else (),
             preprocess=self.preprocess, allow_download=not self.offline, meter=self.meter,
-            power_w=self.power_w,
+            power_w=self.power_w, task=self.task, labels=self.labels,
+            input_shapes=parse_shapes(self.input_shape),
             runtime_settings=runtime_settings(self.torch_mode, self.cuda_input, self.runtime_option))
 
 
@@ -123,6 +136,20 @@ def parse_counts(option: str, text: str | None) -> tuple[int, ...]:
     if not parts or not all(p.isdigit() for p in parts):
         raise UserError(f"{option} takes a whole number or a list such as 1,2,4, got {text!r}")
     return tuple(int(p) for p in parts)
+
+
+def parse_shapes(items: list[str] | None) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """['images=1x3x320x320', '1x3x224x224'] -> (('images', (1, 3, 320, 320)), ('', (1, 3, 224, 224)))."""
+    from edgebench.errors import UserError
+
+    shapes = []
+    for item in items or []:
+        name, sep, dims = item.rpartition("=")
+        parts = dims.lower().split("x")
+        if not parts or not all(p.strip().isdigit() for p in parts) or len(parts) > 8:
+            raise UserError(f"--input-shape takes NAME=1x3x320x320 (whole numbers joined by x), got {item!r}")
+        shapes.append((name.strip() if sep else "", tuple(int(p) for p in parts)))
+    return tuple(shapes)
 
 
 def runtime_settings(torch_mode: str, cuda_input: str, options: list[str] | None) -> dict[str, dict[str, str]]:

@@ -65,7 +65,7 @@ def results_table(result, ranking) -> Table:
     table = Table(title=escape(title), caption=escape(caption + f" Rows: {order} (# 1)."))
     for name, justify in _columns(ok, ranking, energy is not None):
         # Figures never wrap; the label column gives way first.
-        table.add_column(name, justify=justify, no_wrap=name not in ("top-1 label", "target"))
+        table.add_column(name, justify=justify, no_wrap=name not in ("answer", "target"))
     for position, (r, speedup) in enumerate(zip(ok, ranking.speedups), start=1):
         fastest = position == 1 and len(ok) > 1
         table.add_row(str(position), *_row(r, ranking, speedup, energy is not None, rigorous=_rigorous(ok)),
@@ -100,7 +100,7 @@ def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
         columns += [("batch", "right"), ("images/s", "right")]
     if energy:
         columns += [("mJ/inference", "right"), ("avg W", "right")]
-    return columns + [("top-1 label", "left"), ("score", "right"), ("agrees", "left")]
+    return columns + [("answer", "left"), ("agrees", "left")]
 
 
 def _row(r, ranking, speedup, energy: bool, rigorous: bool) -> list[str]:
@@ -122,7 +122,7 @@ def _row(r, ranking, speedup, energy: bool, rigorous: bool) -> list[str]:
     if energy:
         e = r.energy
         row += [f"{e.j_per_inference * 1e3:.2f}", f"{e.avg_power_w:.2f}"] if e else ["-", "-"]
-    return row + [escape(r.top1.label), f"{r.top1.score:.3f}", _agrees(r)]
+    return row + [escape(answer_cell(r)), agreement_cell(r)]
 
 
 def _memory(memory) -> str:
@@ -131,12 +131,24 @@ def _memory(memory) -> str:
     return f"{memory.load_peak_added_mb:.0f}/{memory.run_peak_added_mb:.0f}"
 
 
-def _agrees(r) -> str:
+def answer_cell(r) -> str:
+    """The task's one-line answer ("espresso 0.99", "4 objects: person 0.91, ...")."""
+    if r.summary:
+        return r.summary
+    return f"{r.top1.label} {r.top1.score:.3f}" if r.top1 is not None else "-"
+
+
+def agreement_cell(r) -> str:
+    """'ref', or yes/NO with the task's figure against the reference (a classifier's is its label)."""
     if r.is_reference:
         return "ref"
     if r.agrees_with_reference is None:
         return "-"
-    return "[green]yes[/]" if r.agrees_with_reference else "[bold red]NO[/]"
+    verdict = "[green]yes[/]" if r.agrees_with_reference else "[bold red]NO[/]"
+    a = r.agreement
+    if not a or a.get("metric") == "same top-1 label":
+        return verdict
+    return f"{verdict} {a['value']:.3f}"
 
 
 def _num(value, digits: int) -> str:
@@ -203,14 +215,29 @@ def _print_reference(result) -> None:
         return
     how = ("timed in this run" if ref.timed else
            "one untimed inference, because no float target was selected")
-    console.print(f"reference (float): {escape(ref.target)}, {how}; its top-1: "
-                  f"{escape(ref.top1.label)} ({ref.top1.score:.3f})")
+    console.print(f"reference (float): {escape(ref.target)}, {how}; its answer: {escape(_reference_answer(ref))}")
+    if result.agreement_rule:
+        console.print(f"agreement: {escape(result.agreement_rule)}")
     for r in result.results:
         if r.agrees_with_reference is False:
-            console.print(f"[bold red]warning:[/] {escape(sweep_label(r))} says {escape(r.top1.label)}, the float "
-                          f"reference says {escape(ref.top1.label)}: its {r.precision} model does not give "
-                          "the same answer")
+            figure = _figure(r.agreement)
+            console.print(f"[bold red]warning:[/] {escape(sweep_label(r))} says {escape(answer_cell(r))}, the float "
+                          f"reference says {escape(_reference_answer(ref))}{escape(figure)}: its {r.precision} "
+                          "model does not give the same answer")
     _print_int8_checks(result)
+
+
+def _reference_answer(ref) -> str:
+    if ref.summary:
+        return ref.summary
+    return f"{ref.top1.label} ({ref.top1.score:.3f})" if ref.top1 is not None else "-"
+
+
+def _figure(agreement: dict | None) -> str:
+    """' (F1 of boxes at IoU 0.5 0.500, needs 0.8)' for a task measured by a figure."""
+    if not agreement or agreement.get("metric") == "same top-1 label":
+        return ""
+    return f" ({agreement['metric']} {agreement['value']:.3f}, needs {agreement['threshold']:g})"
 
 
 def _print_int8_checks(result) -> None:
@@ -228,13 +255,16 @@ def _print_int8_checks(result) -> None:
 
 def _print_inferred(result) -> None:
     """For a user's own model (file or hub): what was read from it and assumed."""
+    if result.task and result.task_why and result.model.get("source") != "zoo":
+        console.print(f"task: {escape(result.task)} ({escape(result.task_why)})")
     if result.model.get("source") == "zoo":
         return
     seen = set()
     for r in result.results:
         if r.status != "ok" or not r.input or not r.preprocessing:
             continue
-        line = (f"inferred from {escape(r.target)}: input {escape(_describe_input(r.input))}; "
+        inputs = r.inputs or [r.input]
+        line = (f"inferred from {escape(r.target)}: input {escape('; '.join(_describe_input(i) for i in inputs))}; "
                 f"normalisation {escape(r.preprocessing['name'])} ({escape(r.preprocessing['why'])}); "
                 f"labels: {escape(r.labels or '-')}")
         key = line.partition(": ")[2]
@@ -244,7 +274,8 @@ def _print_inferred(result) -> None:
 
 
 def _describe_input(spec: dict) -> str:
-    text = f"{spec['dtype']} {spec['layout']} {'x'.join(map(str, spec['shape']))}"
+    name = f"{spec['name']} " if len(spec.get("name") or "") < 40 and spec.get("name") else ""
+    text = f"{name}{spec['dtype']} {spec['layout'] or 'non-image'} {'x'.join(map(str, spec['shape']))}"
     q = spec.get("quantization")
     return text + (f", quantized scale {q['scale']:.4g} zero point {q['zero_point']}" if q else "")
 

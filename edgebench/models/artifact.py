@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgebench.errors import UserError
 from edgebench.fileio import regular_file
+from edgebench.tensors import Quantization, TensorSpec, image_layout
 
 # Bytes 4..8 of every TFLite flatbuffer.
 TFLITE_IDENTIFIER = b"TFL3"
@@ -36,6 +37,10 @@ class Artifact:
     # For an int8 variant edgebench built: how it compared with its float source on held-back
     # calibration images, per runtime that reads it (see models/int8_check.py); else None.
     int8_check: dict | None = None
+    # The file's own inputs and outputs (a user's file; empty for artifacts edgebench builds):
+    # what its task is inferred from before any runtime loads it.
+    inputs: tuple[TensorSpec, ...] = ()
+    outputs: tuple[TensorSpec, ...] = ()
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -55,52 +60,92 @@ def inspect_model_file(path: Path) -> Artifact:
         data = path.read_bytes()
         if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
             raise UserError(f"{path} is not a TFLite model (no TFL3 flatbuffer identifier)")
+        precision, io_quant, inputs, outputs = _tflite_precision(path)
         if EDGETPU_CUSTOM_OP in data:  # compiled by edgetpu_compiler: only the delegate runs it
-            return Artifact(path, "tflite-edgetpu", "int8", sha256_of(path), path.stem, requires="edgetpu")
-        precision, io_quant = _tflite_precision(path)
-        return Artifact(path, "tflite", precision, sha256_of(path), path.stem, io_quantization=io_quant)
+            return Artifact(path, "tflite-edgetpu", "int8", sha256_of(path), path.stem, requires="edgetpu",
+                            io_quantization=io_quant, inputs=inputs, outputs=outputs)
+        return Artifact(path, "tflite", precision, sha256_of(path), path.stem, io_quantization=io_quant,
+                        inputs=inputs, outputs=outputs)
     if suffix == ".onnx":
-        return Artifact(path, "onnx", _onnx_precision(path), sha256_of(path), path.stem)
+        precision, inputs, outputs = _onnx_precision(path)
+        return Artifact(path, "onnx", precision, sha256_of(path), path.stem, inputs=inputs, outputs=outputs)
     raise UserError(f"unsupported model file {path.name}: edgebench reads .tflite and .onnx")
 
 
-def _tflite_precision(path: Path) -> tuple[str, dict[str, tuple[float, int]]]:
-    """(int8 when any tensor is quantized else fp32, I/O quantization). Needs ai-edge-litert."""
+def _tflite_precision(path: Path):
+    """(int8 when any tensor is quantized else fp32, I/O quantization, input specs, output
+    specs). Needs ai-edge-litert; without it nothing is read (litert targets say why)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        return "fp32", {}  # cannot look inside; litert targets will say they are unavailable
+        return "fp32", {}, (), ()
     try:
         interpreter = Interpreter(model_path=str(path))
     except Exception as exc:  # noqa: BLE001 - the flatbuffer is corrupt or unreadable
         raise UserError(f"{path} is not a readable TFLite model: {_first_line(exc)}") from None
-    io_quant = {}
+    from edgebench.runtimes.native_log import drop_native_stderr
+
+    try:   # allocated, post-processing outputs (detection boxes) report their real shapes
+        with drop_native_stderr(("INFO: Created TensorFlow Lite XNNPACK delegate",)):
+            interpreter.allocate_tensors()
+    except Exception:  # noqa: BLE001 - a custom op (the Edge TPU's) cannot allocate without its delegate
+        pass
+    io_quant, specs = {}, {}
     for role, details in (("input", interpreter.get_input_details()),
                           ("output", interpreter.get_output_details())):
-        scale, zero_point = details[0]["quantization"]
-        if scale:
-            io_quant[role] = (float(scale), int(zero_point))
+        specs[role] = tuple(_tflite_spec(d) for d in details)
+        for i, detail in enumerate(details):
+            scale, zero_point = detail["quantization"]
+            if scale:
+                io_quant[f"{role}:{detail['name']}"] = (float(scale), int(zero_point))
+                if i == 0:
+                    io_quant[role] = (float(scale), int(zero_point))
     quantized = any(d["dtype"].__name__ in ("int8", "uint8") and d["quantization"][0] != 0.0
                     for d in interpreter.get_tensor_details())
-    return ("int8" if quantized else "fp32"), io_quant
+    return ("int8" if quantized else "fp32"), io_quant, specs["input"], specs["output"]
+
+
+def _tflite_spec(detail: dict) -> TensorSpec:
+    import numpy as np
+
+    shape = tuple(int(d) for d in detail["shape"])
+    scale, zero_point = detail["quantization"]
+    quant = Quantization(float(scale), int(zero_point)) if scale else None
+    return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name, image_layout(shape), quant)
 
 
 _QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
               "MatMulInteger"}
 
 
-def _onnx_precision(path: Path) -> str:
+_ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
+                9: "bool", 10: "float16", 11: "float64"}
+
+
+def _onnx_precision(path: Path):
+    """(precision, input specs, output specs) read from the graph; open dimensions read as 0."""
     try:
         import onnx
     except ImportError:
-        return "fp32"
+        return "fp32", (), ()
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf parse errors have many types
         raise UserError(f"{path} is not a readable ONNX model: {_first_line(exc)}") from None
     if not model.graph.node:
         raise UserError(f"{path} is not a readable ONNX model: the graph has no nodes")
-    return "int8" if any(n.op_type in _QUANT_OPS for n in model.graph.node) else "fp32"
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = tuple(_onnx_spec(v) for v in model.graph.input if v.name not in initializers)
+    outputs = tuple(_onnx_spec(v) for v in model.graph.output)
+    precision = "int8" if any(n.op_type in _QUANT_OPS for n in model.graph.node) else "fp32"
+    return precision, inputs, outputs
+
+
+def _onnx_spec(value) -> TensorSpec:
+    tensor = value.type.tensor_type
+    shape = tuple(d.dim_value if d.HasField("dim_value") else 0 for d in tensor.shape.dim)
+    return TensorSpec(value.name, shape, _ONNX_DTYPES.get(tensor.elem_type, f"onnx type {tensor.elem_type}"),
+                      image_layout(shape))
 
 
 def _first_line(exc: BaseException) -> str:

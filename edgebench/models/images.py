@@ -97,6 +97,9 @@ def preprocessing_for(spec: TensorSpec, name: str = "auto") -> tuple[Preprocessi
     if name != "auto":
         return preprocessing_named(name, size), "chosen with --preprocess"
     q = spec.quantization
+    if q is None and np.dtype(spec.dtype).kind in "iu":
+        return (preprocessing_named("raw", size),
+                f"a {spec.dtype} input without quantization takes pixel values 0-255")
     if q is not None and np.dtype(spec.dtype).kind in "iu":
         info = np.iinfo(np.dtype(spec.dtype))
         lo, hi = (info.min - q.zero_point) * q.scale, (info.max - q.zero_point) * q.scale
@@ -114,3 +117,15 @@ def preprocessing_for(spec: TensorSpec, name: str = "auto") -> tuple[Preprocessi
 
 def find_images(directory: Path) -> list[Path]:
     return sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def stretch_float_nchw(img, prep: Preprocessing, size: tuple[int, int]) -> np.ndarray:
+    """The whole photo resized to (height, width), then normalised: float32 (1, 3, h, w).
+    For tasks whose answers are positions in the photo (boxes, keypoints, maps)."""
+    from PIL import Image
+
+    height, width = size
+    img = img.resize((width, height), Image.BILINEAR)
+    x = np.asarray(img, dtype=np.float32) / 255.0
+    x = (x - np.asarray(prep.mean, np.float32)) / np.asarray(prep.std, np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])

@@ -32,6 +32,10 @@ class ModelSource(Protocol):
 
     name: str
     native_format: str | None
+    # The task the source names (a zoo entry, a hub card), and the file's own tensors when it
+    # is a file (what a task is inferred from); None when it says nothing.
+    declared_task: str | None
+    tensors: tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]] | None
 
     def applies(self, precision: str, formats: tuple[str, ...]) -> bool:
         """Whether some artifact of this source runs at `precision` in one of `formats`."""
@@ -85,6 +89,8 @@ class ZooSource:
         self.preparer = Preparer(self.spec, allow_download=allow_download, on_step=on_step)
         self.name = self.spec.name
         self.native_format = "torch" if self.spec.weights else None
+        self.declared_task = self.spec.task
+        self.tensors = None
 
     def _variant(self, precision: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
         return next(((fmt, precision) for fmt in formats if (fmt, precision) in self.spec.variants), None)
@@ -133,6 +139,8 @@ class FileSource:
         self.artifact = inspect_model_file(path)
         self.name = self.artifact.model
         self.native_format = self.artifact.format
+        self.declared_task = None
+        self.tensors = (self.artifact.inputs, self.artifact.outputs) if self.artifact.outputs else None
 
     def applies(self, precision: str, formats: tuple[str, ...]) -> bool:
         return self.artifact.format in formats and self.artifact.precision == precision
@@ -183,6 +191,8 @@ class HubSource:
         self.files = [FileSource(path) for path in paths if path.suffix.lower() in (".tflite", ".onnx")]
         float_files = [f.artifact.format for f in self.files if f.artifact.precision == "fp32"]
         self.native_format = float_files[0] if float_files else None
+        self.declared_task = self.version["card"].get("task")
+        self.tensors = next((f.tensors for f in self.files if f.tensors), None)
 
     def applies(self, precision: str, formats: tuple[str, ...]) -> bool:
         return any(f.applies(precision, formats) for f in self.files)

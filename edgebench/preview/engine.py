@@ -111,7 +111,7 @@ class Engine:
         queued = time.perf_counter()
         output, started, inference_ms = await loop.run_in_executor(self._session_thread, self._infer, x)
         post_started = time.perf_counter()
-        top5 = [p.model_dump() for p in top_k(scores(output, self.output_spec), self.labels, 5)]
+        top5 = [p.record() for p in top_k(scores(output, self.output_spec), self.labels, 5)]
         done = time.perf_counter()
         self.stats.served += 1
         self.stats.inference_ms.append(inference_ms)

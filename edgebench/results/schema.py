@@ -13,7 +13,9 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstr
 
 from edgebench.protocol import Protocol
 
-SCHEMA_VERSION = 1
+# 2: results carry the task, its answer and the agreement figure (version 1 runs are image
+# classification, read as such).
+SCHEMA_VERSION = 2
 
 FPS_METHOD = "timed runs / wall-clock seconds of the timed loop"
 LATENCY_METHOD = "time.perf_counter_ns around set_input + invoke + output, per inference"
@@ -242,7 +244,8 @@ class TargetResult(BaseModel):
                                   "edgebench thread each)")
     protocol: ProtocolInfo
     options: dict = Field(default_factory=dict)
-    input: dict | None = Field(default=None, description="shape, layout, dtype, quantization")
+    input: dict | None = Field(default=None, description="the first input: name, shape, layout, dtype, quantization")
+    inputs: list[dict] = Field(default_factory=list, description="every input, as `input`")
     preprocess_ms: float | None = None
     preprocessing: dict | None = Field(default=None, description="name, resize, crop, mean, std, why")
     labels: str | None = Field(default=None, description="the label set the output was read with")
@@ -260,9 +263,16 @@ class TargetResult(BaseModel):
     energy: Energy | None = None
     memory: MemoryUse | None = None
     sustained: Sustained | None = None
+    task: ShortName | None = Field(default=None, description="what the outputs were read as (None: a "
+                                   "schema 1 result, image classification)")
+    answer: dict | None = Field(default=None, description="the task's answer (classification: top5; "
+                                "detection: boxes; segmentation: class shares; pose: keypoints; ...)")
+    summary: _name(400) | None = Field(default=None, description="the answer in one line")
     top1: Prediction | None = None
     top5: list[Prediction] = Field(default_factory=list)
     is_reference: bool = False
+    agreement: dict | None = Field(default=None, description="against the float reference: metric, value, "
+                                   "threshold, passed, figures")
     agrees_with_reference: bool | None = None
     int8_check: dict | None = Field(
         default=None, description="an int8 artifact edgebench built: how it agreed with its float source "
@@ -322,8 +332,11 @@ class ReferencePrediction(BaseModel):
     """The float prediction the targets are checked against, and where it came from."""
 
     target: ShortName
-    top1: Prediction
+    top1: Prediction | None = None
     top5: list[Prediction] = Field(default_factory=list)
+    task: ShortName | None = None
+    answer: dict | None = None
+    summary: _name(400) | None = None
     timed: bool = Field(description="True: one of the run's timed targets; False: one untimed "
                                     "inference of a float target that was not selected")
 
@@ -358,6 +371,9 @@ class RunResult(BaseModel):
     device: DeviceInfo
     model: dict
     image: dict
+    task: ShortName | None = Field(default=None, description="the task the outputs were read as")
+    task_why: _name(400) | None = Field(default=None, description="why that task")
+    agreement_rule: _name(400) | None = Field(default=None, description="what makes a target agree")
     harness_overhead: HarnessOverhead | None = None
     thermal_after_c: dict[str, float] = Field(default_factory=dict)
     reference_target: str | None = None

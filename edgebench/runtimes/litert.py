@@ -33,24 +33,53 @@ def create_interpreter(path, **kwargs):
 
 
 class LiteRTSession(NoArena):
+    """One interpreter. A model with several inputs takes a tuple in set_input (in input_specs
+    order); one with several outputs returns a tuple from output()."""
+
     def __init__(self, interpreter, settings: dict):
         self._interpreter = interpreter
-        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-        self._in_index, self._out_index = inp["index"], out["index"]
-        self.input_spec, self.output_spec = _spec(inp), _spec(out)
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        self._in_indices = [d["index"] for d in inputs]
+        self._out_indices = [d["index"] for d in outputs]
+        self.input_specs = tuple(_spec(d) for d in inputs)
+        self.output_specs = tuple(_spec(d) for d in outputs)
+        self.input_spec = self.input_specs[0] if self.input_specs else None
+        self.output_spec = self.output_specs[0] if self.output_specs else None
         self.settings = settings
+        # One output: the frame loop reads it directly, as before several outputs were read.
+        self.output = self._one_output if len(outputs) == 1 else self._outputs
 
-    def set_input(self, x: np.ndarray) -> None:
-        self._interpreter.set_tensor(self._in_index, x)
+    def set_input(self, x) -> None:
+        if isinstance(x, tuple):
+            for index, array in zip(self._in_indices, x):
+                self._interpreter.set_tensor(index, array)
+        else:
+            self._interpreter.set_tensor(self._in_indices[0], x)
 
     def invoke(self) -> None:
         self._interpreter.invoke()
 
-    def output(self) -> np.ndarray:
-        return self._interpreter.get_tensor(self._out_index)
+    def _one_output(self) -> np.ndarray:
+        return self._interpreter.get_tensor(self._out_indices[0])
+
+    def _outputs(self) -> tuple[np.ndarray, ...]:
+        get = self._interpreter.get_tensor
+        return tuple(get(index) for index in self._out_indices)
 
     def close(self) -> None:
         self._interpreter = None
+
+
+def resize_inputs(interpreter, options: RuntimeOptions) -> None:
+    """Inputs with open dimensions (-1 in shape_signature) take the shape asked for them."""
+    changed = False
+    for i, detail in enumerate(interpreter.get_input_details()):
+        shape = options.shape_for(detail["name"], i)
+        if shape is not None and tuple(detail["shape"]) != shape:
+            interpreter.resize_tensor_input(detail["index"], list(shape), strict=False)
+            changed = True
+    if changed:
+        interpreter.allocate_tensors()
 
 
 class LiteRTRuntime(RuntimeDefaults):
@@ -66,4 +95,5 @@ class LiteRTRuntime(RuntimeDefaults):
                                     "delegate (libedgetpu), not a CPU runtime")
         threads = options.threads or os.cpu_count() or 1
         interpreter = create_interpreter(artifact.path, num_threads=threads)
+        resize_inputs(interpreter, options)
         return LiteRTSession(interpreter, {"threads": threads, "delegate": "XNNPACK (default)"})

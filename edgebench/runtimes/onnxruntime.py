@@ -12,20 +12,25 @@ from edgebench.runtimes.base import BATCH, PROFILE, NoArena, OpTime, RuntimeDefa
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import TensorSpec, image_layout
 
-_ONNX_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(uint8)": "uint8",
-               "tensor(int8)": "int8", "tensor(int64)": "int64"}
+_ONNX_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+               "tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(int16)": "int16",
+               "tensor(uint16)": "uint16", "tensor(int32)": "int32", "tensor(int64)": "int64",
+               "tensor(bool)": "bool"}
 
 
-def _spec(arg, batch: int) -> TensorSpec:
-    """A symbolic first dimension is the batch the session runs; any other symbolic dimension
-    reads as 1 (an image input of height 1 is then refused as dynamic-sized)."""
-    shape = tuple(d if isinstance(d, int) else (batch if i == 0 else 1) for i, d in enumerate(arg.shape))
-    return TensorSpec(arg.name, shape, _ONNX_TYPES.get(arg.type, arg.type), image_layout(shape))
+def _spec(arg, batch: int, asked: tuple[int, ...] | None = None) -> TensorSpec:
+    """The shape asked for (--input-shape) where given; else a symbolic first dimension is the
+    batch the session runs and any other symbolic dimension reads as 0 (unresolved: the task
+    refuses it in one line before anything is fed)."""
+    shape = asked or tuple(d if isinstance(d, int) and d >= 0 else (batch if i == 0 else 0)
+                           for i, d in enumerate(arg.shape))
+    return TensorSpec(arg.name, tuple(shape), _ONNX_TYPES.get(arg.type, arg.type), image_layout(tuple(shape)))
 
 
 def _check_batch(session, path: Path, batch: int) -> None:
     """A file exported with a fixed batch runs that batch only: say so before anything is timed."""
-    shape = session.get_inputs()[0].shape
+    inputs = session.get_inputs()
+    shape = inputs[0].shape if inputs else None
     fixed = shape[0] if shape and isinstance(shape[0], int) else None
     if batch > 1 and fixed is not None and fixed != batch:
         raise TargetUnavailable(f"{path.name} has a fixed batch of {fixed}: --batch {batch} needs an ONNX "
@@ -33,22 +38,34 @@ def _check_batch(session, path: Path, batch: int) -> None:
 
 
 class OnnxRuntimeSession(NoArena):
-    def __init__(self, session, settings: dict, batch: int = 1):
+    """A model with several inputs takes a tuple in set_input (in input_specs order); one with
+    several outputs returns a tuple from output()."""
+
+    def __init__(self, session, settings: dict, batch: int = 1, options: RuntimeOptions | None = None):
         self._session = session
         self.settings = settings
-        inp, out = session.get_inputs()[0], session.get_outputs()[0]
-        self.input_spec, self.output_spec = _spec(inp, batch), _spec(out, batch)
-        self._output_names = [out.name]
+        asked = options.shape_for if options is not None else (lambda _name, _i: None)
+        self.input_specs = tuple(_spec(a, batch, asked(a.name, i)) for i, a in enumerate(session.get_inputs()))
+        self.output_specs = tuple(_spec(a, batch) for a in session.get_outputs())
+        self.input_spec = self.input_specs[0] if self.input_specs else None
+        self.output_spec = self.output_specs[0] if self.output_specs else None
+        self._output_names = [spec.name for spec in self.output_specs]
+        self._input_names = [spec.name for spec in self.input_specs]
         self._feed: dict[str, np.ndarray] = {}
-        self._result: np.ndarray | None = None
+        self._result: np.ndarray | tuple | None = None
+        self._single = len(self._output_names) == 1
 
-    def set_input(self, x: np.ndarray) -> None:
-        self._feed = {self.input_spec.name: x}
+    def set_input(self, x) -> None:
+        if isinstance(x, tuple):
+            self._feed = dict(zip(self._input_names, x))
+        else:
+            self._feed = {self._input_names[0]: x}
 
     def invoke(self) -> None:
-        self._result = self._session.run(self._output_names, self._feed)[0]
+        results = self._session.run(self._output_names, self._feed)
+        self._result = results[0] if self._single else tuple(results)
 
-    def output(self) -> np.ndarray:
+    def output(self):
         return self._result
 
     def close(self) -> None:
@@ -118,7 +135,7 @@ class OnnxRuntime(RuntimeDefaults):
             raise RuntimeError(f"onnxruntime fell back from {self.provider} to {session.get_providers()[0]}")
         _check_batch(session, artifact.path, options.batch)
         return OnnxRuntimeSession(session, {"threads": threads, "provider": session.get_providers()[0],
-                                            "graph_optimization": "ORT_ENABLE_ALL"}, options.batch)
+                                            "graph_optimization": "ORT_ENABLE_ALL"}, options.batch, options)
 
 
 class _OnnxRuntimeGpu(OnnxRuntime):

@@ -12,13 +12,22 @@ from edgebench.tensors import Quantization, TensorSpec, image_layout
 
 
 def _spec(port, file_quantization: tuple[float, int] | None) -> TensorSpec:
-    shape = tuple(d.get_length() if d.is_static else 1 for d in port.get_partial_shape())
+    # An open dimension left in a compiled model reads as 0: unresolved (the task says so).
+    shape = tuple(d.get_length() if d.is_static else 0 for d in port.get_partial_shape())
     dtype = np.dtype(port.get_element_type().to_dtype()).name
     name = port.get_any_name() if port.get_names() else f"port{port.get_index()}"
     # OpenVINO keeps a quantized TFLite model's integer I/O but not its scale/zero-point:
     # those come from the file itself.
     quant = Quantization(*file_quantization) if file_quantization and np.dtype(dtype).kind in "iu" else None
     return TensorSpec(name, shape, dtype, image_layout(shape), quant)
+
+
+def _file_quantization(io_quantization: dict, port, role: str, index: int) -> tuple[float, int] | None:
+    """The file's scale/zero-point for a port: by tensor name, else the first input/output's."""
+    for name in port.get_names():
+        if f"{role}:{name}" in io_quantization:
+            return io_quantization[f"{role}:{name}"]
+    return io_quantization.get(role) if index == 0 else None
 
 
 def _text(value) -> str:
@@ -31,17 +40,30 @@ class OpenVinoSession(NoArena):
         self._compiled = compiled
         self._profile: dict | None = {} if profile else None
         self._request = compiled.create_infer_request()
-        self._input: np.ndarray | None = None
-        self.input_spec = _spec(compiled.input(0), io_quantization.get("input"))
-        self.output_spec = _spec(compiled.output(0), io_quantization.get("output"))
+        self._input: np.ndarray | tuple | None = None
+        self.input_specs = tuple(_spec(port, _file_quantization(io_quantization, port, "input", i))
+                                 for i, port in enumerate(compiled.inputs))
+        self.output_specs = tuple(_spec(port, _file_quantization(io_quantization, port, "output", i))
+                                  for i, port in enumerate(compiled.outputs))
+        self.input_spec = self.input_specs[0] if self.input_specs else None
+        self.output_spec = self.output_specs[0] if self.output_specs else None
+        # One output: the frame loop reads it alone; several: a tuple, in output_specs order.
+        self.output = self._one_output if len(self.output_specs) == 1 else self._outputs
         # What the compiled model really uses, read back from OpenVINO rather than assumed.
         self.settings = {"threads": int(compiled.get_property("INFERENCE_NUM_THREADS")),
                          "inference_precision_hint": _text(compiled.get_property("INFERENCE_PRECISION_HINT")),
                          "performance_hint": _text(compiled.get_property("PERFORMANCE_HINT")),
                          "num_streams": int(compiled.get_property("NUM_STREAMS"))}
 
-    def set_input(self, x: np.ndarray) -> None:
+    def set_input(self, x) -> None:
         import openvino as ov
+
+        if isinstance(x, tuple):   # several inputs: each wrapped, as the single input is below
+            if x is not self._input:
+                self._input = x
+                for i, array in enumerate(x):
+                    self._request.set_input_tensor(i, ov.Tensor(np.ascontiguousarray(array), shared_memory=True))
+            return
 
         # The tensor wraps the frame's memory instead of copying it (602 KB a frame at fp32), as
         # a tuned application does; the array is held until another one replaces it. The same
@@ -63,8 +85,12 @@ class OpenVinoSession(NoArena):
                 entry[1] += info.real_time.total_seconds() * 1e3
                 entry[2] += 1
 
-    def output(self) -> np.ndarray:
+    def _one_output(self) -> np.ndarray:
         return self._request.get_output_tensor(0).data.copy()
+
+    def _outputs(self) -> tuple[np.ndarray, ...]:
+        get = self._request.get_output_tensor
+        return tuple(get(i).data.copy() for i in range(len(self.output_specs)))
 
     def close(self) -> None:
         self._request = self._compiled = self._input = None
@@ -150,8 +176,25 @@ def compile_model(path, options: RuntimeOptions):
     }
     core = ov.Core()
     model = core.read_model(str(path))
-    shape = model.input(0).get_partial_shape()
-    # Always static: a model compiled with a dynamic batch dimension runs slower kernels.
-    if options.batch > 1 or (shape.rank.is_static and len(shape) and shape[0].is_dynamic):
-        model.reshape({model.input(0): ov.PartialShape([options.batch, *list(shape)[1:]])})
+    shapes = _static_shapes(model, options)
+    if shapes:
+        model.reshape(shapes)
     return core.compile_model(model, "CPU", config)
+
+
+def _static_shapes(model, options: RuntimeOptions) -> dict:
+    """New shapes for inputs: the one asked for (--input-shape), else the batch asked for in an
+    open or different first dimension. Always static: a model compiled with a dynamic batch
+    dimension runs slower kernels."""
+    import openvino as ov
+
+    shapes = {}
+    for i, port in enumerate(model.inputs):
+        shape = port.get_partial_shape()
+        asked = next((options.shape_for(name, i) for name in port.get_names() if options.shape_for(name, i)),
+                     options.shape_for("", i))
+        if asked is not None:
+            shapes[port] = ov.PartialShape(list(asked))
+        elif i == 0 and (options.batch > 1 or (shape.rank.is_static and len(shape) and shape[0].is_dynamic)):
+            shapes[port] = ov.PartialShape([options.batch, *list(shape)[1:]])
+    return shapes

@@ -36,11 +36,19 @@ class RuntimeOptions:
     # with `streams` inferences in flight (None: the runtime picks its optimal number).
     throughput: bool = False
     streams: int | None = None
+    # Shapes for inputs whose file leaves dimensions open: ((input name, shape), ...). "" names
+    # the first input.
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         _check_range("threads", self.threads, 1, MAX_THREADS, optional=True)
         _check_range("batch", self.batch, 1, MAX_BATCH)
         _check_range("streams", self.streams, 1, MAX_STREAMS, optional=True)
+
+    def shape_for(self, name: str, index: int) -> tuple[int, ...] | None:
+        """The shape asked for an input (by name, or "" for the first), or None."""
+        shapes = dict(self.input_shapes)
+        return shapes.get(name) or (shapes.get("") if index == 0 else None)
 
     @classmethod
     def setting_names(cls) -> tuple[str, ...]:

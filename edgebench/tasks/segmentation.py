@@ -1,0 +1,121 @@
+"""Semantic segmentation: a class per pixel, from a [1, H, W] class map or [1, H, W, C] /
+[1, C, H, W] logits. Agreement: the share of pixels given the same class as the float
+reference's map, with the mean IoU over the classes either map holds."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgebench.tasks.base import Agreement
+from edgebench.tasks.inputs import ImageInputs, image_problem
+from edgebench.tensors import dequantized
+
+MIN_PIXEL_AGREEMENT = 0.95
+MIN_SIDE = 8
+IGNORE = 255          # PASCAL VOC's "not scored" pixels in ground-truth masks
+OVERLAY_SIDE = 128    # the class map the preview draws, at most this many pixels a side
+
+
+def map_layout(spec) -> str | None:
+    """'map' for [1, H, W] class indices, 'nhwc'/'nchw' for per-class logits, else None."""
+    shape = tuple(spec.shape)
+    if len(shape) == 3 and shape[0] == 1 and min(shape[1:]) >= MIN_SIDE:
+        return "map"
+    if len(shape) == 4 and shape[0] == 1:
+        if min(shape[1:3]) >= MIN_SIDE and 2 <= shape[3] < min(shape[1:3]):
+            return "nhwc"
+        if min(shape[2:4]) >= MIN_SIDE and 2 <= shape[1] < min(shape[2:4]):
+            return "nchw"
+    return None
+
+
+@dataclass(frozen=True)
+class Segmented:
+    classes: np.ndarray                   # (H, W) class index per pixel
+    names: tuple[str, ...]                # label per class index present (by index)
+    task: str = "segmentation"
+
+    def fractions(self) -> list[tuple[int, str, float]]:
+        """(index, label, share of pixels) per class present, largest first."""
+        values, counts = np.unique(self.classes, return_counts=True)
+        total = self.classes.size
+        rows = [(int(v), self.names[int(v)] if int(v) < len(self.names) else f"class {int(v)}", c / total)
+                for v, c in zip(values, counts)]
+        return sorted(rows, key=lambda row: -row[2])
+
+    def record(self) -> dict:
+        return {"shape": list(self.classes.shape),
+                "classes": [{"index": i, "label": label, "fraction": round(f, 6)}
+                            for i, label, f in self.fractions()[:32]]}
+
+
+def resized(classes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A class map brought to another (H, W) by nearest neighbour (no new classes appear)."""
+    if classes.shape == tuple(shape):
+        return classes
+    rows = (np.arange(shape[0]) * classes.shape[0] / shape[0]).astype(int)
+    cols = (np.arange(shape[1]) * classes.shape[1] / shape[1]).astype(int)
+    return classes[rows][:, cols]
+
+
+def iou_per_class(predicted: np.ndarray, truth: np.ndarray) -> dict[int, float]:
+    """IoU of each class present in either map (pixels marked IGNORE in truth left out)."""
+    predicted = resized(predicted, truth.shape)
+    scored = truth != IGNORE
+    result = {}
+    for cls in np.union1d(np.unique(predicted[scored]), np.unique(truth[scored])):
+        p, t = (predicted == cls) & scored, (truth == cls) & scored
+        union = np.count_nonzero(p | t)
+        result[int(cls)] = np.count_nonzero(p & t) / union if union else 1.0
+    return result
+
+
+class Segmentation(ImageInputs):
+    name = "segmentation"
+    geometry = "stretch"
+    threshold_text = (f"agrees = at least {MIN_PIXEL_AGREEMENT:.0%} of pixels in the float reference's "
+                      "class (mIoU against its map shown beside)")
+
+    def problem(self, inputs, outputs):
+        if (why := image_problem(inputs)) is not None:
+            return why
+        if len(outputs) != 1 or map_layout(outputs[0]) is None:
+            shapes = ", ".join(f"{o.name} {list(o.shape)}" for o in outputs)
+            return f"output {shapes} is not one [1, H, W] class map or [1, H, W, C] / [1, C, H, W] logits"
+        return None
+
+    def decode(self, outputs, specs, context):
+        layout = map_layout(specs[0])
+        y = np.asarray(outputs[0])[0]
+        if layout == "map":
+            classes = y.astype(np.int64)
+        else:
+            logits = dequantized(y, specs[0])
+            classes = logits.argmax(axis=-1 if layout == "nhwc" else 0)
+        return Segmented(classes, context.labels.names)
+
+    def agreement(self, answer, reference):
+        mine = resized(answer.classes, reference.classes.shape)
+        pixels = float(np.mean(mine == reference.classes))
+        ious = iou_per_class(mine, reference.classes)
+        return Agreement("pixel agreement", pixels, MIN_PIXEL_AGREEMENT, pixels >= MIN_PIXEL_AGREEMENT,
+                         {"miou": float(np.mean(list(ious.values())))})
+
+    def score(self, answer, label) -> float:
+        """Mean IoU against a ground-truth class map (IGNORE pixels left out)."""
+        ious = iou_per_class(answer.classes, np.asarray(label))
+        return float(np.mean(list(ious.values()))) if ious else 0.0
+
+    def summary(self, answer):
+        return ", ".join(f"{label} {f:.0%}" for _, label, f in answer.fractions()[:3])
+
+    def overlay(self, answer):
+        height, width = answer.classes.shape
+        step = max(1, -(-max(height, width) // OVERLAY_SIDE))
+        small = answer.classes[::step, ::step].astype(np.uint8)
+        return {"kind": "segmentation", "shape": list(small.shape),
+                "classes": base64.b64encode(small.tobytes()).decode(),
+                "labels": {str(i): label for i, label, _ in answer.fractions()}}
