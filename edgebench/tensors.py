@@ -69,3 +69,20 @@ def dequantized(array, spec: TensorSpec):
     if spec.quantization is not None and np.dtype(spec.dtype).kind in "iu":
         y = spec.quantization.scale * (y - spec.quantization.zero_point)
     return y
+
+
+def input_specs(session) -> tuple[TensorSpec, ...]:
+    """Every input of a session: its input_specs, or (input_spec,) for a session that declares
+    only the one (the Session protocol's single-input form)."""
+    specs = getattr(session, "input_specs", None)
+    if specs is not None:
+        return tuple(specs)
+    return (session.input_spec,) if getattr(session, "input_spec", None) is not None else ()
+
+
+def output_specs(session) -> tuple[TensorSpec, ...]:
+    """Every output of a session, as input_specs() reads its inputs."""
+    specs = getattr(session, "output_specs", None)
+    if specs is not None:
+        return tuple(specs)
+    return (session.output_spec,) if getattr(session, "output_spec", None) is not None else ()

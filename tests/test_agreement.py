@@ -1,12 +1,15 @@
 import numpy as np
 import pytest
 
-from edgebench.bench.agreement import mark_agreement, scores, timed_reference, top_k
+from edgebench.bench.agreement import mark_agreement, scores, stored_answer, timed_reference, top_k
 from edgebench.bench.plan import choose_reference
 from edgebench.models.labels import labels_for
 from edgebench.results.schema import Prediction, ProtocolInfo, TargetResult
 from edgebench.tensors import Quantization, TensorSpec
 
+from edgebench.tasks import get_task
+
+CLASSIFICATION = get_task("classification")
 PROTO = ProtocolInfo(name="classic", warmup=1, settle_s=1.0, runs=250)
 
 
@@ -53,7 +56,7 @@ def test_the_float_target_running_the_published_format_is_the_reference():
                _with_format(_result("torch-fp32", "torch", "fp32", "chickadee"), "torch")]
     reference = timed_reference(results, native_format="torch")
     assert reference.target == "torch-fp32"
-    mark_agreement(results, reference.top1, reference.target)
+    mark_agreement(results, {}, CLASSIFICATION, stored_answer(reference), reference.target)
     assert [r.agrees_with_reference for r in results] == [False, True, True]
     assert [r.is_reference for r in results] == [False, False, True]
 
@@ -64,7 +67,7 @@ def test_first_fp32_is_the_reference_when_the_native_one_failed_and_failures_hav
                _with_format(_result("openvino-fp32", "openvino", "fp32", "chickadee"), "onnx")]
     reference = timed_reference(results, native_format="torch")
     assert reference.target == "openvino-fp32"
-    mark_agreement(results, reference.top1, reference.target)
+    mark_agreement(results, {}, CLASSIFICATION, stored_answer(reference), reference.target)
     assert results[0].agrees_with_reference is None
     assert results[1].agrees_with_reference is True
 

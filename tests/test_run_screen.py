@@ -44,7 +44,12 @@ def _run(results, reference="torch-fp32", timed=True, skipped=()):
         run.reference_target = reference
     from edgebench.bench.agreement import mark_agreement
 
-    mark_agreement(run.results, run.reference.top1 if run.reference else None,
+    from edgebench.tasks import get_task
+    from edgebench.tasks.classification import Classified, Ranked
+
+    top1 = run.reference.top1 if run.reference else None
+    mark_agreement(run.results, {}, get_task("classification"),
+                   Classified([Ranked(top1.index, top1.label, top1.score)]) if top1 else None,
                    reference if timed else None)
     return run
 
@@ -109,7 +114,7 @@ def test_an_int8_target_alone_is_checked_against_an_untimed_float_reference(monk
     run = _run([_ok("litert-int8", "int8", 2.0, (1.9, 2.1), label="junco")], timed=False)
     text = _screen(run, monkeypatch)
     assert "reference (float): torch-fp32, one untimed inference" in text
-    assert "warning: litert-int8 says junco, the float reference says chickadee" in text
+    assert "warning: litert-int8 says junco 0.900, the float reference says chickadee (0.990)" in text
     assert run.results[0].is_reference is False and run.results[0].agrees_with_reference is False
     assert "x vs ref" not in text   # no timed reference: no speed-up claimed
 

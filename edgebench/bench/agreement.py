@@ -24,10 +24,21 @@ def mark_agreement(results: list[TargetResult], answers: dict, task, reference,
     is_reference on every result. answers: id(result) -> that target's answer."""
     for r in results:
         r.is_reference = reference_target is not None and r.target == reference_target
-        answer = answers.get(id(r))
+        answer = answers.get(id(r)) or stored_answer(r)
         if reference is None or answer is None:
             r.agreement, r.agrees_with_reference = None, None
             continue
         agreement = task.agreement(answer, reference)
         r.agreement = agreement.record()
         r.agrees_with_reference = agreement.passed
+
+
+def stored_answer(result):
+    """A classifier's answer rebuilt from a stored result's top-5 (results of every schema
+    version have it), for agreement outside a live run; None for other tasks."""
+    from edgebench.tasks.classification import Classified, Ranked
+
+    if result is None or result.task not in (None, "classification"):
+        return None
+    top5 = result.top5 or ([result.top1] if result.top1 is not None else [])
+    return Classified([Ranked(p.index, p.label, p.score) for p in top5]) if top5 else None

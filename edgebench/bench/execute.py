@@ -24,6 +24,7 @@ from edgebench.bench.sustained import device_sampler, summarize
 from edgebench.errors import Terminated
 from edgebench.protocol import Protocol
 from edgebench.results.schema import Prediction, ReferencePrediction, RunResult, SkippedTarget, TargetResult
+from edgebench.tensors import input_specs, output_specs
 
 
 class RunEvents(TypingProtocol):
@@ -107,7 +108,7 @@ def feed_inputs(plan: Plan, session, photo: Photo) -> Fed:
     task = plan.task.task
     if not task.uses_image:
         started = time.perf_counter()
-        x = task.inputs(session.input_specs, None)
+        x = task.inputs(input_specs(session), None)
         return Fed(x, (time.perf_counter() - started) * 1e3, None,
                    "seeded random tensors in each input's dtype and range, the same on every target")
     chosen = {}
@@ -118,7 +119,7 @@ def feed_inputs(plan: Plan, session, photo: Photo) -> Fed:
         chosen.update(prep=prep, why=why, ms=ms)
         return x
 
-    x = task.inputs(session.input_specs, image_for)
+    x = task.inputs(input_specs(session), image_for)
     return Fed(x, chosen.get("ms", 0.0), chosen.get("prep"), chosen.get("why", ""))
 
 
@@ -128,14 +129,14 @@ def decode(plan: Plan, session, output, photo: Photo):
     from edgebench.tasks.inputs import image_input
     from edgebench.tensors import as_tuple
 
-    specs = session.input_specs
+    specs = input_specs(session)
     index = image_input(specs)
     batch = specs[0].shape[0] if specs and specs[0].shape else 1
     outputs = tuple(y[:1] if batch > 1 and np.ndim(y) and np.shape(y)[0] == batch else y for y in as_tuple(output))
-    context = Context(plan.labels_for(session.output_specs),
+    context = Context(plan.labels_for(output_specs(session)),
                       specs[index].image_size if index is not None else None,
                       photo.pil.size if photo is not None else None)
-    return plan.task.task.decode(outputs, session.output_specs, context), context.labels.source
+    return plan.task.task.decode(outputs, output_specs(session), context), context.labels.source
 
 
 def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
@@ -246,7 +247,7 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
         from edgebench.hardware import board
 
         sustained = summarize(m.windows, protocol.window_s, board())   # flags as the loop ended
-    return Measured(m, protocol, session.input_specs, fed.preprocessing, fed.why, fed.preprocess_ms,
+    return Measured(m, protocol, input_specs(session), fed.preprocessing, fed.why, fed.preprocess_ms,
                     answer, plan.task.task, label_set, energy, meter.name if meter is not None else None,
                     window, sustained, plan.config.scenario, streams)
 
@@ -348,3 +349,26 @@ def harness_overhead():
     us = m.samples_ns / 1e3
     return HarnessOverhead(median_us=float(np.median(us)), p99_us=float(np.percentile(us, 99)),
                            runs=int(us.size))
+
+
+def predict(config: RunConfig) -> dict[str, object]:
+    """One untimed inference of config.image on every planned target: {target: the task's
+    answer}, for scoring answers against ground truth (segmentation masks, keypoints). Targets
+    that cannot run are left out."""
+    from edgebench.models.images import default_image
+
+    photo = Photo(Path(config.image) if config.image else default_image())
+    plan = make_plan(config)
+
+    def once(session):
+        fed = feed_inputs(plan, session, photo)
+        session.set_input(fed.x)
+        session.invoke()
+        return decode(plan, session, session.output(), photo)[0]
+
+    answers = {}
+    for planned in plan.targets:
+        outcome = attempt(planned, once, plan.task.task)
+        if outcome.value is not None:
+            answers[planned.name] = outcome.value
+    return answers

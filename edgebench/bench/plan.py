@@ -19,6 +19,7 @@ from edgebench.models.artifact import Artifact
 from edgebench.models.source import ModelSource, open_source
 from edgebench.runtimes.base import BATCH, TARGETS, THROUGHPUT, Runtime, Session, TargetDef, load_runtime
 from edgebench.runtimes.options import RuntimeOptions
+from edgebench.tensors import input_specs, output_specs
 
 T = TypeVar("T")
 REFERENCE_PRECISION = "fp32"
@@ -212,7 +213,7 @@ def open_session(planned: PlannedTarget, task=None) -> Session:
 
     task = task or get_task("classification")
     session = planned.runtime.load(planned.artifact, planned.options)
-    problem = task.problem(session.input_specs, session.output_specs)
+    problem = task.problem(input_specs(session), output_specs(session))
     if problem is not None:
         session.close()
         raise TargetUnavailable(f"{problem} (read as {task.name})")

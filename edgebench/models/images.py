@@ -87,6 +87,9 @@ def to_input(x_nchw: np.ndarray, spec: TensorSpec) -> np.ndarray:
         q = spec.quantization
         info = np.iinfo(dtype)
         x = np.clip(np.round(x / q.scale + q.zero_point), info.min, info.max)
+    elif dtype.kind in "iu":   # raw pixel values: 254.99998 after normalising is 255, not 254
+        info = np.iinfo(dtype)
+        x = np.clip(np.round(x), info.min, info.max)
     return np.ascontiguousarray(x.astype(dtype))
 
 
@@ -125,7 +128,9 @@ def stretch_float_nchw(img, prep: Preprocessing, size: tuple[int, int]) -> np.nd
     from PIL import Image
 
     height, width = size
-    img = img.resize((width, height), Image.BILINEAR)
+    # Lanczos, as Coral's own examples resize (pycoral's Image.ANTIALIAS): their published
+    # expected outputs (MoveNet's keypoints) are reproduced with it.
+    img = img.resize((width, height), Image.LANCZOS)
     x = np.asarray(img, dtype=np.float32) / 255.0
     x = (x - np.asarray(prep.mean, np.float32)) / np.asarray(prep.std, np.float32)
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None])

@@ -22,6 +22,17 @@ def _spec(detail: dict) -> TensorSpec:
     return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name, image_layout(shape), quant)
 
 
+def missing_op(exc: BaseException) -> TargetUnavailable | None:
+    """LiteRT's 'unresolved custom op' as one line naming the op, else None."""
+    import re
+
+    found = re.search(r"unresolved custom op: ([^\s.]+)", str(exc))
+    if found is None:
+        return None
+    return TargetUnavailable(f"LiteRT has no kernel for op {found.group(1)}: it cannot run this model "
+                             "(a custom op needs the delegate or library that provides it)")
+
+
 def create_interpreter(path, **kwargs):
     """An allocated Interpreter, without LiteRT's native announcement on stderr."""
     from ai_edge_litert.interpreter import Interpreter
@@ -94,6 +105,10 @@ class LiteRTRuntime(RuntimeDefaults):
             raise TargetUnavailable("model is compiled for the Edge TPU; it needs the Edge TPU "
                                     "delegate (libedgetpu), not a CPU runtime")
         threads = options.threads or os.cpu_count() or 1
-        interpreter = create_interpreter(artifact.path, num_threads=threads)
+        try:
+            interpreter = create_interpreter(artifact.path, num_threads=threads)
+        except RuntimeError as exc:
+            raise missing_op(exc) or exc
+
         resize_inputs(interpreter, options)
         return LiteRTSession(interpreter, {"threads": threads, "delegate": "XNNPACK (default)"})

@@ -27,6 +27,18 @@ def _spec(arg, batch: int, asked: tuple[int, ...] | None = None) -> TensorSpec:
     return TensorSpec(arg.name, tuple(shape), _ONNX_TYPES.get(arg.type, arg.type), image_layout(tuple(shape)))
 
 
+def _missing_op(exc: BaseException) -> TargetUnavailable | None:
+    """ONNX Runtime's 'no implementation' / unknown-op errors as one line naming the op."""
+    import re
+
+    text = str(exc)
+    found = (re.search(r"Could not find an implementation for (\S+?)\(", text)
+             or re.search(r"No Op registered for (\S+) with domain", text))
+    if found is None:
+        return None
+    return TargetUnavailable(f"ONNX Runtime has no kernel for op {found.group(1)}: it cannot run this model")
+
+
 def _check_batch(session, path: Path, batch: int) -> None:
     """A file exported with a fixed batch runs that batch only: say so before anything is timed."""
     inputs = session.get_inputs()
@@ -130,7 +142,10 @@ class OnnxRuntime(RuntimeDefaults):
             so.enable_profiling = True
             so.profile_file_prefix = str(Path(tempfile.gettempdir()) / f"edgebench-ort-{os.getpid()}")
         providers = [self.provider] + (["CPUExecutionProvider"] if self.provider != "CPUExecutionProvider" else [])
-        session = ort.InferenceSession(str(artifact.path), so, providers=providers)
+        try:
+            session = ort.InferenceSession(str(artifact.path), so, providers=providers)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise _missing_op(exc) or exc
         if session.get_providers()[0] != self.provider:
             raise RuntimeError(f"onnxruntime fell back from {self.provider} to {session.get_providers()[0]}")
         _check_batch(session, artifact.path, options.batch)

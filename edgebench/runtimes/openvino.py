@@ -30,6 +30,19 @@ def _file_quantization(io_quantization: dict, port, role: str, index: int) -> tu
     return io_quantization.get(role) if index == 0 else None
 
 
+def _missing_op(exc: BaseException):
+    """OpenVINO's 'no translator' (an op its front end cannot read) as one line naming the op."""
+    import re
+
+    from edgebench.errors import TargetUnavailable
+
+    found = re.search(r"No translator found for (\S+) node", str(exc))
+    if found is None:
+        return None
+    return TargetUnavailable(f"OpenVINO's front end has no translator for op {found.group(1)}: "
+                             "it cannot read this model")
+
+
 def _text(value) -> str:
     """OpenVINO property values as they are written in configs ("f32", "LATENCY")."""
     return value.get_type_name() if hasattr(value, "get_type_name") else str(value)
@@ -154,7 +167,10 @@ class OpenVinoRuntime(RuntimeDefaults):
     capabilities = frozenset({BATCH, PROFILE, THROUGHPUT})
 
     def load(self, artifact, options: RuntimeOptions) -> OpenVinoSession:
-        compiled = compile_model(artifact.path, options)
+        try:
+            compiled = compile_model(artifact.path, options)
+        except RuntimeError as exc:
+            raise _missing_op(exc) or exc
         if options.throughput:
             return OpenVinoThroughputSession(compiled, artifact.io_quantization or {}, options.streams)
         return OpenVinoSession(compiled, artifact.io_quantization or {}, options.profile)
