@@ -19,7 +19,7 @@ from edgebench.models.artifact import Artifact
 from edgebench.models.source import ModelSource, open_source
 from edgebench.runtimes.base import BATCH, TARGETS, THROUGHPUT, Runtime, Session, TargetDef, load_runtime
 from edgebench.runtimes.options import RuntimeOptions
-from edgebench.tensors import input_specs, output_specs
+from edgebench.tensors import image_layout, input_specs, output_specs
 
 T = TypeVar("T")
 REFERENCE_PRECISION = "fp32"
@@ -237,12 +237,13 @@ def choose_task(config: RunConfig, source: ModelSource) -> TaskChoice:
         name, why = declared, f"named by the model's {source.describe().get('source', 'card')} entry"
     elif source.tensors is not None:
         counts = (1000, 1001) + ((len(labels.names),) if labels is not None else ())
-        inferred = infer_task(*source.tensors, label_counts=counts)
+        inferred = infer_task(*_with_shapes(source.tensors, config.input_shapes), label_counts=counts)
         name, why = inferred.task, inferred.reason
     else:
         name, why = "classification", "the model says nothing else"
     task = get_task(name)
-    if source.tensors is not None and (problem := task.problem(*source.tensors)) is not None:
+    tensors = _with_shapes(source.tensors, config.input_shapes) if source.tensors is not None else None
+    if tensors is not None and (problem := task.problem(*tensors)) is not None:
         raise UserError(f"{source.name} cannot be read as {name}: {problem}")
     choice = TaskChoice(task, name, why, labels)
     if source.tensors is not None and labels is not None:
@@ -250,27 +251,35 @@ def choose_task(config: RunConfig, source: ModelSource) -> TaskChoice:
     return choice
 
 
+def _with_shapes(tensors, shapes):
+    """A file's (inputs, outputs) with the shapes given by --input-shape put in."""
+    import dataclasses
+
+    asked = dict(shapes)
+    inputs = tuple(dataclasses.replace(spec, shape=shape, layout=image_layout(shape))
+                   if (shape := asked.get(spec.name) or (asked.get("") if i == 0 else None)) else spec
+                   for i, spec in enumerate(tensors[0]))
+    return inputs, tensors[1]
+
+
 def class_names(choice: TaskChoice | None, source: ModelSource, output_specs):
-    """Names for a session's classes: --labels, else the source's own (a zoo entry's, a card's),
-    else a set built in for the task (ImageNet, COCO, PASCAL VOC), else none."""
+    """Names for a session's classes: --labels, else the source's own (a retrained model's, a
+    card's), else a set built in for the task (ImageNet, COCO, PASCAL VOC), else none."""
+    from edgebench.tasks import get_task
     from edgebench.tasks.base import Labels
-    from edgebench.tasks.classification import class_count
     from edgebench.tasks.labels import builtin_labels
 
-    name = choice.name if choice is not None else "classification"
-    width = class_count(output_specs[0]) if name == "classification" and output_specs else None
+    task = choice.task if choice is not None else get_task("classification")
+    width = task.classes(tuple(output_specs)) if output_specs else None
     if choice is not None and choice.labels is not None:
         if width is not None and width != len(choice.labels.names):
             raise UserError(f"the labels file names {len(choice.labels.names)} classes; "
                             f"{source.name}'s output has {width}")
         return choice.labels
-    if width is not None:
-        names, label_set = source.labels(width)
-        return Labels(tuple(names), label_set)
     own = source.own_labels()
-    if own:
+    if own and (width is None or width == len(own)):
         return Labels(tuple(own), f"{source.name}'s own {len(own)} classes")
-    return builtin_labels(name, None) or Labels()
+    return builtin_labels(task.name, width) or Labels()
 
 
 @dataclass

@@ -67,6 +67,10 @@ class Classification(ImageInputs):
             return f"output {shapes} is not one vector of class scores"
         return None
 
+    def classes(self, outputs):
+        """How many classes the outputs score (None when they do not say)."""
+        return class_count(outputs[0]) if len(outputs) == 1 else None
+
     def decode(self, outputs, specs, context):
         return Classified(top_k(scores(outputs[0][:1], specs[0]), context.labels))
 

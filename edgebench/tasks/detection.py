@@ -77,10 +77,10 @@ def raw_head(specs) -> tuple[int, str] | None:
     for i, spec in enumerate(specs):
         if len(spec.shape) != 3 or spec.shape[0] != 1:
             continue
-        a, b = spec.shape[1], spec.shape[2]
-        if a >= 64 and 6 <= b < a:
+        a, b = spec.shape[1], spec.shape[2]   # 0: an open dimension (the anchor count, usually)
+        if (a == 0 or a >= 64) and 6 <= b < (a or 1 << 30):
             return i, "anchors-first"
-        if b >= 64 and 5 <= a < b:
+        if (b == 0 or b >= 64) and 5 <= a < (b or 1 << 30):
             return i, "channels-first"
     return None
 
@@ -126,6 +126,15 @@ class Detection(ImageInputs):
             return (f"outputs {shapes} are neither TFLite's detection post-processing (boxes, classes, "
                     "scores, count) nor a raw [1, N, 4+1+C] / [1, 4+C, N] detection head")
         return None
+
+    def classes(self, outputs):
+        """A raw head's class count (its width less the box and objectness); post-processing
+        outputs do not say."""
+        if postprocess_outputs(outputs) is not None or (head := raw_head(outputs)) is None:
+            return None
+        index, layout = head
+        shape = outputs[index].shape
+        return shape[2] - 5 if layout == "anchors-first" else shape[1] - 4
 
     def decode(self, outputs, specs, context):
         post = postprocess_outputs(specs)

@@ -40,6 +40,9 @@ class Embedding(ImageInputs):
             return f"output {shapes} is not one feature vector"
         return None
 
+    def classes(self, outputs):
+        return None
+
     def decode(self, outputs, specs, context):
         return Embedded(dequantized(np.asarray(outputs[0])[:1], specs[0]).reshape(-1))
 

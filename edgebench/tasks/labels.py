@@ -87,7 +87,11 @@ def _json_names(path: Path, text: str) -> tuple[str, ...]:
 
 
 def builtin_labels(task: str, classes: int | None) -> Labels | None:
-    """A built-in set that names `classes` classes of this task, if one does."""
+    """A built-in set that names `classes` classes (None: not known) of this task, if one does."""
+    if task in ("classification", "embedding") and classes in (1000, 1001):
+        from edgebench.models.labels import label_set_name, labels_for
+
+        return Labels(labels_for(classes), label_set_name(classes))
     if task == "detection":
         if classes in (None, 90, 91):
             return Labels(COCO_90, "COCO (90 ids, as TensorFlow's detectors number them)")

@@ -61,6 +61,9 @@ class Pose(ImageInputs):
             return f"output {shapes} is not one [1, K, 3] / [1, 1, K, 3] set of (y, x, score) keypoints"
         return None
 
+    def classes(self, outputs):
+        return None
+
     def decode(self, outputs, specs, context):
         points = dequantized(outputs[0], specs[0]).reshape(-1, 3).copy()
         if points[:, :2].max() > 2.0 and context.input_size:   # pixels of the input

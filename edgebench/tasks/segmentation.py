@@ -87,6 +87,11 @@ class Segmentation(ImageInputs):
             return f"output {shapes} is not one [1, H, W] class map or [1, H, W, C] / [1, C, H, W] logits"
         return None
 
+    def classes(self, outputs):
+        """Logits name their class count; a class map does not."""
+        layout = map_layout(outputs[0]) if len(outputs) == 1 else None
+        return {"nhwc": outputs[0].shape[-1], "nchw": outputs[0].shape[1]}.get(layout) if layout else None
+
     def decode(self, outputs, specs, context):
         layout = map_layout(specs[0])
         y = np.asarray(outputs[0])[0]
