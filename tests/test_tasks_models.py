@@ -1,0 +1,222 @@
+"""Every task on real models: Coral's published presets (../shared/fixtures/coral-zoo, read in
+place) and small ONNX models made here (tests/task_models.py), through the library and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgebench.bench.config import RunConfig
+from edgebench.protocol import Protocol
+from tests.conftest import REPO, run_cli
+
+pytestmark = pytest.mark.slow
+
+ZOO = REPO.parent / "shared" / "fixtures" / "coral-zoo"
+FAST = Protocol("fast", warmup=1, settle_s=0.0, runs=3)
+
+
+@pytest.fixture
+def zoo() -> Path:
+    if not (ZOO / "squat.bmp").is_file():
+        pytest.skip("../shared/fixtures/coral-zoo is not present")
+    return ZOO
+
+
+@pytest.fixture(scope="module")
+def onnx_models(tmp_path_factory) -> dict[str, Path]:
+    from tests import task_models
+
+    folder = tmp_path_factory.mktemp("task-models")
+    return {"detector": task_models.raw_head_detector(folder / "tiny_detector.onnx"),
+            "open_size": task_models.raw_head_detector(folder / "open_size.onnx", dynamic_size=True),
+            "two_inputs": task_models.two_input_model(folder / "two_inputs.onnx")}
+
+
+def _one_line_error(proc) -> str:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    return lines[0]
+
+
+def test_movenet_keypoints_match_corals_reference_on_litert_and_openvino(zoo):
+    from edgebench.bench.execute import predict
+
+    rows = list(csv.DictReader(open(zoo / "movenet_single_pose_lightning_ptq_reference.csv")))
+    expected = np.array([[float(r["keypoint_y"]), float(r["keypoint_x"])] for r in rows])
+    answers = predict(RunConfig(model=str(zoo / "movenet_single_pose_lightning_ptq.tflite"),
+                                image=zoo / "squat.bmp", targets=("litert-int8", "openvino-int8")))
+    assert set(answers) == {"litert-int8", "openvino-int8"}
+    for target, answer in answers.items():
+        distance = np.abs(answer.keypoints[:, :2] - expected).max()
+        print(f"{target}: largest keypoint distance {distance:.4f} (normalised)")
+        assert distance <= 0.05, target
+
+
+@pytest.mark.parametrize("photo, object_class", [("bird", 3), ("dog", 12)])
+def test_deeplab_scored_against_the_masks(zoo, photo, object_class):
+    from PIL import Image
+
+    from edgebench.bench.execute import predict
+    from edgebench.tasks import get_task
+    from edgebench.tasks.segmentation import iou_per_class
+
+    mask = np.asarray(Image.open(zoo / f"{photo}_segmentation_mask.bmp"))
+    if photo == "dog":   # an Oxford-IIIT Pet trimap: 0 the pet, 1 background, 2 border (not scored)
+        mask = np.select([mask == 0, mask == 1], [object_class, 0], 255).astype(np.uint8)
+    answers = predict(RunConfig(model=str(zoo / "deeplabv3_mnv2_pascal_quant.tflite"),
+                                image=zoo / f"{photo}_segmentation.bmp", targets=("litert-int8", "openvino-int8"),
+                                labels=zoo / "pascal_voc_segmentation_labels.txt"))
+    assert set(answers) == {"litert-int8", "openvino-int8"}
+    for target, answer in answers.items():
+        ious = iou_per_class(answer.classes, mask)
+        miou = get_task("segmentation").score(answer, mask)
+        print(f"{photo} {target}: IoU of the object class {ious[object_class]:.3f}, mIoU {miou:.3f}")
+        assert ious[object_class] >= 0.6
+
+
+@pytest.mark.parametrize("model, labels, expected", [
+    ("mobilenet_v1_0.75_192_quant.tflite", "../coral/imagenet_labels.txt", "chickadee"),
+    ("mobilenet_v2_1.0_224_inat_bird_quant.tflite", "inat_bird_labels.txt", "Black-capped Chickadee"),
+])
+def test_classifiers_give_the_right_label_with_their_own_label_files(zoo, model, labels, expected, tmp_path):
+    out = tmp_path / "r.json"
+    proc = run_cli("run", "--model", zoo / model, "--labels", zoo / labels, "--image", zoo.parent / "coral" / "bird.bmp",
+                   "--targets", "litert-int8", "--runs", "3", "--settle", "0", "--no-save", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    target = result["results"][0]
+    assert result["task"] == "classification"
+    assert expected in target["top1"]["label"] and target["summary"].startswith(target["top1"]["label"])
+
+
+def test_the_vehicle_detector_with_lstm_state_inputs_and_its_own_labels(zoo, tmp_path):
+    out = tmp_path / "r.json"
+    proc = run_cli("run", "--model", zoo / "traffic_model.tflite", "--image", zoo / "traffic_0001.bmp",
+                   "--labels", zoo / "traffic_labels.txt", "--runs", "5", "--settle", "0", "--no-save", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    by = {r["target"]: r for r in result["results"]}
+    litert = by["litert-int8"]
+    assert result["task"] == "detection" and "detection post-processing" in result["task_why"]
+    assert [i["name"] for i in litert["inputs"]] == ["normalized_input_image_tensor", "raw_inputs/init_lstm_c",
+                                                       "raw_inputs/init_lstm_h"]
+    boxes = litert["answer"]["boxes"]
+    assert boxes and {b["label"] for b in boxes} <= {"sedan", "pickup_suv_van", "large_veh_bus"}
+    assert all(0 <= v <= 1 for b in boxes for v in b["box"])
+    assert litert["summary"].startswith("1 object: pickup_suv_van")
+    # OpenVINO's TFLite front end lacks the post-processing op: one line naming it, the rest ran
+    assert by["openvino-int8"]["status"] == "unavailable"
+    assert "TFLite_Detection_PostProcess" in by["openvino-int8"]["error"]
+
+
+def test_a_raw_head_onnx_detector_agrees_across_onnxruntime_and_openvino(onnx_models, zoo):
+    from edgebench.bench.execute import run
+
+    result = run(RunConfig(model=str(onnx_models["detector"]), image=zoo / "kite_and_cold.jpg", protocol=FAST,
+                           targets=("onnxruntime-fp32", "openvino-fp32")))
+    assert result.task == "detection" and "raw detection head" in result.task_why
+    ok = {r.target: r for r in result.results if r.status == "ok"}
+    assert set(ok) == {"onnxruntime-fp32", "openvino-fp32"}
+    assert ok["onnxruntime-fp32"].is_reference
+    agreement = ok["openvino-fp32"].agreement
+    assert agreement["metric"].startswith("F1") and agreement["passed"] and agreement["value"] == 1.0
+    assert ok["openvino-fp32"].answer["boxes"] == ok["onnxruntime-fp32"].answer["boxes"] or \
+        agreement["figures"]["mean_iou"] > 0.99
+
+
+def test_a_generic_model_with_two_inputs_of_different_dtypes(onnx_models):
+    from edgebench.bench.execute import run
+
+    result = run(RunConfig(model=str(onnx_models["two_inputs"]), protocol=FAST,
+                           targets=("onnxruntime-fp32", "openvino-fp32")))
+    assert result.task == "generic"
+    ok = {r.target: r for r in result.results if r.status == "ok"}
+    assert set(ok) == {"onnxruntime-fp32", "openvino-fp32"}
+    assert [(i["name"], i["dtype"]) for i in ok["onnxruntime-fp32"].inputs] == [("features", "float32"), ("ids", "int64")]
+    assert [o["name"] for o in ok["openvino-fp32"].answer["outputs"]] == ["scores", "side"]
+    agreement = ok["openvino-fp32"].agreement
+    assert agreement["passed"] and agreement["value"] > 0.999 and agreement["figures"]["min_sqnr_db"] > 40
+    assert ok["openvino-fp32"].summary == "2 outputs: scores [1, 10], side [1, 4]"
+
+
+def test_open_dimensions_are_one_line_until_given_then_timed(onnx_models):
+    line = _one_line_error(run_cli("run", "--model", onnx_models["open_size"], "--runs", "3", "--no-save"))
+    assert "open dimension" in line and "--input-shape images=" in line
+    proc = run_cli("run", "--model", onnx_models["open_size"], "--input-shape", "images=1x3x320x320",
+                   "--targets", "onnxruntime-fp32,openvino-fp32", "--runs", "3", "--settle", "0", "--no-save",
+                   env={"COLUMNS": "250"})
+    assert proc.returncode == 0, proc.stderr
+    assert "task: detection" in proc.stdout and "1x3x320x320" in proc.stdout
+
+
+def test_an_op_litert_lacks_is_one_line_naming_the_op_and_the_runtime(zoo, tmp_path):
+    odd = tmp_path / "odd_op.tflite"   # MoveNet's Edge TPU twin with its custom op renamed
+    odd.write_bytes((zoo / "movenet_single_pose_lightning_ptq_edgetpu.tflite").read_bytes()
+                    .replace(b"edgetpu-custom-op", b"edgetpu-custom-ox"))
+    line = _one_line_error(run_cli("run", "--model", odd, "--runs", "3", "--no-save"))
+    assert "litert-int8: LiteRT has no kernel for op edgetpu-custom-ox" in line
+    assert "openvino-int8: OpenVINO's front end has no translator for op edgetpu-custom-ox" in line
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--model", "mobilenet_v2", "--task", "detection"), "--task detection: mobilenet_v2 is a classification model"),
+    (("--model", "{zoo}/mobilenet_v1_0.75_192_quant.tflite", "--task", "detection"), "cannot be read as detection"),
+    (("--model", "{zoo}/movenet_single_pose_lightning_ptq.tflite", "--task", "segmentation"), "cannot be read as segmentation"),
+    (("--model", "{zoo}/deeplabv3_mnv2_pascal_quant.tflite", "--task", "pose"), "cannot be read as pose"),
+    (("--model", "{zoo}/traffic_model.tflite", "--task", "classification"), "not one vector of class scores"),
+    (("--model", "{zoo}/mobilenet_v1_0.75_192_quant.tflite", "--labels", "{zoo}/traffic_labels.txt"),
+     "the labels file names 3 classes"),
+    (("--model", "{zoo}/mobilenet_v1_0.75_192_quant.tflite", "--labels", "{zoo}/no-such-labels.txt"), "labels file"),
+    (("--model", "{zoo}/mobilenet_v1_0.75_192_quant.tflite", "--task", "tracking"), "tracking"),
+])
+def test_a_task_that_does_not_fit_is_one_line(zoo, args, words):
+    args = [a.format(zoo=zoo) for a in args]
+    line = _one_line_error(run_cli("run", *args, "--runs", "3", "--no-save"))
+    assert words in line
+
+
+def _in_terminal(*args: str) -> str:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "edgebench", *args], stdin=slave, stdout=slave, stderr=slave,
+                            cwd=REPO, env={**os.environ, "COLUMNS": "250"})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=600)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.parametrize("model, extra, answer", [
+    ("mobilenet_v1_0.75_192_quant.tflite", ("--image", "../coral/bird.bmp"), "chickadee 0."),
+    ("traffic_model.tflite", ("--image", "traffic_0001.bmp", "--labels", "traffic_labels.txt"),
+     "1 object: pickup_suv_van 0.4"),
+    ("deeplabv3_mnv2_pascal_quant.tflite", ("--image", "bird_segmentation.bmp", "--labels",
+                                            "pascal_voc_segmentation_labels.txt"), "background 79%, bird 21%"),
+    ("movenet_single_pose_lightning_ptq.tflite", ("--image", "squat.bmp"), "17 keypoints, mean score 0."),
+    ("mobilenet_v2_1.0_224_inat_bird_quant.tflite", ("--image", "../coral/bird.bmp"), "965-d vector, norm"),
+])
+def test_the_run_screen_shows_each_tasks_answer(zoo, model, extra, answer):
+    extra = [str(zoo / e) if e.endswith((".bmp", ".txt")) else e for e in extra]
+    text = _in_terminal("run", "--model", str(zoo / model), *extra, "--targets", "litert-int8", "--runs", "3",
+                        "--settle", "0", "--no-save")
+    assert answer in text, text
+    assert "task: " in text and "Traceback" not in text
