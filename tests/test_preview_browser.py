@@ -31,12 +31,13 @@ def _lan_address() -> str | None:
     return v4[0] if v4 else None
 
 
-def write_y4m(photo: Path, dest: Path, size=(640, 480)) -> Path:
-    """A one-frame 4:2:0 Y4M video of the photo (Chromium's fake camera loops it)."""
+def write_y4m(photo: Path, dest: Path, size=(640, 480), crop: bool = True) -> Path:
+    """A one-frame 4:2:0 Y4M video of the photo (Chromium's fake camera loops it): cropped to
+    the frame's aspect, or (crop=False) the whole photo stretched to it."""
     from PIL import Image, ImageOps
 
     with Image.open(photo) as img:
-        frame = ImageOps.fit(img.convert("RGB"), size)
+        frame = ImageOps.fit(img.convert("RGB"), size) if crop else img.convert("RGB").resize(size, Image.LANCZOS)
     y, cb, cr = frame.convert("YCbCr").split()
     half = (size[0] // 2, size[1] // 2)
     with open(dest, "wb") as f:
@@ -275,7 +276,7 @@ def test_hub_figures_render_beside_the_live_row(phone, tmp_path):
         {"device": "NVIDIA Jetson Orin Nano <script>x</script>", "target": "torch-fp16@cuda", "version": "1",
          "median_ms": 3.2, "fps": 310.0}]}
     engine = Engine(NullSession, lambda spec: preprocessing_named("torchvision", 224),
-                    lambda n: (tuple(f"class {i}" for i in range(n)), "test labels")).start()
+                    lambda specs: _labels(specs)).start()
     app = create_app(engine, Limits(), Access(None),
                      PreviewInfo({"name": "alice/mnv2@2", "source": "hub"}, "litert-int8", "this test machine", hub=hub))
     with socket.socket() as s:
@@ -302,3 +303,12 @@ def test_hub_figures_render_beside_the_live_row(phone, tmp_path):
         server.should_exit = True
         thread.join(timeout=10)
         engine.close()
+
+
+def _labels(specs):
+    import math
+
+    from edgebench.tasks.base import Labels
+
+    n = math.prod(d for d in specs[0].shape if d > 0)
+    return Labels(tuple(f"class {i}" for i in range(n)), "test labels")

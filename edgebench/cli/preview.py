@@ -1,4 +1,4 @@
-"""`edgebench preview`: serve a page that classifies a phone's camera with this device's model."""
+"""`edgebench preview`: serve a page that runs a phone camera's frames through this device's model and draws its answer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 from edgebench.bench.config import PREPROCESS_CHOICES
 from edgebench.cli.common import console, err_console, user_errors
 from edgebench.runtimes.options import MAX_THREADS
+from edgebench.tasks import TASK_CHOICES
 
 
 def _say(text: str, *, err: bool = False) -> None:
@@ -34,6 +35,8 @@ def preview_command(
     max_frame_kb: Annotated[int, typer.Option(min=8, max=65536, help="Largest frame accepted (KiB).")] = 1024,
     max_clients: Annotated[int, typer.Option(min=1, max=256, help="Pages connected at once.")] = 8,
     qr: Annotated[bool, typer.Option(help="Print a QR code of the page's link.")] = True,
+    task: Annotated[Literal[TASK_CHOICES], typer.Option(help="What the model does (auto: its card or zoo entry, else inferred from the file); the page draws it.")] = "auto",
+    labels: Annotated[Path | None, typer.Option(help="Class names: one per line, or JSON.")] = None,
 ) -> None:
     """Preview a model live: a phone's camera, this device's model, the labels on the phone.
 
@@ -55,7 +58,7 @@ def preview_command(
 
         limits = Limits(max_frame_bytes=max_frame_kb * 1024, max_fps=float(max_fps), max_clients=max_clients)
         config = RunConfig(model=model, targets=(target,), threads=threads, preprocess=preprocess,
-                           allow_download=not offline,
+                           allow_download=not offline, task=task, labels=labels,
                            runtime_settings=runtime_settings("auto", "auto", runtime_option))
         loopback = access.is_loopback(host)
         tls_files = _tls(host, tls, cert, key)
@@ -77,8 +80,12 @@ def _start_engine(config):
     if not planned.runnable:
         raise UserError(f"{planned.name} cannot run {plan.source.name}: {planned.error}")
     source = plan.source
-    engine = Engine(lambda: open_session(planned),
-                    lambda spec: source.preprocessing(spec, config.preprocess)[0], source.labels)
+    task = plan.task.task
+    if not task.uses_image:
+        raise UserError(f"the preview shows a camera's frames to a model that reads a photo; {source.name} is read "
+                        f"as {plan.task.name} ({plan.task.why})")
+    engine = Engine(lambda: open_session(planned, task),
+                    lambda spec: source.preprocessing(spec, config.preprocess)[0], plan.labels_for, task=task)
     try:
         engine.start()
     except TargetUnavailable as exc:

@@ -29,11 +29,13 @@ RECENT = 200   # inferences kept for the live median
 
 @dataclass
 class Classified:
-    """One frame's answer: top-5 as dicts, and where its time went (ms)."""
+    """One frame's answer: top-5 as dicts (a classifier's; else empty), where its time went
+    (ms), the frame's size, and the task's answer: its one line and what the page draws."""
 
     top5: list[dict]
     ms: dict[str, float]
     image_size: tuple[int, int]
+    answer: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -47,14 +49,20 @@ class EngineStats:
 
 
 class Engine:
-    """Classifies encoded images on one session.
+    """Runs the model's task on encoded images, one session shared by every client.
 
     open_session: called once, on the session thread. preprocessing_for(input_spec) -> a zoo
-    Preprocessing (resize, crop, mean, std). labels_for(num_classes) -> (labels, label set name).
+    Preprocessing (resize, crop, mean, std). labels_for(output_specs) -> tasks.base.Labels.
+    task: a tasks.base.Task that reads a photo (image classification unless given).
     """
 
     def __init__(self, open_session: Callable[[], object], preprocessing_for: Callable,
-                 labels_for: Callable, decode_workers: int = 2):
+                 labels_for: Callable, decode_workers: int = 2, task=None):
+        from edgebench.tasks import get_task
+
+        self.task = task or get_task("classification")
+        if not self.task.uses_image:
+            raise ValueError(f"the preview shows tasks that read a photo, not {self.task.name}")
         self._open = open_session
         self._preprocessing_for = preprocessing_for
         self.preprocessing = None
@@ -64,9 +72,11 @@ class Engine:
         self._session = None
         self._closed = threading.Event()
         self.stats = EngineStats()
-        self.labels: tuple[str, ...] = ()
+        self.labels = None                  # tasks.base.Labels
         self.label_set = ""
         self.input_spec = self.output_spec = None
+        self.input_specs: tuple = ()
+        self.output_specs: tuple = ()
         self.settings: dict = {}
         self.load_s: float | None = None
         self.warmup_ms: float | None = None
@@ -79,12 +89,22 @@ class Engine:
         started = time.perf_counter()
         self._session = self._session_thread.submit(self._open).result()
         self.load_s = round(time.perf_counter() - started, 3)
-        self.input_spec, self.output_spec = self._session.input_spec, self._session.output_spec
+        from edgebench.tasks.inputs import image_input
+        from edgebench.tensors import input_specs, output_specs
+
+        self.input_specs, self.output_specs = input_specs(self._session), output_specs(self._session)
+        problem = self.task.problem(self.input_specs, self.output_specs)
+        if problem is not None:
+            from edgebench.errors import TargetUnavailable
+
+            raise TargetUnavailable(f"{problem} (read as {self.task.name})")
+        self.input_spec = self.input_specs[image_input(self.input_specs)]
+        self.output_spec = self.output_specs[0]
         self.settings = dict(getattr(self._session, "settings", {}) or {})
         self.preprocessing = self._preprocessing_for(self.input_spec)
-        self._prep = FramePrep(self.preprocessing, self.input_spec)
-        classes = math.prod(d for d in self.output_spec.shape if d > 0)
-        self.labels, self.label_set = self._labels_for(classes)
+        self._prep = FramePrep(self.preprocessing, self.input_spec, self.task.geometry)
+        self.labels = self._labels_for(self.output_specs)
+        self.label_set = self.labels.source
         blank = np.zeros(self.input_spec.shape, np.dtype(self.input_spec.dtype))
         _, _, self.warmup_ms = self._session_thread.submit(self._infer, blank).result()
         return self
@@ -101,8 +121,8 @@ class Engine:
 
     # -- work ----------------------------------------------------------------------------------
     async def classify(self, frame: Frame, max_pixels: int) -> Classified:
-        """Decode, preprocess, infer, rank. ProtocolError for an image that cannot be used."""
-        from edgebench.bench.agreement import scores, top_k
+        """Decode, preprocess, infer, read the answer. ProtocolError for an image that cannot be used."""
+        from edgebench.tasks.base import Context
 
         loop = asyncio.get_running_loop()
         received = time.perf_counter()
@@ -111,29 +131,37 @@ class Engine:
         queued = time.perf_counter()
         output, started, inference_ms = await loop.run_in_executor(self._session_thread, self._infer, x)
         post_started = time.perf_counter()
-        top5 = [p.record() for p in top_k(scores(output, self.output_spec), self.labels, 5)]
+        from edgebench.tensors import as_tuple
+
+        answer = self.task.decode(as_tuple(output), self.output_specs,
+                                  Context(self.labels, self.input_spec.image_size, size))
+        top5 = answer.record().get("top5", [])
+        described = {"task": self.task.name, "summary": self.task.summary(answer),
+                     "overlay": self.task.overlay(answer)}
         done = time.perf_counter()
         self.stats.served += 1
         self.stats.inference_ms.append(inference_ms)
         return Classified(top5, {
             "decode": decode_ms, "preprocess": preprocess_ms,
             "wait": max(0.0, (started - queued) * 1000), "inference": inference_ms,
-            "post": (done - post_started) * 1000, "server": (done - received) * 1000}, size)
+            "post": (done - post_started) * 1000, "server": (done - received) * 1000}, size, described)
 
     def classify_blocking(self, image_bytes: bytes, image_format: str, max_pixels: int = 1 << 26) -> Classified:
         """classify() for synchronous callers (tests, benchmarks)."""
         return asyncio.run(self.classify(Frame(0, image_bytes, image_format), max_pixels))
 
     def _infer(self, x):
-        """On the session thread only: the runner's frame (set input, invoke, read output)."""
-        import numpy as np
+        """On the session thread only: the runner's frame (set inputs, invoke, read outputs).
+        x is the image input; the task adds its other inputs (a tracker's state)."""
+        from edgebench.bench.runner import owned
 
         if self._session is None:
             raise RuntimeError("the preview's model session is closed")
+        fed = self.task.inputs(self.input_specs, lambda _spec: x) if len(self.input_specs) > 1 else x
         started = time.perf_counter()
-        self._session.set_input(x)
+        self._session.set_input(fed)
         self._session.invoke()
-        output = np.array(self._session.output(), copy=True)  # runtimes reuse their output buffer
+        output = owned(self._session.output())  # runtimes reuse their output buffers
         return output, started, (time.perf_counter() - started) * 1000
 
     def _decode_and_prepare(self, frame: Frame, max_pixels: int):
@@ -158,14 +186,14 @@ class FramePrep:
     The result equals the benchmark's to within PIL's 8-bit rounding (at most 2 quantization steps
     on a few pixels in ten thousand; tests/test_preview_unit.py checks it)."""
 
-    def __init__(self, prep, spec):
+    def __init__(self, prep, spec, geometry: str = "crop"):
         import dataclasses
 
         import numpy as np
 
         from edgebench.models.images import to_input
 
-        self.prep, self.spec = prep, spec
+        self.prep, self.spec, self.geometry = prep, spec, geometry
         values = np.repeat(np.arange(256, dtype=np.float32)[:, None], 3, axis=1)[None]   # HWC, 1 x 256
         x = values / 255.0
         x = (x - np.asarray(prep.mean, np.float32)) / np.asarray(prep.std, np.float32)
@@ -178,6 +206,22 @@ class FramePrep:
         import numpy as np
         from PIL import Image
 
+        if self.geometry == "stretch":   # the whole frame, as images.stretch_float_nchw resizes it
+            height, width = self.spec.image_size
+            pixels = np.asarray(image.resize((width, height), Image.LANCZOS))
+        else:
+            pixels = self._cropped(image)
+        out = np.empty(pixels.shape, self._dtype)
+        for c in range(3):
+            np.take(self._tables[c], pixels[..., c], out=out[..., c])
+        x = out[None] if self.spec.layout == "NHWC" else out.transpose(2, 0, 1)[None]
+        return np.ascontiguousarray(x)
+
+    def _cropped(self, image):
+        """The centre crop, resampled straight from the frame."""
+        import numpy as np
+        from PIL import Image
+
         crop = self.prep.crop
         width, height = image.size
         scale = self.prep.resize / min(width, height)
@@ -185,12 +229,7 @@ class FramePrep:
         left, top = (resized_w - crop) // 2, (resized_h - crop) // 2
         sx, sy = width / resized_w, height / resized_h
         box = (left * sx, top * sy, (left + crop) * sx, (top + crop) * sy)
-        pixels = np.asarray(image.resize((crop, crop), Image.BILINEAR, box=box))
-        out = np.empty(pixels.shape, self._dtype)
-        for c in range(3):
-            np.take(self._tables[c], pixels[..., c], out=out[..., c])
-        x = out[None] if self.spec.layout == "NHWC" else out.transpose(2, 0, 1)[None]
-        return np.ascontiguousarray(x)
+        return np.asarray(image.resize((crop, crop), Image.BILINEAR, box=box))
 
 
 def decode(data: bytes, image_format: str, max_pixels: int, shorter_side: int | None = None):

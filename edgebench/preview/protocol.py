@@ -183,10 +183,12 @@ def pong_message(ping: Ping) -> dict:
 
 
 def result_message(frame_id: int, top5: list[dict], ms: dict[str, float], image_size: tuple[int, int],
-                   clients: int) -> dict:
+                   clients: int, answer: dict | None = None) -> dict:
+    """top5: a classifier's (empty for other tasks); answer: the task, its one-line summary and
+    the overlay the page draws (boxes, a class map, a skeleton), relative to the frame."""
     return {"type": "result", "id": frame_id, "top5": top5,
             "ms": {k: round(float(v), 3) for k, v in ms.items()},
-            "image": list(image_size), "clients": clients}
+            "image": list(image_size), "clients": clients, **({"answer": answer} if answer else {})}
 
 
 def _kib(size: int) -> str:

@@ -185,7 +185,7 @@ async def _on_frame(state: PreviewState, client: Client, data: bytes) -> None:
 async def _run_frame(state: PreviewState, client: Client, frame: p.Frame) -> None:
     try:
         done = await state.engine.classify(frame, state.limits.max_pixels)
-        answer = p.result_message(frame.id, done.top5, done.ms, done.image_size, len(state.clients))
+        answer = p.result_message(frame.id, done.top5, done.ms, done.image_size, len(state.clients), done.answer)
     except p.ProtocolError as exc:
         answer = p.error_message(exc.code, str(exc), frame.id)
     except Exception as exc:  # noqa: BLE001 - the runtime failing on one frame is reported to its page

@@ -119,8 +119,9 @@
   function onResult(message) {
     const sent = answered(message.id);
     state.results += 1;
+    if (!sent && state.mode === "photo") return;   // the camera's last frame, answered after a photo was chosen
     const now = performance.now();
-    renderTop5(message.top5 || []);
+    renderAnswer(message);
     const ms = message.ms || {};
     pushLimited(state.inference, ms.inference, 50);
     $("inference").textContent = fmt(ms.inference);
@@ -147,7 +148,13 @@
 
   function onDropped(message) {
     state.dropped += 1;
-    if (answered(message.id)) schedule(message.reason === "rate" ? 1000 / state.limits.max_fps : 0);
+    const sent = answered(message.id);
+    if (sent && state.mode === "photo" && message.reason === "in_flight") {
+      // The camera's last frame was still on the model: send the photo again once it is done.
+      setTimeout(() => sendPhoto($("photo-view")), 200);
+      return;
+    }
+    if (sent) schedule(message.reason === "rate" ? 1000 / state.limits.max_fps : 0);
   }
 
   function onError(message) {
@@ -324,6 +331,7 @@
   }
 
   function renderPlaceholder(text) {
+    drawOverlay(null);
     const list = $("top5");
     list.replaceChildren();
     const li = document.createElement("li");
@@ -353,6 +361,135 @@
       list.appendChild(li);
     });
     state.lastTop1 = top5.length ? top5[0].label : null;
+  }
+
+  // ---------------------------------------------------------------- the task's answer
+  // A classifier's top-5 as bars; any other task's one-line answer, with its overlay drawn on a
+  // canvas over the picture: boxes, a class map, a skeleton. Overlay positions are relative to
+  // the frame that was sent, mapped onto the picture as the page shows it (cover or contain).
+  const PALETTE = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0",
+                   "#f032e6", "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8",
+                   "#800000", "#aaffc3", "#808000", "#ffd8b1", "#000075", "#808080"];
+
+  function renderAnswer(message) {
+    const answer = message.answer || {};
+    if ((message.top5 || []).length || !answer.summary) {
+      renderTop5(message.top5 || []);
+    } else {
+      const list = $("top5");
+      list.replaceChildren();
+      list.classList.remove("empty");
+      const li = document.createElement("li");
+      li.className = "first summary";
+      const label = document.createElement("span");
+      label.className = "label";
+      label.textContent = answer.summary;
+      li.append(label);
+      list.appendChild(li);
+      state.lastTop1 = answer.summary;
+    }
+    drawOverlay(answer.overlay || null, message.image);
+  }
+
+  function shownRect() {
+    // Where the frame is drawn inside the stage: covering it or contained in it (object-fit).
+    const photo = state.mode === "photo";
+    const el = photo ? $("photo-view") : video;
+    const nw = photo ? el.naturalWidth : video.videoWidth;
+    const nh = photo ? el.naturalHeight : video.videoHeight;
+    const W = el.clientWidth, H = el.clientHeight;
+    if (!nw || !nh || !W || !H) return null;
+    const contain = getComputedStyle(el).objectFit === "contain";
+    const scale = contain ? Math.min(W / nw, H / nh) : Math.max(W / nw, H / nh);
+    const w = nw * scale, h = nh * scale;
+    return {x: (W - w) / 2, y: (H - h) * (contain ? 0.3 : 0.5), w: w, h: h};
+  }
+
+  function drawOverlay(overlay, imageSize) {
+    const layer = $("overlay");
+    const stage = $("stage");
+    const ratio = window.devicePixelRatio || 1;
+    layer.width = Math.round(stage.clientWidth * ratio);
+    layer.height = Math.round(stage.clientHeight * ratio);
+    const ctx = layer.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, stage.clientWidth, stage.clientHeight);
+    // A task that answers with positions shows the whole frame the model saw (a cropped view
+    // would hide what it found near the edges).
+    stage.classList.toggle("whole", !!overlay && ["detection", "segmentation", "pose"].includes(overlay.kind));
+    const rect = shownRect();
+    if (!overlay || !rect) { layer.hidden = true; return; }
+    layer.hidden = false;
+    if (overlay.kind === "detection") drawBoxes(ctx, rect, overlay.boxes || []);
+    else if (overlay.kind === "segmentation") drawClassMap(ctx, rect, overlay);
+    else if (overlay.kind === "pose") drawSkeleton(ctx, rect, overlay.keypoints || [], overlay.skeleton || []);
+    else layer.hidden = true;
+  }
+
+  function drawBoxes(ctx, rect, boxes) {
+    ctx.lineWidth = 3;
+    ctx.font = "600 14px system-ui, sans-serif";
+    ctx.textBaseline = "top";
+    boxes.forEach((b) => {
+      const [ymin, xmin, ymax, xmax] = b.box;
+      const x = rect.x + xmin * rect.w, y = rect.y + ymin * rect.h;
+      const w = (xmax - xmin) * rect.w, h = (ymax - ymin) * rect.h;
+      const colour = PALETTE[b.index % PALETTE.length];
+      ctx.strokeStyle = colour;
+      ctx.strokeRect(x, y, w, h);
+      const text = b.label + " " + Math.round(b.score * 100) + "%";
+      const width = ctx.measureText(text).width + 8;
+      const top = y >= 20 ? y - 20 : y;
+      const left = Math.max(0, Math.min(x - 1.5, ctx.canvas.clientWidth - width));   // kept on screen
+      ctx.fillStyle = colour;
+      ctx.fillRect(left, top, width, 20);
+      ctx.fillStyle = "#000";
+      ctx.fillText(text, left + 4.5, top + 3);
+    });
+  }
+
+  function drawClassMap(ctx, rect, overlay) {
+    const [h, w] = overlay.shape;
+    const bytes = Uint8Array.from(atob(overlay.classes), (c) => c.charCodeAt(0));
+    if (bytes.length !== h * w) return;
+    const small = document.createElement("canvas");
+    small.width = w;
+    small.height = h;
+    const image = small.getContext("2d").createImageData(w, h);
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] === 0) continue;   // class 0 (background) left clear
+      const hex = PALETTE[bytes[i] % PALETTE.length];
+      image.data[4 * i] = parseInt(hex.slice(1, 3), 16);
+      image.data[4 * i + 1] = parseInt(hex.slice(3, 5), 16);
+      image.data[4 * i + 2] = parseInt(hex.slice(5, 7), 16);
+      image.data[4 * i + 3] = 120;
+    }
+    small.getContext("2d").putImageData(image, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(small, rect.x, rect.y, rect.w, rect.h);
+  }
+
+  function drawSkeleton(ctx, rect, keypoints, bones) {
+    const at = (k) => [rect.x + k[1] * rect.w, rect.y + k[0] * rect.h];
+    const visible = (k) => k && k[2] >= 0.2;
+    ctx.lineWidth = 4;
+    ctx.strokeStyle = "#46f0f0";
+    bones.forEach(([a, b]) => {
+      if (!visible(keypoints[a]) || !visible(keypoints[b])) return;
+      const [x1, y1] = at(keypoints[a]), [x2, y2] = at(keypoints[b]);
+      ctx.beginPath();
+      ctx.moveTo(x1, y1);
+      ctx.lineTo(x2, y2);
+      ctx.stroke();
+    });
+    ctx.fillStyle = "#ffe119";
+    keypoints.forEach((k) => {
+      if (!visible(k)) return;
+      const [x, y] = at(k);
+      ctx.beginPath();
+      ctx.arc(x, y, 5, 0, 2 * Math.PI);
+      ctx.fill();
+    });
   }
 
   let toastTimer = null;
