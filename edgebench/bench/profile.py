@@ -24,7 +24,7 @@ def profile(config: RunConfig, inferences: int = 50) -> OpProfile:
     >>> profile(RunConfig(targets=("onnxruntime-fp32",))).ops[0].op_type
     'Conv'
     """
-    from edgebench.bench.execute import Photo
+    from edgebench.bench.execute import Photo, feed_inputs
     from edgebench.models.images import default_image
     from edgebench.system import device_info
 
@@ -40,15 +40,14 @@ def profile(config: RunConfig, inferences: int = 50) -> OpProfile:
         planned.options = dataclasses.replace(planned.options, profile=True)
 
     def work(session):
-        prep, _ = plan.source.preprocessing(session.input_spec, config.preprocess)
-        x, _ = photo.frame(prep, session.input_spec)
+        x = feed_inputs(plan, session, photo).x   # the run's task builds the inputs, as run does
         for _ in range(WARMUP + inferences):
             session.set_input(x)
             session.invoke()
             session.output()
         return session.op_times(), session.profile_method
 
-    outcome = attempt(planned, work)
+    outcome = attempt(planned, work, plan.task.task)
     if outcome.value is None:
         raise UserError(f"{planned.name} could not be profiled: {outcome.status}: {outcome.error}")
     times, method = outcome.value
