@@ -155,7 +155,7 @@ def sustained(page_url: str, image: bytes, seconds: float, warmup_frames: int = 
                 out.rtt_ms.append(rtt)
                 for k, v in answer["ms"].items():
                     out.server_ms.setdefault(k, []).append(v)
-                label = answer["top5"][0]["label"]
+                label = _answer_line(answer)
                 out.top1[label] = out.top1.get(label, 0) + 1
             elif answer["type"] == "dropped":
                 out.dropped += 1
@@ -206,3 +206,10 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _answer_line(answer: dict) -> str:
+    """A classifier's top-1 label, else the task's one-line answer."""
+    if answer.get("top5"):
+        return answer["top5"][0]["label"]
+    return (answer.get("answer") or {}).get("summary") or "-"
