@@ -47,9 +47,20 @@ class Segmented:
         return sorted(rows, key=lambda row: -row[2])
 
     def record(self) -> dict:
+        """Class shares, and the map itself at most OVERLAY_SIDE pixels a side (what a report
+        draws over the photo)."""
         return {"shape": list(self.classes.shape),
                 "classes": [{"index": i, "label": label, "fraction": round(f, 6)}
-                            for i, label, f in self.fractions()[:32]]}
+                            for i, label, f in self.fractions()[:32]],
+                "map": small_map(self.classes)}
+
+
+def small_map(classes: np.ndarray) -> dict:
+    """The class map subsampled to at most OVERLAY_SIDE pixels a side, one byte a pixel, base64."""
+    height, width = classes.shape
+    step = max(1, -(-max(height, width) // OVERLAY_SIDE))
+    small = np.clip(classes[::step, ::step], 0, 255).astype(np.uint8)
+    return {"shape": list(small.shape), "classes": base64.b64encode(small.tobytes()).decode()}
 
 
 def resized(classes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -118,9 +129,5 @@ class Segmentation(ImageInputs):
         return ", ".join(f"{label} {f:.0%}" for _, label, f in answer.fractions()[:3])
 
     def overlay(self, answer):
-        height, width = answer.classes.shape
-        step = max(1, -(-max(height, width) // OVERLAY_SIDE))
-        small = answer.classes[::step, ::step].astype(np.uint8)
-        return {"kind": "segmentation", "shape": list(small.shape),
-                "classes": base64.b64encode(small.tobytes()).decode(),
+        return {"kind": "segmentation", **small_map(answer.classes),
                 "labels": {str(i): label for i, label, _ in answer.fractions()}}
