@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgebench.tasks.base import Agreement, Labels
-from edgebench.tasks.inputs import ImageInputs, image_problem
+from edgebench.tasks.inputs import ImageInputs, one_output, photo_task_problem
 from edgebench.tensors import TensorSpec, dequantized
 
 
@@ -60,12 +60,7 @@ class Classification(ImageInputs):
     threshold_text = "agrees = the same top-1 label as the float reference"
 
     def problem(self, inputs, outputs):
-        if (why := image_problem(inputs)) is not None:
-            return why
-        if len(outputs) != 1 or class_count(outputs[0]) is None:
-            shapes = ", ".join(f"{o.name} {list(o.shape)}" for o in outputs)
-            return f"output {shapes} is not one vector of class scores"
-        return None
+        return photo_task_problem(inputs, outputs, one_output(class_count), "one vector of class scores")
 
     def classes(self, outputs):
         """How many classes the outputs score (None when they do not say)."""

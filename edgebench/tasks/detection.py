@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgebench.tasks.base import Agreement
-from edgebench.tasks.inputs import ImageInputs, image_problem
+from edgebench.tasks.inputs import ImageInputs, photo_task_problem
 from edgebench.tensors import dequantized
 
 SCORE = 0.4          # an object is reported from this score (pycoral detect_image.py's default)
@@ -119,13 +119,9 @@ class Detection(ImageInputs):
                       f"float reference (objects from score {SCORE}; found by the other side from {FOUND})")
 
     def problem(self, inputs, outputs):
-        if (why := image_problem(inputs)) is not None:
-            return why
-        if postprocess_outputs(outputs) is None and raw_head(outputs) is None:
-            shapes = ", ".join(f"{o.name} {list(o.shape)}" for o in outputs)
-            return (f"outputs {shapes} are neither TFLite's detection post-processing (boxes, classes, "
-                    "scores, count) nor a raw [1, N, 4+1+C] / [1, 4+C, N] detection head")
-        return None
+        return photo_task_problem(inputs, outputs, lambda o: postprocess_outputs(o) is not None or raw_head(o) is not None,
+                                  "TFLite's detection post-processing (boxes, classes, scores, count) or a raw "
+                                  "[1, N, 4+1+C] / [1, 4+C, N] detection head")
 
     def classes(self, outputs):
         """A raw head's class count (its width less the box and objectness); post-processing

@@ -9,7 +9,7 @@ import numpy as np
 
 from edgebench.tasks.base import Agreement
 from edgebench.tasks.classification import class_count
-from edgebench.tasks.inputs import ImageInputs, image_problem
+from edgebench.tasks.inputs import ImageInputs, one_output, photo_task_problem
 from edgebench.tasks.metrics import cosine
 from edgebench.tensors import dequantized
 
@@ -33,12 +33,7 @@ class Embedding(ImageInputs):
     threshold_text = f"agrees = cosine similarity >= {MIN_COSINE} with the float reference's vector"
 
     def problem(self, inputs, outputs):
-        if (why := image_problem(inputs)) is not None:
-            return why
-        if len(outputs) != 1 or class_count(outputs[0]) is None:
-            shapes = ", ".join(f"{o.name} {list(o.shape)}" for o in outputs)
-            return f"output {shapes} is not one feature vector"
-        return None
+        return photo_task_problem(inputs, outputs, one_output(class_count), "one feature vector")
 
     def classes(self, outputs):
         return None

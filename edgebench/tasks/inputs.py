@@ -56,6 +56,22 @@ def image_problem(specs: tuple[TensorSpec, ...]) -> str | None:
     return None
 
 
+def photo_task_problem(inputs, outputs, reads, expected: str) -> str | None:
+    """Why a task that reads a photo cannot run a model: no image input, or outputs that
+    reads(outputs) says it cannot read (expected: what it reads, for the line)."""
+    if (why := image_problem(inputs)) is not None:
+        return why
+    if not reads(outputs):
+        shapes = ", ".join(f"{o.name} {list(o.shape)}" for o in outputs) or "none"
+        return f"outputs {shapes}: not {expected}"
+    return None
+
+
+def one_output(check):
+    """reads() for a task whose model has one output that check(spec) accepts."""
+    return lambda outputs: len(outputs) == 1 and check(outputs[0]) is not None
+
+
 def neutral(spec: TensorSpec) -> np.ndarray:
     """A tensor meaning 'nothing yet' (zeros in real terms): e.g. a recurrent model's first state."""
     dtype = np.dtype(spec.dtype)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgebench.tasks.base import Agreement
-from edgebench.tasks.inputs import ImageInputs, image_problem
+from edgebench.tasks.inputs import ImageInputs, one_output, photo_task_problem
 from edgebench.tensors import dequantized
 
 PCK_RADIUS = 0.05     # of the image diagonal
@@ -54,12 +54,7 @@ class Pose(ImageInputs):
                       f"{PCK_RADIUS:.0%} of the image diagonal of the float reference's")
 
     def problem(self, inputs, outputs):
-        if (why := image_problem(inputs)) is not None:
-            return why
-        if len(outputs) != 1 or keypoint_count(outputs[0]) is None:
-            shapes = ", ".join(f"{o.name} {list(o.shape)}" for o in outputs)
-            return f"output {shapes} is not one [1, K, 3] / [1, 1, K, 3] set of (y, x, score) keypoints"
-        return None
+        return photo_task_problem(inputs, outputs, one_output(keypoint_count), "one [1, K, 3] / [1, 1, K, 3] set of (y, x, score) keypoints")
 
     def classes(self, outputs):
         return None

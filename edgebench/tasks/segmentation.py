@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgebench.tasks.base import Agreement
-from edgebench.tasks.inputs import ImageInputs, image_problem
+from edgebench.tasks.inputs import ImageInputs, one_output, photo_task_problem
 from edgebench.tensors import dequantized
 
 MIN_PIXEL_AGREEMENT = 0.95
@@ -91,12 +91,7 @@ class Segmentation(ImageInputs):
                       "class (mIoU against its map shown beside)")
 
     def problem(self, inputs, outputs):
-        if (why := image_problem(inputs)) is not None:
-            return why
-        if len(outputs) != 1 or map_layout(outputs[0]) is None:
-            shapes = ", ".join(f"{o.name} {list(o.shape)}" for o in outputs)
-            return f"output {shapes} is not one [1, H, W] class map or [1, H, W, C] / [1, C, H, W] logits"
-        return None
+        return photo_task_problem(inputs, outputs, one_output(map_layout), "one [1, H, W] class map or [1, H, W, C] / [1, C, H, W] logits")
 
     def classes(self, outputs):
         """Logits name their class count; a class map does not."""
