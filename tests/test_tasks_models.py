@@ -220,3 +220,40 @@ def test_the_run_screen_shows_each_tasks_answer(zoo, model, extra, answer):
                         "--settle", "0", "--no-save")
     assert answer in text, text
     assert "task: " in text and "Traceback" not in text
+
+
+def _graph_model(path: Path, inputs, outputs, nodes) -> Path:
+    import onnx
+    from onnx import helper
+
+    graph = helper.make_graph(nodes, "g", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_model_without_inputs_is_timed_as_generic(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor("c", TensorProto.FLOAT, [1, 4], [1.0, 2.0, 3.0, 4.0])
+    model = _graph_model(tmp_path / "constant.onnx", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                         [helper.make_node("Constant", [], ["y"], value=value)])
+    assert onnx.load(str(model)).graph.input == []
+    proc = run_cli("run", "--model", model, "--targets", "onnxruntime-fp32,openvino-fp32", "--runs", "3", "--settle",
+                   "0", "--no-save", env={"COLUMNS": "250"})
+    assert proc.returncode == 0, proc.stderr
+    assert "task: generic" in proc.stdout and "1 output: y [1, 4]" in proc.stdout
+
+
+@pytest.mark.parametrize("shape", [[1, 3, 100000, 100000], [1, 100000, 100000, 3], [100000, 100000]])
+def test_an_input_too_large_to_feed_is_one_line_before_allocation(tmp_path, shape):
+    from onnx import TensorProto, helper
+
+    model = _graph_model(tmp_path / "huge.onnx", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                         [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+                         [helper.make_node("Identity", ["x"], ["y"])])
+    line = _one_line_error(run_cli("run", "--model", model, "--targets", "onnxruntime-fp32", "--runs", "3",
+                                   "--no-save"))
+    assert f"input x {shape}" in line and "GiB a frame; edgebench feeds inputs up to 1 GiB" in line
