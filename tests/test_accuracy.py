@@ -100,3 +100,64 @@ def test_unlabelled_images_are_refused_before_anything_is_prepared(tmp_path):
     assert not (cache / "models").exists()
     huge = run_cli("accuracy", "--images", tmp_path / "images", "--limit", "99999999999999999999")
     assert huge.returncode == 2 and "--limit" in huge.stderr
+
+
+def _tiny_onnx(path, classes: int = 3, dynamic: dict | None = None, side: int = 32):
+    """A small conv classifier exported to ONNX; dynamic: torch.onnx.export's dynamic_axes for x."""
+    import warnings
+
+    import torch
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, stride=2)
+            self.fc = torch.nn.Linear(4, classes)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).mean((2, 3)))
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # the legacy exporter says it is legacy
+        torch.onnx.export(Tiny().eval(), torch.randn(1, 3, side, side), str(path), input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": dynamic} if dynamic else None, dynamo=False)
+    return path
+
+
+def _coloured_images(folder, labels: list[int]):
+    """One flat-coloured PNG per label, listed in labels.csv."""
+    from PIL import Image
+
+    folder.mkdir(exist_ok=True)
+    rows = []
+    for n, label in enumerate(labels):
+        Image.new("RGB", (40, 30), (60 * n % 256, 90, 200)).save(folder / f"img{n}.png")
+        rows.append(f"img{n}.png,{label}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def _assert_one_line_error(done, fragment: str) -> None:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in done.stdout, done.stderr
+    assert fragment in " ".join(done.stderr.split()), done.stderr
+
+
+@pytest.mark.parametrize("dynamic, runs", [
+    ({2: "H", 3: "W"}, False),   # no size to resize to: nothing can be classified
+    ({0: "N"}, True),            # a dynamic batch runs with batch 1
+    ({1: "C"}, True),            # a dynamic channel count is fed 3 channels
+])
+def test_accuracy_on_a_dynamic_input_size_is_one_line_and_exit_2(tmp_path, dynamic, runs):
+    model = _tiny_onnx(tmp_path / "dyn.onnx", dynamic=dynamic)
+    images = _coloured_images(tmp_path / "images", [0, 1, 2])
+    done = run_cli("accuracy", "--model", model, "--images", images, "--targets", "onnxruntime-fp32",
+                   "--out", tmp_path / "acc.json")
+    if runs:
+        assert done.returncode == 0 and "onnxruntime-fp32" in done.stdout, done.stdout + done.stderr
+    else:
+        _assert_one_line_error(done, "no target ran - onnxruntime-fp32: input x [1, 3, 1, 1] has a "
+                                     "dynamic or tiny height/width")
+        assert not (tmp_path / "acc.json").exists()

@@ -38,6 +38,13 @@ def accuracy_command(
         config = RunConfig(model=model, targets=split_targets(targets), threads=threads,
                            allow_download=not offline)
         result = evaluate(config, images, labels, limit)
+        if not any(r.status == "ok" for r in result.results):
+            # Nothing was classified (e.g. an input size that cannot be resolved): one line with
+            # every target's reason and exit 2, not an empty table and success.
+            from edgebench.errors import UserError
+
+            reasons = "; ".join(f"{r.target}: {r.error}" for r in result.results) or "no target applies"
+            raise UserError(f"no target ran - {reasons}")
         console.print(_table(result, images))
         for r in result.results:
             if r.status != "ok":
