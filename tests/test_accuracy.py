@@ -161,3 +161,28 @@ def test_accuracy_on_a_dynamic_input_size_is_one_line_and_exit_2(tmp_path, dynam
         _assert_one_line_error(done, "no target ran - onnxruntime-fp32: input x [1, 3, 1, 1] has a "
                                      "dynamic or tiny height/width")
         assert not (tmp_path / "acc.json").exists()
+
+
+@pytest.mark.parametrize("classes, has_top5", [(3, False), (5, False), (6, True)])
+def test_top5_only_for_models_of_more_than_five_classes(tmp_path, classes, has_top5):
+    model = _tiny_onnx(tmp_path / f"c{classes}.onnx", classes=classes)
+    images = _coloured_images(tmp_path / "images", [0, 1, 2, 0])
+    acc = evaluate(RunConfig(model=str(model), targets=("onnxruntime-fp32",)), images).results[0]
+    assert acc.status == "ok" and acc.classes == classes and acc.top1_accuracy is not None
+    assert (acc.top5_accuracy is not None) == has_top5
+    if has_top5:
+        assert acc.top5_accuracy >= acc.top1_accuracy
+
+
+def test_accuracy_table_says_top5_does_not_apply_to_three_classes(tmp_path):
+    import json
+
+    model = _tiny_onnx(tmp_path / "three.onnx", classes=3)
+    images = _coloured_images(tmp_path / "images", [0, 1, 2])
+    done = run_cli("accuracy", "--model", model, "--images", images, "--targets", "onnxruntime-fp32",
+                   "--out", tmp_path / "acc.json", env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    row = next(ln for ln in done.stdout.splitlines() if ln.startswith("│ onnxruntime-fp32"))
+    assert row.split("│")[5].strip() == "n/a (3 classes)", row
+    saved = json.loads((tmp_path / "acc.json").read_text())["results"][0]
+    assert saved["top5_accuracy"] is None and saved["classes"] == 3

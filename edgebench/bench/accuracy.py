@@ -12,6 +12,7 @@ from edgebench.models.labelled import LabelledImage, labelled_images
 from edgebench.results.schema import AccuracyResult, TargetAccuracy
 
 ProgressCallback = Callable[[str, int, int], None]   # (target, images done, total)
+TOP_K = 5   # the second accuracy figure: top-5, given only for models of more than 5 classes
 
 
 def evaluate(config: RunConfig, directory: Path, labels_csv: Path | None = None,
@@ -74,9 +75,11 @@ def _evaluate_target(planned: PlannedTarget, plan: Plan, items: list[LabelledIma
         artifact_format=planned.artifact.format if planned.artifact else None,
         status=outcome.status, error=outcome.error)
     if outcome.value is not None:
-        acc.predictions, top1, top5 = outcome.value
+        acc.predictions, top1, top5, acc.classes = outcome.value
         acc.images = len(items)
-        acc.top1_accuracy, acc.top5_accuracy = top1 / len(items), top5 / len(items)
+        acc.top1_accuracy = top1 / len(items)
+        # With 5 classes or fewer every image is trivially "in the top 5": no figure at all.
+        acc.top5_accuracy = top5 / len(items) if acc.classes > TOP_K else None
     return acc
 
 
@@ -87,7 +90,7 @@ def _classify_all(session, name: str, plan: Plan, items: list[LabelledImage], on
     from edgebench.models.images import load_image, to_float_nchw, to_input
 
     prep, _ = plan.source.preprocessing(session.input_spec, plan.config.preprocess)
-    predictions, top1, top5 = [], 0, 0
+    predictions, top1, top5, classes = [], 0, 0, 0
     for n, item in enumerate(items, start=1):
         x = to_input(to_float_nchw(load_image(item.path), prep), session.input_spec)
         session.set_input(x)
@@ -95,10 +98,11 @@ def _classify_all(session, name: str, plan: Plan, items: list[LabelledImage], on
         p = scores(session.output()[:1], session.output_spec)
         # 1001-class models put "background" first: shift to torchvision indices.
         offset = p.size - 1000 if p.size in (1000, 1001) else 0
-        order = np.argsort(-p, kind="stable")[:5] - offset   # ties as run breaks them (top_k)
+        classes = p.size - offset
+        order = np.argsort(-p, kind="stable")[:TOP_K] - offset   # ties as run breaks them (top_k)
         predictions.append(int(order[0]))
         top1 += int(order[0] == item.label_index)
         top5 += int(item.label_index in order)
         if on_progress:
             on_progress(name, n, len(items))
-    return predictions, top1, top5
+    return predictions, top1, top5, classes

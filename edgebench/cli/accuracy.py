@@ -68,5 +68,11 @@ def _table(result, images: Path) -> Table:
         name = r.target + (" (reference, not selected)" if r.reference_only else "")
         agreement = "-" if r.agreement_with_reference is None else f"{r.agreement_with_reference * 100:.1f}"
         table.add_row(escape(name), escape(r.runtime_version or "-"), r.precision,
-                      f"{r.top1_accuracy * 100:.1f}", f"{r.top5_accuracy * 100:.1f}", agreement)
+                      f"{r.top1_accuracy * 100:.1f}", _top5(r), agreement)
     return table
+
+
+def _top5(r) -> str:
+    if r.top5_accuracy is None:   # 5 classes or fewer: every image would be "in the top 5"
+        return f"n/a ({r.classes} classes)"
+    return f"{r.top5_accuracy * 100:.1f}"

@@ -388,8 +388,9 @@ class TargetAccuracy(BaseModel):
     error: str | None = None
     reference_only: bool = Field(default=False, description="not selected: evaluated as the float reference")
     images: int = 0
+    classes: int | None = None   # the model's output classes (1000 for a 1001-class TF model)
     top1_accuracy: float | None = None
-    top5_accuracy: float | None = None
+    top5_accuracy: float | None = None   # None when the model has 5 classes or fewer
     agreement_with_reference: float | None = None   # fraction of images whose top-1 matches fp32
     predictions: list[int] = Field(default_factory=list)   # top-1 index per image, in image order
 
