@@ -1,6 +1,7 @@
 """Accuracy mode: the three ways to label images, their errors, and a real evaluation."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -186,3 +187,40 @@ def test_accuracy_table_says_top5_does_not_apply_to_three_classes(tmp_path):
     assert row.split("│")[5].strip() == "n/a (3 classes)", row
     saved = json.loads((tmp_path / "acc.json").read_text())["results"][0]
     assert saved["top5_accuracy"] is None and saved["classes"] == 3
+
+
+def test_each_prediction_names_its_image_label_score_and_truth(tmp_path, photos, coral):
+    """A 1001-class TF model: indices and names in torchvision's order, 'background' shifted out."""
+    for folder, photo in (("chickadee", "bird"), ("macaw", "parrot"), ("espresso", "coffee")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(photos[photo], tmp_path / folder)
+    result = evaluate(RunConfig(model=str(coral / "mobilenet_v2_1.0_224_quant.tflite"),
+                                targets=("litert-int8",)), tmp_path)
+    got = {(Path(p.image).parent.name, Path(p.image).name, p.index, p.label, p.true_index, p.true_label)
+           for p in result.results[0].predictions}
+    assert got == {("chickadee", "bird.bmp", CHICKADEE, "chickadee", CHICKADEE, "chickadee"),
+                   ("macaw", "parrot.jpg", MACAW, "macaw", MACAW, "macaw"),
+                   ("espresso", "coffee.png", ESPRESSO, "espresso", ESPRESSO, "espresso")}
+    assert all(0.3 < p.score <= 1.0 for p in result.results[0].predictions)
+    assert [p.image for p in result.results[0].predictions] == [i["path"] for i in result.images]
+
+
+def test_wrong_predictions_name_both_labels_and_older_json_still_reads(tmp_path):
+    from edgebench.results.schema import AccuracyResult
+
+    model = _tiny_onnx(tmp_path / "three.onnx", classes=3)
+    images = _coloured_images(tmp_path / "images", [0, 1, 2, 2])
+    result = evaluate(RunConfig(model=str(model), targets=("onnxruntime-fp32",)), images)
+    predictions = result.results[0].predictions
+    assert [Path(p.image).name for p in predictions] == ["img0.png", "img1.png", "img2.png", "img3.png"]
+    assert [p.true_index for p in predictions] == [0, 1, 2, 2]
+    assert all(p.label == f"class {p.index}" and p.true_label == f"class {p.true_index}" for p in predictions)
+    assert sum(p.index == p.true_index for p in predictions) == result.results[0].top1_accuracy * 4
+    assert AccuracyResult.model_validate_json(result.model_dump_json()) == result
+    # JSON written before predictions were named: bare indices, images listed beside them
+    older = result.model_dump(mode="json")
+    older["results"][0]["predictions"] = [p.index for p in predictions]
+    older["results"][0].pop("classes")
+    read = AccuracyResult.model_validate(older).results[0].predictions
+    assert [(p.index, p.image, p.true_index, p.label) for p in read] == \
+           [(p.index, p.image, p.true_index, None) for p in predictions]

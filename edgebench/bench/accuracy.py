@@ -9,7 +9,7 @@ from pathlib import Path
 from edgebench.bench.config import RunConfig
 from edgebench.bench.plan import Plan, PlannedTarget, Traits, attempt, choose_reference, make_plan, prepare
 from edgebench.models.labelled import LabelledImage, labelled_images
-from edgebench.results.schema import AccuracyResult, TargetAccuracy
+from edgebench.results.schema import AccuracyResult, ImagePrediction, TargetAccuracy
 
 ProgressCallback = Callable[[str, int, int], None]   # (target, images done, total)
 TOP_K = 5   # the second accuracy figure: top-5, given only for models of more than 5 classes
@@ -36,7 +36,7 @@ def evaluate_items(plan: Plan, items: list[LabelledImage], directory: Path,
     reference = _reference(plan, accuracies, items, on_progress)
     for acc in accuracies:
         if reference is not None and acc.status == "ok":
-            same = sum(a == b for a, b in zip(acc.predictions, reference.predictions))
+            same = sum(a.index == b.index for a, b in zip(acc.predictions, reference.predictions))
             acc.agreement_with_reference = same / len(items)
     return AccuracyResult(model=plan.source.name, image_dir=str(directory),
                           images=[{"path": str(i.path), "label_index": i.label_index} for i in items],
@@ -90,19 +90,32 @@ def _classify_all(session, name: str, plan: Plan, items: list[LabelledImage], on
     from edgebench.models.images import load_image, to_float_nchw, to_input
 
     prep, _ = plan.source.preprocessing(session.input_spec, plan.config.preprocess)
-    predictions, top1, top5, classes = [], 0, 0, 0
+    predictions, top1, top5, classes, labels = [], 0, 0, 0, ()
     for n, item in enumerate(items, start=1):
         x = to_input(to_float_nchw(load_image(item.path), prep), session.input_spec)
         session.set_input(x)
         session.invoke()
         p = scores(session.output()[:1], session.output_spec)
+        labels = labels or plan.source.labels(p.size)[0]   # the output's width is the same each time
         # 1001-class models put "background" first: shift to torchvision indices.
         offset = p.size - 1000 if p.size in (1000, 1001) else 0
         classes = p.size - offset
-        order = np.argsort(-p, kind="stable")[:TOP_K] - offset   # ties as run breaks them (top_k)
-        predictions.append(int(order[0]))
-        top1 += int(order[0] == item.label_index)
-        top5 += int(item.label_index in order)
+        order = np.argsort(-p, kind="stable")[:TOP_K]   # ties as run breaks them (top_k)
+        predictions.append(_prediction(item, int(order[0]), p, offset, labels))
+        top1 += int(predictions[-1].index == item.label_index)
+        top5 += int(item.label_index + offset in order)
         if on_progress:
             on_progress(name, n, len(items))
     return predictions, top1, top5, classes
+
+
+def _prediction(item: LabelledImage, raw_index: int, probabilities, offset: int,
+                labels: tuple[str, ...]) -> ImagePrediction:
+    """raw_index: in the output's own order (labels'); the indices recorded are the label
+    files' (torchvision order: a 1001-class model's shifted by one)."""
+    def label(i: int) -> str:
+        return labels[i] if 0 <= i < len(labels) else f"class {i - offset}"
+
+    return ImagePrediction(image=str(item.path), index=raw_index - offset, label=label(raw_index),
+                           score=min(1.0, round(float(probabilities[raw_index]), 6)),
+                           true_index=item.label_index, true_label=label(item.label_index + offset))

@@ -378,6 +378,19 @@ class RunResult(BaseModel):
         return self
 
 
+class ImagePrediction(BaseModel):
+    """One image's top-1 on one target. Accuracy JSON written before these were recorded held
+    the bare index: it reads back with only `index`, and AccuracyResult fills `image` and
+    `true_index` from its image list."""
+    image: str | None = Field(default=None, description="the image file, as listed in `images`")
+    index: int = Field(ge=-1, description="predicted class (torchvision order for ImageNet; -1: a "
+                                          "1001-class model's 'background')")
+    label: Name | None = None
+    score: Score | None = Field(default=None, description="the predicted class's probability")
+    true_index: Count | None = None
+    true_label: Name | None = None
+
+
 class TargetAccuracy(BaseModel):
     target: str
     runtime_version: str | None
@@ -392,7 +405,16 @@ class TargetAccuracy(BaseModel):
     top1_accuracy: float | None = None
     top5_accuracy: float | None = None   # None when the model has 5 classes or fewer
     agreement_with_reference: float | None = None   # fraction of images whose top-1 matches fp32
-    predictions: list[int] = Field(default_factory=list)   # top-1 index per image, in image order
+    predictions: list[ImagePrediction] = Field(default_factory=list)   # top-1 per image, in image order
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_indices(cls, data):
+        """Older JSON: predictions were bare class indices."""
+        if isinstance(data, dict) and isinstance(data.get("predictions"), list):
+            data = {**data, "predictions": [{"index": p} if isinstance(p, int) and not isinstance(p, bool)
+                                            else p for p in data["predictions"]]}
+        return data
 
 
 class AccuracyResult(BaseModel):
@@ -403,6 +425,16 @@ class AccuracyResult(BaseModel):
     reference_target: str | None
     device: dict
     results: list[TargetAccuracy]
+
+    @model_validator(mode="after")
+    def _name_older_predictions(self):
+        """Older JSON's bare indices get their image and true label index from `images`."""
+        for result in self.results:
+            for prediction, image in zip(result.predictions, self.images):
+                if prediction.image is None and isinstance(image, dict):
+                    prediction.image = image.get("path")
+                    prediction.true_index = image.get("label_index")
+        return self
 
 
 class OpShare(BaseModel):

@@ -308,8 +308,9 @@ def _validation_summary(accuracy, val, labels: tuple[str, ...], offset: int) -> 
         if acc.status != "ok":
             summary[acc.target] = {"status": acc.status, "error": acc.error}
             continue
+        predicted = [p.index for p in acc.predictions]
         confusions = Counter((labels[t], labels[p] if 0 <= p < len(labels) else f"class {p}")
-                             for t, p in zip(truth, acc.predictions) if t != p)
+                             for t, p in zip(truth, predicted) if t != p)
         summary[acc.target] = {"status": "ok", "top1": acc.top1_accuracy, "images": acc.images,
                                "reference_only": acc.reference_only,
                                "confusions": [{"true": a, "predicted": b, "count": n}
