@@ -224,3 +224,35 @@ def test_wrong_predictions_name_both_labels_and_older_json_still_reads(tmp_path)
     read = AccuracyResult.model_validate(older).results[0].predictions
     assert [(p.index, p.image, p.true_index, p.label) for p in read] == \
            [(p.index, p.image, p.true_index, None) for p in predictions]
+
+
+def test_wilson_interval_and_when_images_are_too_few():
+    from edgebench.bench.accuracy import too_few_images, wilson_interval
+
+    all_six = wilson_interval(6, 6)   # "100% on 6 images" is anywhere from 61% to 100%
+    assert all_six.low == pytest.approx(0.6097, abs=1e-4) and all_six.high == 1.0
+    none_of_six = wilson_interval(0, 6)
+    assert none_of_six.low == 0.0 and none_of_six.high == pytest.approx(1 - 0.6097, abs=1e-4)
+    half = wilson_interval(200, 400)
+    assert half.low == pytest.approx(0.4512, abs=1e-4) and half.high == pytest.approx(0.5488, abs=1e-4)
+    assert "6 images are too few" in too_few_images(6, [all_six, None])
+    assert "61.0-100.0%" in too_few_images(6, [all_six])
+    assert too_few_images(400, [half]) is None and too_few_images(0, [None]) is None
+
+
+def test_accuracy_prints_and_stores_a_95_percent_interval(tmp_path):
+    import json
+
+    model = _tiny_onnx(tmp_path / "six.onnx", classes=6)
+    images = _coloured_images(tmp_path / "images", [0, 1, 2, 3, 4, 5])
+    done = run_cli("accuracy", "--model", model, "--images", images, "--targets", "onnxruntime-fp32",
+                   "--out", tmp_path / "acc.json", env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    saved = json.loads((tmp_path / "acc.json").read_text())["results"][0]
+    top1, top5 = saved["top1_interval"], saved["top5_interval"]
+    assert top1["method"] == "wilson" and top1["confidence"] == 0.95
+    assert top1["low"] <= saved["top1_accuracy"] <= top1["high"] and top5["low"] <= saved["top5_accuracy"] <= top5["high"]
+    row = next(ln for ln in done.stdout.splitlines() if ln.startswith("│ onnxruntime-fp32"))
+    assert row.split("│")[4].strip() == f"{saved['top1_accuracy'] * 100:.1f} " \
+                                         f"({top1['low'] * 100:.1f}-{top1['high'] * 100:.1f})", row
+    assert "note: 6 images are too few for these figures to mean much" in " ".join(done.stdout.split())

@@ -9,10 +9,14 @@ from pathlib import Path
 from edgebench.bench.config import RunConfig
 from edgebench.bench.plan import Plan, PlannedTarget, Traits, attempt, choose_reference, make_plan, prepare
 from edgebench.models.labelled import LabelledImage, labelled_images
-from edgebench.results.schema import AccuracyResult, ImagePrediction, TargetAccuracy
+from edgebench.results.schema import AccuracyResult, ConfidenceInterval, ImagePrediction, TargetAccuracy
 
 ProgressCallback = Callable[[str, int, int], None]   # (target, images done, total)
 TOP_K = 5   # the second accuracy figure: top-5, given only for models of more than 5 classes
+# A 95% interval wider than this (more than about +-10 points) means too few images for the
+# figure to say much: 100% on 6 images is anywhere from 61% to 100%. About 400 images bring
+# the widest interval (at 50%) down to +-5 points.
+ROUGH_WIDTH = 0.2
 
 
 def evaluate(config: RunConfig, directory: Path, labels_csv: Path | None = None,
@@ -77,10 +81,33 @@ def _evaluate_target(planned: PlannedTarget, plan: Plan, items: list[LabelledIma
     if outcome.value is not None:
         acc.predictions, top1, top5, acc.classes = outcome.value
         acc.images = len(items)
-        acc.top1_accuracy = top1 / len(items)
+        acc.top1_accuracy, acc.top1_interval = top1 / len(items), wilson_interval(top1, len(items))
         # With 5 classes or fewer every image is trivially "in the top 5": no figure at all.
-        acc.top5_accuracy = top5 / len(items) if acc.classes > TOP_K else None
+        if acc.classes > TOP_K:
+            acc.top5_accuracy, acc.top5_interval = top5 / len(items), wilson_interval(top5, len(items))
     return acc
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> ConfidenceInterval:
+    """The Wilson score interval of successes/n: unlike the normal approximation it stays
+    within [0, 1] and is not zero-width at 0% or 100%, which small image sets often give."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    # clamped: floating point may put an end a hair outside [0, 1]
+    return ConfidenceInterval(low=min(1.0, max(0.0, float(ci.low))), high=min(1.0, max(0.0, float(ci.high))),
+                              confidence=confidence)
+
+
+def too_few_images(images: int, intervals) -> str | None:
+    """A sentence when any of these intervals over `images` is too wide for its figure to mean
+    much, else None."""
+    widest = max((i for i in intervals if i is not None), key=lambda i: i.high - i.low, default=None)
+    if widest is None or widest.high - widest.low <= ROUGH_WIDTH:
+        return None
+    return (f"{images} images are too few for these figures to mean much: the widest 95% interval is "
+            f"{widest.percent()}% ({(widest.high - widest.low) * 100:.0f} points wide); about 400 images "
+            "narrow any to +-5 points")
 
 
 def _classify_all(session, name: str, plan: Plan, items: list[LabelledImage], on_progress):

@@ -46,6 +46,7 @@ def accuracy_command(
             reasons = "; ".join(f"{r.target}: {r.error}" for r in result.results) or "no target applies"
             raise UserError(f"no target ran - {reasons}")
         console.print(_table(result, images))
+        _say_if_too_few(result)
         for r in result.results:
             if r.status != "ok":
                 console.print(f"[yellow]{escape(r.target)} {r.status}:[/] {escape(r.error or '')}")
@@ -57,10 +58,12 @@ def accuracy_command(
 def _table(result, images: Path) -> Table:
     reference = result.reference_target or "none: no float target ran"
     table = Table(title=escape(f"{result.model}: accuracy on {len(result.images)} labelled images in {images}"),
-                  caption=escape("Measured: one inference per image per target; agreement = fraction of "
-                                 f"images whose top-1 equals the float reference's ({reference})."))
+                  caption=escape("Measured: one inference per image per target; (95% CI): Wilson score "
+                                 "interval over the images; agreement = fraction of images whose top-1 "
+                                 f"equals the float reference's ({reference})."))
     for col, justify in (("target", "left"), ("runtime version", "left"), ("precision", "left"),
-                         ("top-1 %", "right"), ("top-5 %", "right"), ("agrees with ref %", "right")):
+                         ("top-1 % (95% CI)", "right"), ("top-5 % (95% CI)", "right"),
+                         ("agrees with ref %", "right")):
         table.add_column(col, justify=justify)
     for r in result.results:
         if r.status != "ok":
@@ -68,11 +71,25 @@ def _table(result, images: Path) -> Table:
         name = r.target + (" (reference, not selected)" if r.reference_only else "")
         agreement = "-" if r.agreement_with_reference is None else f"{r.agreement_with_reference * 100:.1f}"
         table.add_row(escape(name), escape(r.runtime_version or "-"), r.precision,
-                      f"{r.top1_accuracy * 100:.1f}", _top5(r), agreement)
+                      with_interval(r.top1_accuracy, r.top1_interval), _top5(r), agreement)
     return table
 
 
 def _top5(r) -> str:
     if r.top5_accuracy is None:   # 5 classes or fewer: every image would be "in the top 5"
         return f"n/a ({r.classes} classes)"
-    return f"{r.top5_accuracy * 100:.1f}"
+    return with_interval(r.top5_accuracy, r.top5_interval)
+
+
+def with_interval(fraction: float, interval) -> str:
+    """'100.0 (61.0-100.0)': a percentage and its confidence interval."""
+    return f"{fraction * 100:.1f}" + (f" ({interval.percent()})" if interval is not None else "")
+
+
+def _say_if_too_few(result) -> None:
+    from edgebench.bench.accuracy import too_few_images
+
+    ok = [r for r in result.results if r.status == "ok"]
+    note = too_few_images(len(result.images), [i for r in ok for i in (r.top1_interval, r.top5_interval)])
+    if note:
+        console.print(f"note: {note}", markup=False)

@@ -378,6 +378,18 @@ class RunResult(BaseModel):
         return self
 
 
+class ConfidenceInterval(BaseModel):
+    """Where a proportion measured on a sample of images plausibly lies (e.g. top-1 over 6 images)."""
+    low: Score
+    high: Score
+    confidence: Score = 0.95
+    method: Literal["wilson"] = Field(default="wilson", description="Wilson score interval (scipy's binomtest)")
+
+    def percent(self) -> str:
+        """'61.0-100.0': the interval in percent, as the tables print it."""
+        return f"{self.low * 100:.1f}-{self.high * 100:.1f}"
+
+
 class ImagePrediction(BaseModel):
     """One image's top-1 on one target. Accuracy JSON written before these were recorded held
     the bare index: it reads back with only `index`, and AccuracyResult fills `image` and
@@ -404,6 +416,8 @@ class TargetAccuracy(BaseModel):
     classes: int | None = None   # the model's output classes (1000 for a 1001-class TF model)
     top1_accuracy: float | None = None
     top5_accuracy: float | None = None   # None when the model has 5 classes or fewer
+    top1_interval: ConfidenceInterval | None = None   # 95%, over `images`
+    top5_interval: ConfidenceInterval | None = None
     agreement_with_reference: float | None = None   # fraction of images whose top-1 matches fp32
     predictions: list[ImagePrediction] = Field(default_factory=list)   # top-1 per image, in image order
 
