@@ -353,7 +353,7 @@ def test_retrain_prints_and_stores_validation_top1_with_its_interval(capsys):
 
     from edgebench.cli.retrain import _print_result
     from edgebench.retrain.dataset import Example
-    from edgebench.retrain.workflow import Retrained, _validation_summary, _with_interval
+    from edgebench.retrain.workflow import Retrained, _top1_text, _validation_summary
 
     labels = ("cat", "dog", "rocket")
     truth = [0, 0, 1, 1, 2, 2]
@@ -367,5 +367,5 @@ def test_retrain_prints_and_stores_validation_top1_with_its_interval(capsys):
     printed = " ".join(capsys.readouterr().out.split())
     assert "100.0 (61.0-100.0)" in printed
     assert "note: 6 images are too few for these figures to mean much" in printed
-    assert _with_interval(6, 6) == "100.0% (95% CI 61.0-100.0%) on 6 images - too few to mean much"
-    assert _with_interval(380, 400) == "95.0% (95% CI 92.4-96.7%) on 400 images"
+    assert _top1_text(6, 6) == "100.0% (95% CI 61.0-100.0%) on 6 images - too few to mean much"
+    assert _top1_text(380, 400) == "95.0% (95% CI 92.4-96.7%) on 400 images"

@@ -213,11 +213,11 @@ def _fit(request: RetrainRequest, base, data, train, val, report: Reporter, timi
     quick = right / len(val)
     timings["head_ready_s"] = sum(timings.values())
     report.step(f"head ready after {timings['head_ready_s']:.1f} s: validation top-1 (torch, in process) "
-                f"{_with_interval(right, len(val))}")
+                f"{_top1_text(right, len(val))}")
     return model, labels, history, quick
 
 
-def _with_interval(right: int, images: int) -> str:
+def _top1_text(right: int, images: int) -> str:
     """'100.0% (95% CI 61.0-100.0%) on 6 images', and a warning when that says little."""
     from edgebench.bench.accuracy import too_few_images, wilson_interval
 
