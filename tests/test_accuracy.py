@@ -1,6 +1,7 @@
 """Accuracy mode: the three ways to label images, their errors, and a real evaluation."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,158 @@ def test_unlabelled_images_are_refused_before_anything_is_prepared(tmp_path):
     assert not (cache / "models").exists()
     huge = run_cli("accuracy", "--images", tmp_path / "images", "--limit", "99999999999999999999")
     assert huge.returncode == 2 and "--limit" in huge.stderr
+
+
+def _tiny_onnx(path, classes: int = 3, dynamic: dict | None = None, side: int = 32):
+    """A small conv classifier exported to ONNX; dynamic: torch.onnx.export's dynamic_axes for x."""
+    import warnings
+
+    import torch
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, stride=2)
+            self.fc = torch.nn.Linear(4, classes)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).mean((2, 3)))
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # the legacy exporter says it is legacy
+        torch.onnx.export(Tiny().eval(), torch.randn(1, 3, side, side), str(path), input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": dynamic} if dynamic else None, dynamo=False)
+    return path
+
+
+def _coloured_images(folder, labels: list[int]):
+    """One flat-coloured PNG per label, listed in labels.csv."""
+    from PIL import Image
+
+    folder.mkdir(exist_ok=True)
+    rows = []
+    for n, label in enumerate(labels):
+        Image.new("RGB", (40, 30), (60 * n % 256, 90, 200)).save(folder / f"img{n}.png")
+        rows.append(f"img{n}.png,{label}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def _assert_one_line_error(done, fragment: str) -> None:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in done.stdout, done.stderr
+    assert fragment in " ".join(done.stderr.split()), done.stderr
+
+
+@pytest.mark.parametrize("dynamic, runs", [
+    ({2: "H", 3: "W"}, False),   # no size to resize to: nothing can be classified
+    ({0: "N"}, True),            # a dynamic batch runs with batch 1
+    ({1: "C"}, True),            # a dynamic channel count is fed 3 channels
+])
+def test_accuracy_on_a_dynamic_input_size_is_one_line_and_exit_2(tmp_path, dynamic, runs):
+    model = _tiny_onnx(tmp_path / "dyn.onnx", dynamic=dynamic)
+    images = _coloured_images(tmp_path / "images", [0, 1, 2])
+    done = run_cli("accuracy", "--model", model, "--images", images, "--targets", "onnxruntime-fp32",
+                   "--out", tmp_path / "acc.json")
+    if runs:
+        assert done.returncode == 0 and "onnxruntime-fp32" in done.stdout, done.stdout + done.stderr
+    else:
+        _assert_one_line_error(done, "no target ran - onnxruntime-fp32: input x [1, 3, 1, 1] has a "
+                                     "dynamic or tiny height/width")
+        assert not (tmp_path / "acc.json").exists()
+
+
+@pytest.mark.parametrize("classes, has_top5", [(3, False), (5, False), (6, True)])
+def test_top5_only_for_models_of_more_than_five_classes(tmp_path, classes, has_top5):
+    model = _tiny_onnx(tmp_path / f"c{classes}.onnx", classes=classes)
+    images = _coloured_images(tmp_path / "images", [0, 1, 2, 0])
+    acc = evaluate(RunConfig(model=str(model), targets=("onnxruntime-fp32",)), images).results[0]
+    assert acc.status == "ok" and acc.classes == classes and acc.top1_accuracy is not None
+    assert (acc.top5_accuracy is not None) == has_top5
+    if has_top5:
+        assert acc.top5_accuracy >= acc.top1_accuracy
+
+
+def test_accuracy_table_says_top5_does_not_apply_to_three_classes(tmp_path):
+    import json
+
+    model = _tiny_onnx(tmp_path / "three.onnx", classes=3)
+    images = _coloured_images(tmp_path / "images", [0, 1, 2])
+    done = run_cli("accuracy", "--model", model, "--images", images, "--targets", "onnxruntime-fp32",
+                   "--out", tmp_path / "acc.json", env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    row = next(ln for ln in done.stdout.splitlines() if ln.startswith("│ onnxruntime-fp32"))
+    assert row.split("│")[5].strip() == "n/a (3 classes)", row
+    saved = json.loads((tmp_path / "acc.json").read_text())["results"][0]
+    assert saved["top5_accuracy"] is None and saved["classes"] == 3
+
+
+def test_each_prediction_names_its_image_label_score_and_truth(tmp_path, photos, coral):
+    """A 1001-class TF model: indices and names in torchvision's order, 'background' shifted out."""
+    for folder, photo in (("chickadee", "bird"), ("macaw", "parrot"), ("espresso", "coffee")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(photos[photo], tmp_path / folder)
+    result = evaluate(RunConfig(model=str(coral / "mobilenet_v2_1.0_224_quant.tflite"),
+                                targets=("litert-int8",)), tmp_path)
+    got = {(Path(p.image).parent.name, Path(p.image).name, p.index, p.label, p.true_index, p.true_label)
+           for p in result.results[0].predictions}
+    assert got == {("chickadee", "bird.bmp", CHICKADEE, "chickadee", CHICKADEE, "chickadee"),
+                   ("macaw", "parrot.jpg", MACAW, "macaw", MACAW, "macaw"),
+                   ("espresso", "coffee.png", ESPRESSO, "espresso", ESPRESSO, "espresso")}
+    assert all(0.3 < p.score <= 1.0 for p in result.results[0].predictions)
+    assert [p.image for p in result.results[0].predictions] == [i["path"] for i in result.images]
+
+
+def test_wrong_predictions_name_both_labels_and_older_json_still_reads(tmp_path):
+    from edgebench.results.schema import AccuracyResult
+
+    model = _tiny_onnx(tmp_path / "three.onnx", classes=3)
+    images = _coloured_images(tmp_path / "images", [0, 1, 2, 2])
+    result = evaluate(RunConfig(model=str(model), targets=("onnxruntime-fp32",)), images)
+    predictions = result.results[0].predictions
+    assert [Path(p.image).name for p in predictions] == ["img0.png", "img1.png", "img2.png", "img3.png"]
+    assert [p.true_index for p in predictions] == [0, 1, 2, 2]
+    assert all(p.label == f"class {p.index}" and p.true_label == f"class {p.true_index}" for p in predictions)
+    assert sum(p.index == p.true_index for p in predictions) == result.results[0].top1_accuracy * 4
+    assert AccuracyResult.model_validate_json(result.model_dump_json()) == result
+    # JSON written before predictions were named: bare indices, images listed beside them
+    older = result.model_dump(mode="json")
+    older["results"][0]["predictions"] = [p.index for p in predictions]
+    older["results"][0].pop("classes")
+    read = AccuracyResult.model_validate(older).results[0].predictions
+    assert [(p.index, p.image, p.true_index, p.label) for p in read] == \
+           [(p.index, p.image, p.true_index, None) for p in predictions]
+
+
+def test_wilson_interval_and_when_images_are_too_few():
+    from edgebench.bench.accuracy import too_few_images, wilson_interval
+
+    all_six = wilson_interval(6, 6)   # "100% on 6 images" is anywhere from 61% to 100%
+    assert all_six.low == pytest.approx(0.6097, abs=1e-4) and all_six.high == 1.0
+    none_of_six = wilson_interval(0, 6)
+    assert none_of_six.low == 0.0 and none_of_six.high == pytest.approx(1 - 0.6097, abs=1e-4)
+    half = wilson_interval(200, 400)
+    assert half.low == pytest.approx(0.4512, abs=1e-4) and half.high == pytest.approx(0.5488, abs=1e-4)
+    assert "6 images are too few" in too_few_images(6, [all_six, None])
+    assert "61.0-100.0%" in too_few_images(6, [all_six])
+    assert too_few_images(400, [half]) is None and too_few_images(0, [None]) is None
+
+
+def test_accuracy_prints_and_stores_a_95_percent_interval(tmp_path):
+    import json
+
+    model = _tiny_onnx(tmp_path / "six.onnx", classes=6)
+    images = _coloured_images(tmp_path / "images", [0, 1, 2, 3, 4, 5])
+    done = run_cli("accuracy", "--model", model, "--images", images, "--targets", "onnxruntime-fp32",
+                   "--out", tmp_path / "acc.json", env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    saved = json.loads((tmp_path / "acc.json").read_text())["results"][0]
+    top1, top5 = saved["top1_interval"], saved["top5_interval"]
+    assert top1["method"] == "wilson" and top1["confidence"] == 0.95
+    assert top1["low"] <= saved["top1_accuracy"] <= top1["high"] and top5["low"] <= saved["top5_accuracy"] <= top5["high"]
+    row = next(ln for ln in done.stdout.splitlines() if ln.startswith("│ onnxruntime-fp32"))
+    assert row.split("│")[4].strip() == f"{saved['top1_accuracy'] * 100:.1f} " \
+                                         f"({top1['low'] * 100:.1f}-{top1['high'] * 100:.1f})", row
+    assert "note: 6 images are too few for these figures to mean much" in " ".join(done.stdout.split())

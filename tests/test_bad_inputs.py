@@ -145,3 +145,12 @@ def test_preview_cert_and_key_that_are_not_regular_files(tmp_path, name):
     kind = "is a directory" if name == "dir" else "is not a regular file"
     _one_line(run_cli("preview", "--host", "127.0.0.1", "--cert", path, "--key", path, timeout=120),
               f"TLS certificate file {path} {kind}")
+
+
+@pytest.mark.parametrize("width, height", [(1, 100000), (100000, 1), (2, 60000)])
+def test_thin_strip_image_is_refused_from_its_header(tmp_path, width, height):
+    """Scaling the shorter side to 256 would make a 1x100000 strip 256x25600000 pixels: a
+    MemoryError in every target. Refused in one line before anything is decoded or resized."""
+    _png_header(tmp_path / "strip.png", width, height)
+    _one_line(run_cli("run", "--image", str(tmp_path / "strip.png"), "--no-save"),
+              f"is {width}x{height} pixels; edgebench reads images up to 100:1")

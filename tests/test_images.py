@@ -59,3 +59,33 @@ def test_default_image_is_not_a_calibration_photo():
     photos = calibration_photos()
     assert default_image() not in photos
     assert len(photos) >= 10 and all(p.is_file() for p in photos)
+
+
+def test_a_one_pixel_image_is_scaled_up_and_classified(tmp_path):
+    Image.new("RGB", (1, 1), (124, 116, 104)).save(tmp_path / "dot.png")
+    x = to_float_nchw(load_image(tmp_path / "dot.png"), MOBILENET_V2.preprocessing)
+    assert x.shape == (1, 3, 224, 224) and np.abs(x).max() < 0.01
+
+
+def test_empty_and_truncated_files_are_not_readable_images(tmp_path):
+    import io
+
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(UserError, match="empty.jpg is not a readable image"):
+        load_image(tmp_path / "empty.jpg")
+    jpeg = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 200, 30)).save(jpeg, "JPEG")
+    (tmp_path / "cut.jpg").write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])
+    with pytest.raises(UserError, match="cut.jpg is not a readable image: image file is truncated"):
+        load_image(tmp_path / "cut.jpg")
+
+
+def test_an_elongated_image_is_refused_before_it_is_resized():
+    """An image that did not come through load_image (a frame) is checked by the resize itself:
+    1x100 at a 1000-pixel resize would be 1000x100000 pixels."""
+    from edgebench.models.zoo import Preprocessing
+
+    strip = Image.new("RGB", (1, 100))
+    with pytest.raises(UserError, match="1x100 image would be resized to 1000x100000 pixels"):
+        to_float_nchw(strip, Preprocessing(resize=1000, crop=900, mean=(0, 0, 0), std=(1, 1, 1)))
+    assert to_float_nchw(strip, MOBILENET_V2.preprocessing).shape == (1, 3, 224, 224)   # 256x25600 is fine

@@ -315,3 +315,57 @@ def test_cli_refusals_are_one_line(tmp_path):
         assert "Traceback" not in done.stderr + done.stdout
     listed = run_cli("models", "list", "unit-*")
     assert "unit-refusal" not in listed.stdout
+
+
+def _accuracy_on(truth: list[int], predicted: list[int], labels: tuple[str, ...]):
+    """An AccuracyResult of one target, as evaluate_items returns it."""
+    from edgebench.bench.accuracy import wilson_interval
+    from edgebench.results.schema import AccuracyResult, ImagePrediction, TargetAccuracy
+
+    images = [{"path": f"/v/{labels[t]}/{n}.png", "label_index": t} for n, t in enumerate(truth)]
+    predictions = [ImagePrediction(image=i["path"], index=p, label=labels[p], score=0.9, true_index=t,
+                                   true_label=labels[t]) for i, p, t in zip(images, predicted, truth)]
+    right = sum(p == t for p, t in zip(predicted, truth))
+    target = TargetAccuracy(target="onnxruntime-fp32", runtime_version="1", precision="fp32", status="ok",
+                            images=len(truth), classes=len(labels), top1_accuracy=right / len(truth),
+                            top1_interval=wilson_interval(right, len(truth)), predictions=predictions)
+    return AccuracyResult(model="m", image_dir="/v", images=images, reference_target=None, device={},
+                          results=[target])
+
+
+def test_validation_summary_counts_confusions_by_class_name():
+    from pathlib import Path
+
+    from edgebench.retrain.dataset import Example
+    from edgebench.retrain.workflow import _validation_summary
+
+    labels = ("cat", "dog", "rocket")
+    truth, predicted = [0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 0]
+    val = [Example(Path(f"/v/{n}.png"), t) for n, t in enumerate(truth)]
+    summary = _validation_summary(_accuracy_on(truth, predicted, labels), val, labels, 0)["onnxruntime-fp32"]
+    assert summary["top1"] == 0.5 and summary["images"] == 6
+    assert summary["confusions"] == [{"true": "rocket", "predicted": "cat", "count": 2},
+                                     {"true": "cat", "predicted": "dog", "count": 1}]
+
+
+def test_retrain_prints_and_stores_validation_top1_with_its_interval(capsys):
+    from pathlib import Path
+
+    from edgebench.cli.retrain import _print_result
+    from edgebench.retrain.dataset import Example
+    from edgebench.retrain.workflow import Retrained, _top1_text, _validation_summary
+
+    labels = ("cat", "dog", "rocket")
+    truth = [0, 0, 1, 1, 2, 2]
+    val = [Example(Path(f"/v/{n}.png"), t) for n, t in enumerate(truth)]
+    summary = _validation_summary(_accuracy_on(truth, truth, labels), val, labels, 0)
+    interval = summary["onnxruntime-fp32"]["top1_interval"]
+    assert interval["low"] == pytest.approx(0.6097, abs=1e-4) and interval["high"] == 1.0
+    manifest = {"labels": list(labels), "lineage": {"validation": summary, "dataset": {"validation_images": 6}}}
+    timings = dict.fromkeys(("feature_extraction_s", "training_s", "head_ready_s", "conversion_and_validation_s"), 1.0)
+    _print_result(Retrained("m", Path("/m"), manifest, None, timings))
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "100.0 (61.0-100.0)" in printed
+    assert "note: 6 images are too few for these figures to mean much" in printed
+    assert _top1_text(6, 6) == "100.0% (95% CI 61.0-100.0%) on 6 images - too few to mean much"
+    assert _top1_text(380, 400) == "95.0% (95% CI 92.4-96.7%) on 400 images"

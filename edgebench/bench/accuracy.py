@@ -9,9 +9,14 @@ from pathlib import Path
 from edgebench.bench.config import RunConfig
 from edgebench.bench.plan import Plan, PlannedTarget, Traits, attempt, choose_reference, make_plan, prepare
 from edgebench.models.labelled import LabelledImage, labelled_images
-from edgebench.results.schema import AccuracyResult, TargetAccuracy
+from edgebench.results.schema import AccuracyResult, ConfidenceInterval, ImagePrediction, TargetAccuracy
 
 ProgressCallback = Callable[[str, int, int], None]   # (target, images done, total)
+TOP_K = 5   # the second accuracy figure: top-5, given only for models of more than 5 classes
+# A 95% interval wider than this (more than about +-10 points) means too few images for the
+# figure to say much: 100% on 6 images is anywhere from 61% to 100%. About 400 images bring
+# the widest interval (at 50%) down to +-5 points.
+ROUGH_WIDTH = 0.2
 
 
 def evaluate(config: RunConfig, directory: Path, labels_csv: Path | None = None,
@@ -35,7 +40,7 @@ def evaluate_items(plan: Plan, items: list[LabelledImage], directory: Path,
     reference = _reference(plan, accuracies, items, on_progress)
     for acc in accuracies:
         if reference is not None and acc.status == "ok":
-            same = sum(a == b for a, b in zip(acc.predictions, reference.predictions))
+            same = sum(a.index == b.index for a, b in zip(acc.predictions, reference.predictions))
             acc.agreement_with_reference = same / len(items)
     return AccuracyResult(model=plan.source.name, image_dir=str(directory),
                           images=[{"path": str(i.path), "label_index": i.label_index} for i in items],
@@ -74,10 +79,35 @@ def _evaluate_target(planned: PlannedTarget, plan: Plan, items: list[LabelledIma
         artifact_format=planned.artifact.format if planned.artifact else None,
         status=outcome.status, error=outcome.error)
     if outcome.value is not None:
-        acc.predictions, top1, top5 = outcome.value
+        acc.predictions, top1, top5, acc.classes = outcome.value
         acc.images = len(items)
-        acc.top1_accuracy, acc.top5_accuracy = top1 / len(items), top5 / len(items)
+        acc.top1_accuracy, acc.top1_interval = top1 / len(items), wilson_interval(top1, len(items))
+        # With 5 classes or fewer every image is trivially "in the top 5": no figure at all.
+        if acc.classes > TOP_K:
+            acc.top5_accuracy, acc.top5_interval = top5 / len(items), wilson_interval(top5, len(items))
     return acc
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> ConfidenceInterval:
+    """The Wilson score interval of successes/n: unlike the normal approximation it stays
+    within [0, 1] and is not zero-width at 0% or 100%, which small image sets often give."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    # clamped: floating point may put an end a hair outside [0, 1]
+    return ConfidenceInterval(low=min(1.0, max(0.0, float(ci.low))), high=min(1.0, max(0.0, float(ci.high))),
+                              confidence=confidence)
+
+
+def too_few_images(images: int, intervals) -> str | None:
+    """A sentence when any of these intervals over `images` is too wide for its figure to mean
+    much, else None."""
+    widest = max((i for i in intervals if i is not None), key=lambda i: i.high - i.low, default=None)
+    if widest is None or widest.high - widest.low <= ROUGH_WIDTH:
+        return None
+    return (f"{images} images are too few for these figures to mean much: the widest 95% interval is "
+            f"{widest.percent()}% ({(widest.high - widest.low) * 100:.0f} points wide); about 400 images "
+            "narrow any to +-5 points")
 
 
 def _classify_all(session, name: str, plan: Plan, items: list[LabelledImage], on_progress):
@@ -87,18 +117,32 @@ def _classify_all(session, name: str, plan: Plan, items: list[LabelledImage], on
     from edgebench.models.images import load_image, to_float_nchw, to_input
 
     prep, _ = plan.source.preprocessing(session.input_spec, plan.config.preprocess)
-    predictions, top1, top5 = [], 0, 0
+    predictions, top1, top5, classes, labels = [], 0, 0, 0, ()
     for n, item in enumerate(items, start=1):
         x = to_input(to_float_nchw(load_image(item.path), prep), session.input_spec)
         session.set_input(x)
         session.invoke()
         p = scores(session.output()[:1], session.output_spec)
+        labels = labels or plan.source.labels(p.size)[0]   # the output's width is the same each time
         # 1001-class models put "background" first: shift to torchvision indices.
         offset = p.size - 1000 if p.size in (1000, 1001) else 0
-        order = np.argsort(-p, kind="stable")[:5] - offset   # ties as run breaks them (top_k)
-        predictions.append(int(order[0]))
-        top1 += int(order[0] == item.label_index)
-        top5 += int(item.label_index in order)
+        classes = p.size - offset
+        order = np.argsort(-p, kind="stable")[:TOP_K]   # ties as run breaks them (top_k)
+        predictions.append(_prediction(item, int(order[0]), p, offset, labels))
+        top1 += int(predictions[-1].index == item.label_index)
+        top5 += int(item.label_index + offset in order)
         if on_progress:
             on_progress(name, n, len(items))
-    return predictions, top1, top5
+    return predictions, top1, top5, classes
+
+
+def _prediction(item: LabelledImage, raw_index: int, probabilities, offset: int,
+                labels: tuple[str, ...]) -> ImagePrediction:
+    """raw_index: in the output's own order (labels'); the indices recorded are the label
+    files' (torchvision order: a 1001-class model's shifted by one)."""
+    def label(i: int) -> str:
+        return labels[i] if 0 <= i < len(labels) else f"class {i - offset}"
+
+    return ImagePrediction(image=str(item.path), index=raw_index - offset, label=label(raw_index),
+                           score=min(1.0, round(float(probabilities[raw_index]), 6)),
+                           true_index=item.label_index, true_label=label(item.label_index + offset))

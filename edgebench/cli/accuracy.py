@@ -38,7 +38,15 @@ def accuracy_command(
         config = RunConfig(model=model, targets=split_targets(targets), threads=threads,
                            allow_download=not offline)
         result = evaluate(config, images, labels, limit)
+        if not any(r.status == "ok" for r in result.results):
+            # Nothing was classified (e.g. an input size that cannot be resolved): one line with
+            # every target's reason and exit 2, not an empty table and success.
+            from edgebench.errors import UserError
+
+            reasons = "; ".join(f"{r.target}: {r.error}" for r in result.results) or "no target applies"
+            raise UserError(f"no target ran - {reasons}")
         console.print(_table(result, images))
+        _say_if_too_few(result)
         for r in result.results:
             if r.status != "ok":
                 console.print(f"[yellow]{escape(r.target)} {r.status}:[/] {escape(r.error or '')}")
@@ -50,10 +58,12 @@ def accuracy_command(
 def _table(result, images: Path) -> Table:
     reference = result.reference_target or "none: no float target ran"
     table = Table(title=escape(f"{result.model}: accuracy on {len(result.images)} labelled images in {images}"),
-                  caption=escape("Measured: one inference per image per target; agreement = fraction of "
-                                 f"images whose top-1 equals the float reference's ({reference})."))
+                  caption=escape("Measured: one inference per image per target; (95% CI): Wilson score "
+                                 "interval over the images; agreement = fraction of images whose top-1 "
+                                 f"equals the float reference's ({reference})."))
     for col, justify in (("target", "left"), ("runtime version", "left"), ("precision", "left"),
-                         ("top-1 %", "right"), ("top-5 %", "right"), ("agrees with ref %", "right")):
+                         ("top-1 % (95% CI)", "right"), ("top-5 % (95% CI)", "right"),
+                         ("agrees with ref %", "right")):
         table.add_column(col, justify=justify)
     for r in result.results:
         if r.status != "ok":
@@ -61,5 +71,25 @@ def _table(result, images: Path) -> Table:
         name = r.target + (" (reference, not selected)" if r.reference_only else "")
         agreement = "-" if r.agreement_with_reference is None else f"{r.agreement_with_reference * 100:.1f}"
         table.add_row(escape(name), escape(r.runtime_version or "-"), r.precision,
-                      f"{r.top1_accuracy * 100:.1f}", f"{r.top5_accuracy * 100:.1f}", agreement)
+                      with_interval(r.top1_accuracy, r.top1_interval), _top5(r), agreement)
     return table
+
+
+def _top5(r) -> str:
+    if r.top5_accuracy is None:   # 5 classes or fewer: every image would be "in the top 5"
+        return f"n/a ({r.classes} classes)"
+    return with_interval(r.top5_accuracy, r.top5_interval)
+
+
+def with_interval(fraction: float, interval) -> str:
+    """'100.0 (61.0-100.0)': a percentage and its confidence interval."""
+    return f"{fraction * 100:.1f}" + (f" ({interval.percent()})" if interval is not None else "")
+
+
+def _say_if_too_few(result) -> None:
+    from edgebench.bench.accuracy import too_few_images
+
+    ok = [r for r in result.results if r.status == "ok"]
+    note = too_few_images(len(result.images), [i for r in ok for i in (r.top1_interval, r.top5_interval)])
+    if note:
+        console.print(f"note: {note}", markup=False)

@@ -91,22 +91,34 @@ class _RichReporter:
 
 
 def _print_result(result) -> None:
+    from edgebench.bench.accuracy import too_few_images
+    from edgebench.cli.accuracy import with_interval
+    from edgebench.results.schema import ConfidenceInterval
+
     lineage = result.manifest["lineage"]
     validation = lineage["validation"]
     n = lineage["dataset"]["validation_images"]
     table = Table(title=escape(f"{result.name}: validation top-1 on {n} held-out images, per target"),
                   caption=escape("Measured: one inference per validation image per target (never trained or "
-                                 "calibrated on). int8 variants calibrated on the training images."))
-    for col, justify in (("target", "left"), ("top-1 %", "right"), ("most frequent confusions (true -> predicted)", "left")):
+                                 "calibrated on); (95% CI): Wilson score interval. int8 variants calibrated "
+                                 "on the training images."))
+    for col, justify in (("target", "left"), ("top-1 % (95% CI)", "right"),
+                         ("most frequent confusions (true -> predicted)", "left")):
         table.add_column(col, justify=justify)
+    intervals = []
     for target, v in validation.items():
         if v["status"] != "ok":
             table.add_row(escape(target), "-", escape(f"{v['status']}: {v.get('error') or ''}"))
             continue
         confusions = ", ".join(f"{c['true']} -> {c['predicted']} x{c['count']}" for c in v["confusions"]) or "none"
         name = target + (" (reference, not selected)" if v.get("reference_only") else "")
-        table.add_row(escape(name), f"{v['top1'] * 100:.1f}", escape(confusions))
+        interval = ConfidenceInterval(**v["top1_interval"])
+        intervals.append(interval)
+        table.add_row(escape(name), with_interval(v["top1"], interval), escape(confusions))
     console.print(table)
+    note = too_few_images(n, intervals)
+    if note:
+        console.print(f"note: {note} (pass a larger --val folder or --val-split)", markup=False)
     t = result.timings_s
     console.print(f"timings: features {t['feature_extraction_s']:.1f} s, training {t['training_s']:.2f} s, "
                   f"head ready {t['head_ready_s']:.1f} s, variants + validation "

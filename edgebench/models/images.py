@@ -16,6 +16,12 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 # a classifier is fed, far below what would exhaust memory (a decompression bomb decodes
 # gigabytes from a few kilobytes). Checked from the header, before decoding.
 MAX_IMAGE_PIXELS = 64_000_000
+# The most elongated image edgebench reads (long side : short side). Preprocessing scales the
+# shorter side to the model's resize (e.g. 256), so a 1x100000 strip would become 256x25600000
+# pixels (~20 GB) before the centre crop: a MemoryError, not a classification. 100:1 is far
+# beyond any photo or panorama (the crop sees a hundredth of it anyway) and keeps the resized
+# image within MAX_IMAGE_PIXELS for inputs up to ~700 pixels.
+MAX_ASPECT_RATIO = 100
 
 
 def default_image() -> Path:
@@ -50,10 +56,7 @@ def load_image(path: Path):
     regular_file(path, "image file")   # missing, directory, FIFO, device, symlink loop: one line
     try:
         with Image.open(path) as img:
-            width, height = img.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise UserError(f"{path} is {width}x{height} pixels; edgebench decodes images up to "
-                                f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (resize it first)")
+            _check_size(path, *img.size)   # from the header: nothing decoded yet
             img.load()
             return img.convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -63,14 +66,32 @@ def load_image(path: Path):
         raise UserError(f"{path} is not a readable image: {exc}") from None
 
 
+def _check_size(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_IMAGE_PIXELS:
+        raise UserError(f"{path} is {width}x{height} pixels; edgebench decodes images up to "
+                        f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (resize it first)")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        scale = 256 / min(width, height)   # the usual resize; a model's own may differ
+        raise UserError(f"{path} is {width}x{height} pixels; edgebench reads images up to "
+                        f"{MAX_ASPECT_RATIO}:1 long, because it scales the shorter side to the model's "
+                        f"input (at 256 pixels this one would be {round(width * scale)}x"
+                        f"{round(height * scale)}): crop it first")
+
+
 def to_float_nchw(img, prep: Preprocessing) -> np.ndarray:
     """Resize the shorter side, centre-crop, normalise: float32 (1, 3, crop, crop)."""
     from PIL import Image
 
     w, h = img.size
     scale = prep.resize / min(w, h)
-    img = img.resize((max(prep.crop, round(w * scale)), max(prep.crop, round(h * scale))),
-                     Image.BILINEAR)
+    size = (max(prep.crop, round(w * scale)), max(prep.crop, round(h * scale)))
+    if size[0] * size[1] > MAX_IMAGE_PIXELS:
+        # An image that did not come through load_image (a preview frame, a crop), or a model
+        # with a very large input: refused before the resize allocates it.
+        raise UserError(f"a {w}x{h} image would be resized to {size[0]}x{size[1]} pixels for this "
+                        f"model's {prep.resize}-pixel resize, over {MAX_IMAGE_PIXELS / 1e6:.0f} "
+                        "megapixels: crop it to a less elongated shape")
+    img = img.resize(size, Image.BILINEAR)
     w, h = img.size
     left, top = (w - prep.crop) // 2, (h - prep.crop) // 2
     img = img.crop((left, top, left + prep.crop, top + prep.crop))

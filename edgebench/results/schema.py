@@ -394,6 +394,31 @@ class RunResult(BaseModel):
         return self
 
 
+class ConfidenceInterval(BaseModel):
+    """Where a proportion measured on a sample of images plausibly lies (e.g. top-1 over 6 images)."""
+    low: Score
+    high: Score
+    confidence: Score = 0.95
+    method: Literal["wilson"] = Field(default="wilson", description="Wilson score interval (scipy's binomtest)")
+
+    def percent(self) -> str:
+        """'61.0-100.0': the interval in percent, as the tables print it."""
+        return f"{self.low * 100:.1f}-{self.high * 100:.1f}"
+
+
+class ImagePrediction(BaseModel):
+    """One image's top-1 on one target. Accuracy JSON written before these were recorded held
+    the bare index: it reads back with only `index`, and AccuracyResult fills `image` and
+    `true_index` from its image list."""
+    image: str | None = Field(default=None, description="the image file, as listed in `images`")
+    index: int = Field(ge=-1, description="predicted class (torchvision order for ImageNet; -1: a "
+                                          "1001-class model's 'background')")
+    label: Name | None = None
+    score: Score | None = Field(default=None, description="the predicted class's probability")
+    true_index: Count | None = None
+    true_label: Name | None = None
+
+
 class TargetAccuracy(BaseModel):
     target: str
     runtime_version: str | None
@@ -404,10 +429,22 @@ class TargetAccuracy(BaseModel):
     error: str | None = None
     reference_only: bool = Field(default=False, description="not selected: evaluated as the float reference")
     images: int = 0
+    classes: int | None = None   # the model's output classes (1000 for a 1001-class TF model)
     top1_accuracy: float | None = None
-    top5_accuracy: float | None = None
+    top5_accuracy: float | None = None   # None when the model has 5 classes or fewer
+    top1_interval: ConfidenceInterval | None = None   # 95%, over `images`
+    top5_interval: ConfidenceInterval | None = None
     agreement_with_reference: float | None = None   # fraction of images whose top-1 matches fp32
-    predictions: list[int] = Field(default_factory=list)   # top-1 index per image, in image order
+    predictions: list[ImagePrediction] = Field(default_factory=list)   # top-1 per image, in image order
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_indices(cls, data):
+        """Older JSON: predictions were bare class indices."""
+        if isinstance(data, dict) and isinstance(data.get("predictions"), list):
+            data = {**data, "predictions": [{"index": p} if isinstance(p, int) and not isinstance(p, bool)
+                                            else p for p in data["predictions"]]}
+        return data
 
 
 class AccuracyResult(BaseModel):
@@ -418,6 +455,16 @@ class AccuracyResult(BaseModel):
     reference_target: str | None
     device: dict
     results: list[TargetAccuracy]
+
+    @model_validator(mode="after")
+    def _name_older_predictions(self):
+        """Older JSON's bare indices get their image and true label index from `images`."""
+        for result in self.results:
+            for prediction, image in zip(result.predictions, self.images):
+                if prediction.image is None and isinstance(image, dict):
+                    prediction.image = image.get("path")
+                    prediction.true_index = image.get("label_index")
+        return self
 
 
 class OpShare(BaseModel):

@@ -209,11 +209,21 @@ def _fit(request: RetrainRequest, base, data, train, val, report: Reporter, timi
     xv, yv = activations(stages, val, base.preprocessing, 1, request.seed)
     with torch.inference_mode():
         predicted = model.classify(torch.from_numpy(xv)).argmax(1).numpy()
-    quick = float(np.mean(predicted == yv + offset))
+    right = int(np.sum(predicted == yv + offset))
+    quick = right / len(val)
     timings["head_ready_s"] = sum(timings.values())
-    report.step(f"head ready: validation top-1 {quick:.1%} (torch, in process) after "
-                f"{timings['head_ready_s']:.1f} s")
+    report.step(f"head ready after {timings['head_ready_s']:.1f} s: validation top-1 (torch, in process) "
+                f"{_top1_text(right, len(val))}")
     return model, labels, history, quick
+
+
+def _top1_text(right: int, images: int) -> str:
+    """'100.0% (95% CI 61.0-100.0%) on 6 images', and a warning when that says little."""
+    from edgebench.bench.accuracy import too_few_images, wilson_interval
+
+    interval = wilson_interval(right, images)
+    text = f"{right / images:.1%} (95% CI {interval.percent()}%) on {images} images"
+    return text + (" - too few to mean much" if too_few_images(images, [interval]) else "")
 
 
 def _stage(staging: Path, request, base, data, train, val, model, labels, history, quick) -> dict:
@@ -252,6 +262,7 @@ def _stage(staging: Path, request, base, data, train, val, model, labels, histor
             "classes": list(data.classes), "kept_base_classes": len(labels) - len(data.classes),
             "training_loss": [round(v, 5) for v in history[-5:]],
             "validation_top1_in_process": quick,
+            "validation_top1_in_process_interval": _interval_of(quick, len(val)),
         },
     }
     write_manifest(staging, manifest)
@@ -308,13 +319,22 @@ def _validation_summary(accuracy, val, labels: tuple[str, ...], offset: int) -> 
         if acc.status != "ok":
             summary[acc.target] = {"status": acc.status, "error": acc.error}
             continue
+        predicted = [p.index for p in acc.predictions]
         confusions = Counter((labels[t], labels[p] if 0 <= p < len(labels) else f"class {p}")
-                             for t, p in zip(truth, acc.predictions) if t != p)
+                             for t, p in zip(truth, predicted) if t != p)
         summary[acc.target] = {"status": "ok", "top1": acc.top1_accuracy, "images": acc.images,
+                               "top1_interval": acc.top1_interval.model_dump(mode="json"),
                                "reference_only": acc.reference_only,
                                "confusions": [{"true": a, "predicted": b, "count": n}
                                               for (a, b), n in confusions.most_common(5)]}
     return summary
+
+
+def _interval_of(fraction: float, images: int) -> dict:
+    """The 95% Wilson interval of a fraction of `images`, as the manifest stores it."""
+    from edgebench.bench.accuracy import wilson_interval
+
+    return wilson_interval(round(fraction * images), images).model_dump(mode="json")
 
 
 def _keep_logs(staging: Path, name: str) -> Path:
