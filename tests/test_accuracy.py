@@ -146,21 +146,23 @@ def _assert_one_line_error(done, fragment: str) -> None:
     assert fragment in " ".join(done.stderr.split()), done.stderr
 
 
-@pytest.mark.parametrize("dynamic, runs", [
-    ({2: "H", 3: "W"}, False),   # no size to resize to: nothing can be classified
-    ({0: "N"}, True),            # a dynamic batch runs with batch 1
-    ({1: "C"}, True),            # a dynamic channel count is fed 3 channels
+@pytest.mark.parametrize("dynamic, args, refusal", [
+    ({2: "H", 3: "W"}, (), "input x [1, 3, 0, 0] has a dynamic or tiny height/width"),
+    ({2: "H", 3: "W"}, ("--input-shape", "x=1x3x32x32"), None),   # given a size, it runs
+    ({0: "N"}, (), None),                                          # a dynamic batch runs with batch 1
+    ({1: "C"}, (), "input x [1, 0, 32, 32] has an open dimension (shown as 0): give its size, "
+                   "e.g. --input-shape x=1x3x32x32"),
+    ({1: "C"}, ("--input-shape", "x=1x3x32x32"), None),
 ])
-def test_accuracy_on_a_dynamic_input_size_is_one_line_and_exit_2(tmp_path, dynamic, runs):
+def test_accuracy_on_a_dynamic_input_size_is_one_line_and_exit_2(tmp_path, dynamic, args, refusal):
     model = _tiny_onnx(tmp_path / "dyn.onnx", dynamic=dynamic)
     images = _coloured_images(tmp_path / "images", [0, 1, 2])
     done = run_cli("accuracy", "--model", model, "--images", images, "--targets", "onnxruntime-fp32",
-                   "--out", tmp_path / "acc.json")
-    if runs:
+                   "--out", tmp_path / "acc.json", *args)
+    if refusal is None:
         assert done.returncode == 0 and "onnxruntime-fp32" in done.stdout, done.stdout + done.stderr
     else:
-        _assert_one_line_error(done, "no target ran - onnxruntime-fp32: input x [1, 3, 1, 1] has a "
-                                     "dynamic or tiny height/width")
+        _assert_one_line_error(done, f"no target ran - onnxruntime-fp32: {refusal}")
         assert not (tmp_path / "acc.json").exists()
 
 

@@ -22,6 +22,8 @@ def accuracy_command(
     threads: Annotated[Optional[int], typer.Option(min=1, max=MAX_THREADS, help="CPU threads per runtime.")] = None,
     offline: Annotated[bool, typer.Option(help="Never download weights; fail if they are not installed.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the results as JSON here.")] = None,
+    input_shape: Annotated[Optional[list[str]], typer.Option(
+        "--input-shape", help="Shape for an input with open dimensions, NAME=1x3x224x224 (repeatable).")] = None,
 ) -> None:
     """Top-1 and top-5 accuracy per target, and how often each agrees with the float reference.
 
@@ -35,7 +37,10 @@ def accuracy_command(
         if out is not None:
             check_writable(out)   # before the run, not after it
 
+        from edgebench.cli.options import parse_shapes
+
         config = RunConfig(model=model, targets=split_targets(targets), threads=threads,
+                           input_shapes=parse_shapes(input_shape),
                            allow_download=not offline)
         result = evaluate(config, images, labels, limit)
         if not any(r.status == "ok" for r in result.results):

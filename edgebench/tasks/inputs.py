@@ -20,9 +20,7 @@ def check_sizes(specs: tuple[TensorSpec, ...]) -> None:
     """Refuse unresolved (0) dimensions and inputs too large to feed, naming the input."""
     for spec in specs:
         if any(d <= 0 for d in spec.shape):
-            raise TargetUnavailable(
-                f"input {spec.name} {list(spec.shape)} has an open dimension (shown as 0): give its "
-                f"size, e.g. --input-shape {spec.name}={'x'.join(str(d or 320) for d in spec.shape)}")
+            raise TargetUnavailable(open_dimension(spec))
         try:
             itemsize = np.dtype(spec.dtype).itemsize
         except TypeError:
@@ -32,6 +30,18 @@ def check_sizes(specs: tuple[TensorSpec, ...]) -> None:
             raise TargetUnavailable(f"input {spec.name} {list(spec.shape)} ({spec.dtype}) would take "
                                     f"{size / 2**30:.1f} GiB a frame; edgebench feeds inputs up to "
                                     f"{MAX_INPUT_BYTES / 2**30:.0f} GiB")
+
+
+def open_dimension(spec: TensorSpec) -> str:
+    """The line for an input whose shape is not fully known, with an example to give."""
+    def guess(i: int, d: int) -> int:
+        if d > 0:
+            return d
+        return 1 if i == 0 else 3 if (i == 1 and len(spec.shape) == 4) else 224
+
+    example = "x".join(str(guess(i, d)) for i, d in enumerate(spec.shape))
+    return (f"input {spec.name} {list(spec.shape)} has an open dimension (shown as 0): give its size, "
+            f"e.g. --input-shape {spec.name}={example}")
 
 
 def image_input(specs: tuple[TensorSpec, ...]) -> int | None:
@@ -46,6 +56,9 @@ def image_problem(specs: tuple[TensorSpec, ...]) -> str | None:
     """Why a photo cannot be fed to these inputs, or None."""
     index = image_input(specs)
     if index is None:
+        open_input = next((spec for spec in specs if any(d <= 0 for d in spec.shape)), None)
+        if open_input is not None:
+            return open_dimension(open_input)
         described = ", ".join(f"{s.name} {list(s.shape)} ({s.dtype})" for s in specs) or "none"
         return f"no input is an image tensor (inputs: {described})"
     spec = specs[index]
