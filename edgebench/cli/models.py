@@ -96,6 +96,9 @@ def _print_lineage(name: str) -> None:
     console.print("classes: " + ", ".join(lineage["classes"]), markup=False)
     for target, v in lineage.get("validation", {}).items():
         figure = f"{v['top1']:.1%}" if v["status"] == "ok" else f"{v['status']}: {v.get('error')}"
+        interval = v.get("top1_interval") if v["status"] == "ok" else None
+        if interval:   # stored by retraining since it computes one
+            figure += f" (95% CI {interval['low']:.1%}-{interval['high']:.1%})"
         console.print(f"  validation top-1 on {target}: {figure}", markup=False)
 
 
