@@ -22,9 +22,10 @@ CHART_CAPTIONS = {
 
 
 def build_report(runs: list[RunResult], reference: list[PublishedFigure],
-                 left_out: list[RunResult] = (), profiles=()) -> str:
+                 left_out: list[RunResult] = (), profiles=(), comparisons=()) -> str:
     """The HTML text. left_out: older runs the selection replaced, listed so none goes unnoticed;
-    profiles: op profiles (`edgebench profile --out`) drawn as bar charts."""
+    profiles: op profiles (`edgebench profile --out`) drawn as bar charts; comparisons:
+    report.compare.Comparison results (`edgebench compare --out`) shown as tables."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     charts = report_charts(runs, reference, profiles)
@@ -38,6 +39,7 @@ def build_report(runs: list[RunResult], reference: list[PublishedFigure],
     return template.render(
         generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         version=__version__, runs=runs, reference=reference, images=images, left_out=left_out,
+        comparisons=comparisons,
         captions={name: CHART_CAPTIONS.get(name) or CHART_CAPTIONS[name.split("_")[0]] for name in images}, run_label=lambda run: run_label(run, names),
         accelerator=accelerator_name, threads=threads_used, scenario=scenario_used, mib=_mib,
         memory_method=memory_method, scenarios=scenarios_described, timing_methods=timing_methods)
