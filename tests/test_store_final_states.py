@@ -44,6 +44,8 @@ def test_an_imported_run_is_final_never_running(store_url, tmp_path):
     bundle.write_text(dump_json([*runs, complete, failed]))
     imported = run_cli("results", "import", bundle, "--store", store_url)
     assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == ("imported 6 run(s); 4 recorded as running or abandoned, stored as "
+                                       "interrupted (an imported run is final)")
     store = Store(store_url)
     stored = {r.run_id: r for r in store.all_runs()}
     for run in runs:
