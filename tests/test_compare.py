@@ -52,8 +52,8 @@ def test_differences_refuse_another_model_and_warn_about_the_rest():
     retrained = _run(weights_sha256="a" * 64)
     for other, what, fragment in ((elsewhere, "device", "different devices: "),
                                   (other_image, "image", "different images: x.jpg (baseline) vs cat.jpg (ffffffff)"),
-                                  (rigorous, "protocol", "classic (1 x >= 3 runs) (baseline) vs rigorous (3 x >= 1000 runs) "
-                                                         "(candidate) for litert-int8"),
+                                  (rigorous, "protocol", ("classic (1 x >= 3 runs) (baseline) vs rigorous "
+                                                          "(3 x >= 1000 runs) (candidate) for litert-int8")),
                                   (retrained, "model version", "different versions of mobilenet_v2")):
         found = differences(zoo, other)
         assert [(d.what, d.refused) for d in found] == [(what, False)], found

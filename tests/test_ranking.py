@@ -3,7 +3,7 @@ the advice to rerun rigorously is given only where a rigorous run is expected to
 
 from __future__ import annotations
 
-import os
+import io
 
 import numpy as np
 from rich.console import Console
@@ -84,7 +84,7 @@ def _screen_line(results, monkeypatch) -> str:
     from edgebench.cli import run_screen
     from edgebench.cli.run_screen import _print_ranking
 
-    console = Console(width=400, record=True, file=open(os.devnull, "w"))
+    console = Console(width=400, record=True, file=io.StringIO())
     monkeypatch.setattr(run_screen, "console", console)
     _print_ranking(rank(results, None), None)
     return console.export_text()

@@ -74,7 +74,7 @@ def test_two_runs_of_one_model_on_one_device_get_different_labels():
     am, pm = runs[3], runs[4]
     labels = [b.label for b in fps_bars(runs, [])]
     assert len(labels) == len(set(labels)), labels
-    assert f"mobilenet_v2 · litert-int8 · laptop (Intel Core i7-8550U CPU @ 1.80GHz)" not in labels
+    assert "mobilenet_v2 · litert-int8 · laptop (Intel Core i7-8550U CPU @ 1.80GHz)" not in labels
     assert any(label.endswith(f"(2026-03-02 09:00, run {am.run_id[:8]})") for label in labels)
     assert any(label.endswith(f"(2026-03-02 17:30, run {pm.run_id[:8]})") for label in labels)
     bars = fps_bars(runs, [])

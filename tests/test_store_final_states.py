@@ -25,8 +25,9 @@ def _unfinished_runs():
     elsewhere = make_run(status="running")
     elsewhere.process = ProcessInfo(host="some-other-board", pid=1234, started=1.0e9)
     alive_here = make_run(status="running")
-    import psutil
     import socket
+
+    import psutil
 
     alive_here.process = ProcessInfo(host=socket.gethostname(), pid=os.getpid(),
                                      started=psutil.Process().create_time())

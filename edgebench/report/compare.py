@@ -195,9 +195,8 @@ def _protocol_text(p) -> str:
 def compare_runs(baseline: RunResult, candidate: RunResult, alpha: float = DEFAULT_ALPHA,
                  threshold: float = DEFAULT_THRESHOLD, baseline_label: str | None = None,
                  candidate_label: str | None = None) -> Comparison:
-    from scipy.stats import mannwhitneyu
-
     import numpy as np
+    from scipy.stats import mannwhitneyu
 
     check_alpha(alpha)
     check_threshold(threshold)

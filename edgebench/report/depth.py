@@ -3,7 +3,8 @@ sustained runs (the throttling curve) and per-op profiles. Each appears only wit
 
 from __future__ import annotations
 
-from edgebench.report.charts import _plain, device_names, model_name, palette, run_marks, target_hardware
+from edgebench.report.charts import (_plain, device_names, model_name, palette, run_marks,
+                                     target_hardware)
 from edgebench.results.schema import OpProfile, RunResult
 
 CAPTIONS = {
@@ -20,9 +21,9 @@ def _figure(title: str, rows: int = 1):
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
     import textwrap
+
+    from matplotlib import pyplot as plt
 
     fig, ax = plt.subplots(figsize=(11, 4.2 if rows == 1 else 0.3 * rows + 1.8), layout="constrained")
     fig.suptitle(_plain("\n".join(textwrap.wrap(title, 100))))
