@@ -299,11 +299,18 @@ def test_export_then_import_gives_back_every_run_shape(tmp_path, fmt):
     other = str(tmp_path / "other.db")
     imported = run_cli("results", "import", out, "--store", other)
     assert imported.returncode == 0 and f"imported {len(shapes)} run(s)" in imported.stdout, imported.stderr
+    from edgebench.results.store import as_imported
+
     back = {r.run_id: r for r in Store(other, create=False).all_runs()}
-    for name, run in shapes.items():
-        assert back[run.run_id].model_dump() == run.model_dump(), name
-    again = run_cli("results", "export", "--format", fmt, "--store", other)
-    assert again.stdout == out.read_text()   # and exporting the import writes the same bytes
+    for name, run in shapes.items():   # an imported run is final: the abandoned one is interrupted
+        assert back[run.run_id].model_dump() == as_imported(run).model_dump(), name
+    assert back[shapes["abandoned"].run_id].status == "interrupted"
+    again = run_cli("results", "export", "--format", fmt, "--out", tmp_path / f"again.{fmt}", "--store", other)
+    assert again.returncode == 0, again.stderr
+    third = str(tmp_path / "third.db")
+    assert run_cli("results", "import", tmp_path / f"again.{fmt}", "--store", third).returncode == 0
+    # and exporting the import of the import writes the same bytes
+    assert run_cli("results", "export", "--format", fmt, "--store", third).stdout == (tmp_path / f"again.{fmt}").read_text()
 
 
 def test_round_trip_in_process_for_both_formats():

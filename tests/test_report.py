@@ -30,7 +30,16 @@ def test_bars_group_by_device_and_keep_published_apart():
     remote.device = remote.device.model_copy(update={"hostname": "raspberrypi",
                                                      "board": {"kind": "raspberry-pi", "model": "Raspberry Pi 4"}})
     bars = fps_bars([local, remote], published())
-    assert [b.value for b in bars] == sorted((b.value for b in bars), reverse=True)
+    sections = [b.section for b in bars]
+    # Grouped by device, as the 2019 article's chart: each device's bars together, best first,
+    # the device with the best bar first.
+    assert all(sections.index(s) == i or sections[i - 1] == s for i, s in enumerate(sections))
+    for section in dict.fromkeys(sections):
+        values = [b.value for b in bars if b.section == section]
+        assert values == sorted(values, reverse=True), section
+    firsts = [b.value for i, b in enumerate(bars) if i == 0 or sections[i - 1] != b.section]
+    assert firsts == sorted(firsts, reverse=True)
+    assert "Raspberry Pi 4" in sections and "Jetson Nano [published]" in sections
     groups = {b.group for b in bars}
     assert "published" in groups and any("Raspberry Pi 4" in g for g in groups) and len(groups) == 3
     assert all("[published]" in b.label for b in bars if b.published)

@@ -159,6 +159,7 @@ def test_text_with_brackets_reaches_the_terminal_intact(tmp_path):
     run.model = {"name": "mnv2[keras]", "source": "zoo"}
     run.device = run.device.model_copy(update={"hostname": "[bold]box[/bold]"})
     other = make_run(targets=("litert-int8",))
+    other.model = dict(run.model)   # compare refuses runs of different models
     Store(store).save(run)
     Store(store).save(other)
     listed = run_cli("results", "list", "--store", store)

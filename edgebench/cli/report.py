@@ -23,6 +23,7 @@ def report_command(
         "--format", help="Also write each chart as png or svg.")] = None,
     outdir: Annotated[Optional[Path], typer.Option("--outdir", help="Folder for --format charts.")] = None,
     profile: Annotated[Optional[list[Path]], typer.Option("--profile", help="An op profile (`edgebench profile --out`) to draw as a bar chart (repeatable).")] = None,
+    compare: Annotated[Optional[list[Path]], typer.Option("--compare", help="A comparison (`edgebench compare --out`) to show as a table with its verdicts and warnings (repeatable).")] = None,
     store: StoreOption = None,
 ) -> None:
     """Write one self-contained HTML report: fps charts (linear and log), energy per inference,
@@ -51,10 +52,12 @@ def report_command(
         if folder is not None:
             check_folder_writable(folder)
         profiles = [_load_profile(p) for p in profile or []]
+        comparisons = [_load_comparison(p) for p in compare or []]
         selection = runs_for_report(open_store(store), run_ids, warn)
         runs = selection.runs
         figures = published() if reference else []
-        write_text_atomically(out, build_report(runs, figures, left_out=selection.left_out, profiles=profiles))
+        write_text_atomically(out, build_report(runs, figures, left_out=selection.left_out, profiles=profiles,
+                                                comparisons=comparisons))
         older = (f"; left out {len(selection.left_out)} older run(s) of the same device and model "
                  "(--run picks runs)" if selection.left_out else "")
         say(f"report written to {out}: {len(runs)} run(s)"
@@ -81,28 +84,77 @@ def _load_profile(path: Path):
         raise UserError(f"{path} is not an edgebench profile: {exc.errors()[0]['msg']}") from None
 
 
+def _finite(check):
+    """A typer callback running one of report.compare's checks: one line naming the option."""
+    def callback(value: float) -> float:
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return callback
+
+
+def _check_threshold(value: float) -> float:
+    from edgebench.report.compare import check_threshold
+
+    return check_threshold(value)
+
+
+def _check_alpha(value: float) -> float:
+    from edgebench.report.compare import check_alpha
+
+    return check_alpha(value)
+
+
+def _load_comparison(path: Path):
+    """An `edgebench compare --out` file, or one line saying what is wrong with it."""
+    import json
+
+    from edgebench.errors import UserError
+    from edgebench.fileio import read_text, shown
+    from edgebench.report.compare import load_comparison
+
+    try:
+        return load_comparison(read_text(path, "comparison file", max_bytes=16 << 20))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{shown(path)}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{shown(path)} is not an edgebench comparison: {str(exc)[:300]}") from None
+
+
 def compare_command(
     baseline: Annotated[str, typer.Argument(help=(
         f"Baseline: a results file, a run id ({RUN_ID_RULE}), or a device's host name "
-        "(its latest complete run)."))],
+        "(its latest complete run of the other side's model)."))],
     candidate: Annotated[str, typer.Argument(help="Candidate: the same choices as the baseline.")],
-    threshold: Annotated[float, typer.Option(min=0.0, help="Smallest relative change called a difference (0.10 = 10%).")] = 0.10,
-    alpha: Annotated[float, typer.Option(min=1e-9, max=0.5, help="Significance level of the Mann-Whitney U test.")] = 0.01,
+    threshold: Annotated[float, typer.Option(callback=_finite(_check_threshold), help=(
+        "Smallest relative change called a difference (0.10 = 10%; a finite number from 0 to 10)."))] = 0.10,
+    alpha: Annotated[float, typer.Option(callback=_finite(_check_alpha), help=(
+        "Significance level of the Mann-Whitney U test (1e-9 to 0.5)."))] = 0.01,
     fail_on_regression: Annotated[bool, typer.Option(help="Exit 1 if any target is significantly slower.")] = False,
+    allow_different_models: Annotated[bool, typer.Option(help=(
+        "Compare runs of different models (refused by default: their ratios are about two models, "
+        "not a change); the difference is then a warning."))] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help=(
+        "Also write the comparison as JSON (every figure, verdict and warning) for CI, or for "
+        "`report --compare`."))] = None,
     store: StoreOption = None,
 ) -> None:
     """Compare two runs target by target: ratio of medians and a Mann-Whitney U test on the raw
     samples. A target is slower/faster only if p < alpha and the ratio is beyond the threshold.
+    Runs of different models are refused; another device, image, protocol or model version is
+    compared with a warning line for each.
 
-    Example: edgebench compare 3ee78a52 results-from-pi.json --fail-on-regression
+    Example: edgebench compare 3ee78a52 results-from-pi.json --fail-on-regression --out compare.json
     """
     with user_errors():
-        from rich.markup import escape
-
+        from edgebench.cli.common import check_writable, write_text_atomically
         from edgebench.errors import UserError
         from edgebench.report.compare import compare_runs
-        from edgebench.results.query import compare_side
+        from edgebench.results.query import compare_sides
 
+        if out is not None:
+            check_writable(out)
         opened = []
 
         def the_store():   # opened only if a side is not a results file
@@ -110,25 +162,41 @@ def compare_command(
                 opened.append(open_store(store))
             return opened[0]
 
-        (a, a_label), (b, b_label) = compare_side(the_store, baseline, warn), compare_side(the_store, candidate, warn)
+        (a, a_label), (b, b_label) = compare_sides(the_store, baseline, candidate, warn)
         result = compare_runs(a, b, alpha, threshold, a_label, b_label)
+        for difference in result.differences:
+            if difference.refused and not allow_different_models:
+                raise UserError(f"{difference.text}: compare measures a change of one model "
+                                "(--allow-different-models compares them anyway)")
+            warn(difference.text)
         if not result.targets:
             raise UserError("the two runs have no successful target in common")
-        table = Table(title=escape(f"{result.candidate} vs baseline {result.baseline}"),
-                      caption=f"ratio = candidate / baseline median latency (> 1: slower). {result.method}; "
-                              f"a difference needs p < {alpha:g} and |ratio - 1| > {threshold:.0%}.")
-        for col, justify in (("target", "left"), ("baseline median ms", "right"), ("candidate median ms", "right"),
-                             ("ratio", "right"), ("p-value", "right"), ("verdict", "left")):
-            table.add_column(col, justify=justify)
-        styles = {"slower": "[bold red]slower[/]", "faster": "[green]faster[/]"}
-        for t in result.targets:
-            table.add_row(escape(t.target), f"{t.baseline_median_ms:.3f}", f"{t.candidate_median_ms:.3f}",
-                          f"{t.ratio:.3f}", f"{t.p_value:.2g}", styles.get(t.verdict, t.verdict))
-        console.print(table)
-        for side, names in (("baseline", result.only_in_baseline), ("candidate", result.only_in_candidate)):
-            if names:
-                say(f"only in the {side}: {', '.join(names)}")
+        _print_comparison(result)
+        if out is not None:
+            write_text_atomically(out, result.to_json())
+            say(f"comparison written to {out}")
         if fail_on_regression and result.regressions:
+            from rich.markup import escape
+
             console.print(f"[bold red]regression[/]: {escape(', '.join(t.target for t in result.regressions))}",
                           soft_wrap=True)
             raise typer.Exit(1)
+
+
+def _print_comparison(result) -> None:
+    from rich.markup import escape
+
+    table = Table(title=escape(f"{result.candidate} vs baseline {result.baseline}"),
+                  caption=f"ratio = candidate / baseline median latency (> 1: slower). {result.method}; "
+                          f"a difference needs p < {result.alpha:g} and |ratio - 1| > {result.threshold:.0%}.")
+    for col, justify in (("target", "left"), ("baseline median ms", "right"), ("candidate median ms", "right"),
+                         ("ratio", "right"), ("p-value", "right"), ("verdict", "left")):
+        table.add_column(col, justify=justify)
+    styles = {"slower": "[bold red]slower[/]", "faster": "[green]faster[/]"}
+    for t in result.targets:
+        table.add_row(escape(t.target), f"{t.baseline_median_ms:.3f}", f"{t.candidate_median_ms:.3f}",
+                      f"{t.ratio:.3f}", f"{t.p_value:.2g}", styles.get(t.verdict, t.verdict))
+    console.print(table)
+    for side, names in (("baseline", result.only_in_baseline), ("candidate", result.only_in_candidate)):
+        if names:
+            say(f"only in the {side}: {', '.join(names)}")

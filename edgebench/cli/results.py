@@ -110,13 +110,20 @@ def import_command(
     skip_existing: Annotated[bool, typer.Option(help="Skip runs already stored instead of refusing.")] = False,
     store: StoreOption = None,
 ) -> None:
-    """Import results from another machine. The file is validated whole: all runs land or none."""
+    """Import results from another machine. The file is validated whole: all runs land or none.
+    An imported run is final: one the file records as running or abandoned is stored as
+    interrupted, saying so."""
     with user_errors():
         from edgebench.results.exchange import load_runs
+        from edgebench.results.store import UNFINISHED
 
         runs = load_runs(path)
         imported, skipped = open_store(store, create=True).import_runs(runs, skip_existing=skip_existing)
-        say(f"imported {imported} run(s)" + (f", skipped {skipped} already stored" if skipped else ""))
+        unfinished = sum(run.status in UNFINISHED for run in runs)
+        counted = f"{unfinished} " if not skipped else "those "   # skipped ones were not stored now
+        finals = (f"; {counted}recorded as running or abandoned, stored as interrupted (an imported "
+                  "run is final)" if unfinished else "")
+        say(f"imported {imported} run(s)" + (f", skipped {skipped} already stored" if skipped else "") + finals)
 
 
 @app.command("delete")

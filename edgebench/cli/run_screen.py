@@ -164,9 +164,7 @@ def _print_ranking(ranking, result) -> None:
         console.print(f"fastest: {escape(sweep_label(first))}, {ratio:.2f}x the speed of {escape(sweep_label(second))} "
                       f"({escape(ranking.why)})")
         return
-    rigorous = any(r.protocol.repetitions > 1 for r in ranking.order)
-    advice = ("" if rigorous else "; rerun with --protocol rigorous (3 repetitions of >= 10 s) "
-              "to separate them")
+    advice = f"; {ranking.advice}" if ranking.advice else ""
     console.print(f"[yellow]ranking not supported by the data:[/] {escape(ranking.why)}{escape(advice)}")
 
 

@@ -1,7 +1,12 @@
 """The report's charts (matplotlib, Agg): the article's fps bars on linear and log scales,
 energy per inference (mJ), and latency distributions. Bars are horizontal so long labels never
-overlap, sorted best first; published figures are grey and hatched, with their own legend entry.
-Every label names the model, the target and the hardware (board, CPU, GPU), never the host name."""
+overlap and, as in the 2019 article's chart, grouped by device: each device's bars under its
+name, best first, the device with the best bar at the top; published figures are grey and
+hatched, grouped by their own devices, with their own legend entry. Every label names the model,
+the target and the hardware (board, CPU, GPU). Two machines of the same hardware are told apart
+by the name their results carry (DeviceInfo.hostname: a fleet worker's name, given with `fleet
+worker --name`, else the host name); two runs of one model on one device by their date and id.
+Each run keeps one colour in every chart, from a palette with as many distinct colours as runs."""
 
 from __future__ import annotations
 
@@ -13,7 +18,30 @@ from edgebench.results.reference import PublishedFigure
 from edgebench.results.schema import DeviceInfo, in_flight, RunResult, sweep_label, TargetResult
 
 PUBLISHED_STYLE = {"facecolor": "#c8c8c8", "edgecolor": "#555555", "hatch": "///"}
-DEVICE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
+# The first colours, in order: matplotlib's tab10 without its grey (grey is the published figures').
+DEVICE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+                  "#e377c2", "#bcbd22")
+
+
+def palette(n: int) -> list[str]:
+    """n distinct colours: DEVICE_COLOURS, then tab20's light tones (without grey), then evenly
+    spaced hues of matplotlib's turbo map; never one colour for two series."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    light = [to_hex(c) for c in colormaps["tab20"].colors[1::2]]
+    colours = list(dict.fromkeys([*DEVICE_COLOURS, *(c for c in light if c != "#c7c7c7")]))
+    extra = n - len(colours)
+    if extra > 0:
+        turbo = colormaps["turbo"]
+        colours += [to_hex(turbo((i + 0.5) / extra)) for i in range(extra)]
+        colours = list(dict.fromkeys(colours))
+        step = 0
+        while len(colours) < n:   # two hues that round to one hex: nudge until all differ
+            step += 1
+            colours.append(to_hex(turbo((step * 0.618034) % 1.0)))
+            colours = list(dict.fromkeys(colours))
+    return colours[:n]
 
 
 @dataclass(frozen=True)
@@ -22,6 +50,8 @@ class Bar:
     value: float
     group: str          # what the colour stands for: a model on a device, or "published"
     published: bool
+    section: str = ""   # the device the bar is grouped under ("": no groups)
+    tick: str = ""      # the bar's text under its section's heading (default: label)
 
 
 PUBLISHED_MODEL = "MobileNet v2"   # every published figure (edgebench.results.reference) is of it
@@ -35,11 +65,26 @@ def hardware_name(device: DeviceInfo) -> str:
 
 
 def device_names(runs: list[RunResult]) -> dict[str, str]:
-    """fingerprint -> hardware name; two different machines with the same hardware name are
-    told apart by their fingerprint's first characters."""
-    names = {run.device.fingerprint(): hardware_name(run.device) for run in runs}
+    """fingerprint -> hardware name. Two different machines with the same hardware name are told
+    apart by the name their results carry: a fleet device's name (its worker's --name, which the
+    fleet records as DeviceInfo.hostname), else the host name; by the fingerprint's first
+    characters only where those names are the same too."""
+    devices = {run.device.fingerprint(): run.device for run in runs}
+    names = {fp: hardware_name(d) for fp, d in devices.items()}
     clashes = {n for n in names.values() if list(names.values()).count(n) > 1}
-    return {fp: f"{n} [{fp[:6]}]" if n in clashes else n for fp, n in names.items()}
+    given = {fp: f"{devices[fp].hostname} ({n})" for fp, n in names.items() if n in clashes}
+    repeated = {g for g in given.values() if list(given.values()).count(g) > 1}
+    given = {fp: f"{g} [{fp[:6]}]" if g in repeated else g for fp, g in given.items()}
+    return {fp: given.get(fp, n) for fp, n in names.items()}
+
+
+def run_marks(runs: list[RunResult]) -> dict[str, str]:
+    """run id -> ' (2026-11-23 12:00, run 3ee78a52)' for runs of one model on one device shown
+    together (`report --run A --run B`), whose labels would otherwise be the same; '' for others."""
+    keys = [(run.device.fingerprint(), model_name(run)) for run in runs]
+    return {run.run_id: (f" ({run.created[:16].replace('T', ' ')}, run {run.run_id[:8]})"
+                         if keys.count(key) > 1 else "")
+            for run, key in zip(runs, keys)}
 
 
 def accelerator_name(run: RunResult, result: TargetResult) -> str | None:
@@ -62,18 +107,38 @@ def model_name(run: RunResult) -> str:
     return str(run.model.get("name"))
 
 
-def run_label(run: RunResult, names: dict[str, str] | None = None) -> str:
-    """A run as charts and headings name it: its model on its machine."""
+def run_label(run: RunResult, names: dict[str, str] | None = None, marks: dict[str, str] | None = None) -> str:
+    """A run as charts and headings name it: its model on its machine (marks: run_marks)."""
     host = (names or {}).get(run.device.fingerprint()) or hardware_name(run.device)
-    return f"{model_name(run)} on {host}"
+    return f"{model_name(run)} on {host}{(marks or {}).get(run.run_id, '')}"
 
 
-def target_label(run: RunResult, result: TargetResult, names: dict[str, str]) -> str:
-    """'mobilenet_v2 · openvino-int8 t=2 · Intel Xeon', with 'offline, 2 requests' for an offline
+def _target_text(run: RunResult, result: TargetResult) -> str:
+    """'openvino-int8 t=2', with 'b=8' for a batch and 'offline, 2 requests' for an offline
     result: its figure is several inferences at once and must not read as a single-stream one."""
     batch = f" b={result.batch}" if result.batch > 1 and "batch" not in result.sweep else ""
     scenario = f" (offline, {in_flight(result)})" if result.scenario == "offline" else ""
-    return f"{model_name(run)} · {sweep_label(result)}{batch}{scenario} · {target_hardware(run, result, names)}"
+    return f"{sweep_label(result)}{batch}{scenario}"
+
+
+def target_label(run: RunResult, result: TargetResult, names: dict[str, str],
+                 marks: dict[str, str] | None = None) -> str:
+    """'mobilenet_v2 · openvino-int8 t=2 · Intel Xeon' (marks: run_marks)."""
+    return (f"{model_name(run)} · {_target_text(run, result)} · {target_hardware(run, result, names)}"
+            f"{(marks or {}).get(run.run_id, '')}")
+
+
+def section_tick(run: RunResult, result: TargetResult, marks: dict[str, str]) -> str:
+    """A bar's text under its device's heading: the model and target, the accelerator it ran on."""
+    accelerator = accelerator_name(run, result)
+    on = f" on {accelerator}" if accelerator else ""
+    return f"{model_name(run)} · {_target_text(run, result)}{on}{marks.get(run.run_id, '')}"
+
+
+def published_section(figure: PublishedFigure) -> str:
+    """The machine a published setup ran on, without the accelerator its `device` adds (the
+    Coral table's rows say where they come from in the tick instead)."""
+    return f"{figure.device.split(' + ')[0].removesuffix(' (Coral table)')} [published]"
 
 
 def images_per_s(result: TargetResult) -> float | None:
@@ -91,30 +156,48 @@ def models_title(runs: list[RunResult], reference: list[PublishedFigure] = ()) -
 
 def group_colours(runs: list[RunResult]) -> dict[str, str]:
     """run label -> colour, fixed for a whole report so each run keeps its colour in every chart."""
-    names = device_names(runs)
-    labels = dict.fromkeys(run_label(run, names) for run in runs)
-    return {label: DEVICE_COLOURS[i % len(DEVICE_COLOURS)] for i, label in enumerate(labels)}
+    names, marks = device_names(runs), run_marks(runs)
+    labels = list(dict.fromkeys(run_label(run, names, marks) for run in runs))
+    return dict(zip(labels, palette(len(labels))))
+
+
+def by_device(bars: list[Bar], best_first) -> list[Bar]:
+    """Bars grouped by their section (device), best first within it; the section whose best bar
+    is best comes first. best_first: a bar's sort key (-fps, or mJ)."""
+    sections: dict[str, list[Bar]] = {}
+    for bar in sorted(bars, key=best_first):
+        sections.setdefault(bar.section, []).append(bar)
+    return [bar for group in sections.values() for bar in group]   # dicts keep first-seen order
 
 
 def fps_bars(runs: list[RunResult], reference: list[PublishedFigure]) -> list[Bar]:
-    names = device_names(runs)
-    bars = [Bar(target_label(run, r, names), images_per_s(r), run_label(run, names), False)
+    """Images/s per target, grouped by device (see by_device)."""
+    names, marks = device_names(runs), run_marks(runs)
+    bars = [Bar(target_label(run, r, names, marks), images_per_s(r), run_label(run, names, marks), False,
+                names[run.device.fingerprint()], section_tick(run, r, marks))
             for run in runs for r in run.results if r.status == "ok" and images_per_s(r)]
     bars += [Bar(f"{PUBLISHED_MODEL} · {f.setup} ({f.runtime} {f.precision}) [published]", f.fps,
-                 "published", True) for f in reference]
-    return sorted(bars, key=lambda b: -b.value)
+                 "published", True, published_section(f), f"{PUBLISHED_MODEL} · {f.setup} ({f.runtime} {f.precision})")
+             for f in reference]
+    return by_device(bars, lambda b: -b.value)
 
 
 def energy_bars(runs: list[RunResult], reference: list[PublishedFigure]) -> list[Bar]:
-    """mJ per inference, most efficient first: measured or rated energy (labelled which), and
-    published setups whose power the source quotes (power / fps)."""
-    names = device_names(runs)
-    bars = [Bar(f"{target_label(run, r, names)} ({'rated power' if r.energy.method.startswith('rated') else 'measured'})",
-                r.energy.j_per_inference * 1e3, run_label(run, names), False)
+    """mJ per inference, most efficient first within each device: measured or rated energy
+    (labelled which), and published setups whose power the source quotes (power / fps)."""
+    names, marks = device_names(runs), run_marks(runs)
+
+    def how(r: TargetResult) -> str:
+        return f" ({'rated power' if r.energy.method.startswith('rated') else 'measured'})"
+
+    bars = [Bar(f"{target_label(run, r, names, marks)}{how(r)}", r.energy.j_per_inference * 1e3,
+                run_label(run, names, marks), False, names[run.device.fingerprint()],
+                f"{section_tick(run, r, marks)}{how(r)}")
             for run in runs for r in run.results if r.status == "ok" and r.energy and r.energy.joules > 0]
     bars += [Bar(f"{PUBLISHED_MODEL} · {f.setup} at {f.power_w:g} W [published]", f.power_w / f.fps * 1e3,
-                 "published", True) for f in reference if f.power_w]
-    return sorted(bars, key=lambda b: b.value)
+                 "published", True, published_section(f), f"{PUBLISHED_MODEL} · {f.setup} at {f.power_w:g} W")
+             for f in reference if f.power_w]
+    return by_device(bars, lambda b: b.value)
 
 
 def _plain(text: str) -> str:
@@ -126,9 +209,13 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
-def _colours(bars: list[Bar]) -> dict[str, str]:
-    groups = list(dict.fromkeys(b.group for b in bars if not b.published))
-    return {g: DEVICE_COLOURS[i % len(DEVICE_COLOURS)] for i, g in enumerate(groups)}
+def _colours(bars: list[Bar], taken: dict[str, str] | None = None) -> dict[str, str]:
+    """group -> colour for the groups of these bars that `taken` has no colour for, from the
+    palette's colours `taken` does not use."""
+    taken = taken or {}
+    groups = [g for g in dict.fromkeys(b.group for b in bars if not b.published) if g not in taken]
+    free = [c for c in palette(len(groups) + len(taken)) if c not in taken.values()]
+    return dict(zip(groups, free))
 
 
 def bar_chart(bars: list[Bar], title: str, xlabel: str, log: bool = False, value_format=None,
@@ -147,16 +234,18 @@ def bar_chart(bars: list[Bar], title: str, xlabel: str, log: bool = False, value
 
     show = value_format or (lambda v: f"{v:,.1f}")
     shown = {b.group for b in bars if not b.published}
-    colours = {g: c for g, c in (colours or {}).items() if g in shown} or _colours(bars)
-    colours.update({g: c for g, c in _colours(bars).items() if g not in colours})
-    height = max(2.5, 0.32 * len(bars) + 1.4)
+    colours = {g: c for g, c in (colours or {}).items() if g in shown}
+    colours.update(_colours(bars, colours))
+    positions, headings = _rows(bars)
+    height = max(2.5, 0.32 * (len(bars) + len(headings)) + 1.4)
     fig, ax = plt.subplots(figsize=(11, height), layout="constrained")
-    positions = range(len(bars))[::-1]  # fastest at the top
     for y, bar in zip(positions, bars):
         style = PUBLISHED_STYLE if bar.published else {"color": colours[bar.group]}
         ax.barh(y, bar.value, **style)
         ax.text(bar.value, y, f" {show(bar.value)}", va="center", fontsize=8)
-    ax.set_yticks(list(positions), [_plain(b.label) for b in bars], fontsize=8)
+    ticks = [b.tick or b.label for b in bars] if headings else [b.label for b in bars]
+    ax.set_yticks(positions, [_plain(t) for t in ticks], fontsize=8)
+    _draw_headings(ax, headings)
     ax.set_xlabel(xlabel)
     fig.suptitle(_plain("\n".join(textwrap.wrap(title, 110))))
     if log:
@@ -171,6 +260,34 @@ def bar_chart(bars: list[Bar], title: str, xlabel: str, log: bool = False, value
     return fig
 
 
+def _rows(bars: list[Bar]) -> tuple[list[float], list[tuple[float, str]]]:
+    """The y of each bar (the first at the top) and, when the bars are grouped by device, the y
+    and text of each device's heading: a row of its own above the device's bars."""
+    grouped = len({b.section for b in bars}) > 1 or any(b.section for b in bars)
+    rows, headings, y = [], [], 0.0
+    for i, bar in enumerate(bars):
+        if grouped and (i == 0 or bar.section != bars[i - 1].section):
+            y -= 0.4 if i else 0.0   # a little room between one device's bars and the next heading
+            headings.append((y, bar.section))
+            y -= 1.0
+        rows.append(y)
+        y -= 1.0
+    return rows, headings
+
+
+def _draw_headings(ax, headings: list[tuple[float, str]]) -> None:
+    """Each device's name in bold over its bars, from the left edge of the plot, with a thin
+    line above it parting it from the device before."""
+    from matplotlib.transforms import blended_transform_factory
+
+    across = blended_transform_factory(ax.transAxes, ax.transData)
+    for n, (y, text) in enumerate(headings):
+        ax.text(0.005, y, _plain(text), transform=across, va="center", ha="left", fontsize=9,
+                fontweight="bold")
+        if n:
+            ax.axhline(y + 0.7, color="#999999", linewidth=0.6)
+
+
 def latency_chart(runs: list[RunResult]):
     """Box plot of per-inference latency per target (whiskers p1-p99; the tail beyond shown as p99.9 marks)."""
     import matplotlib
@@ -179,8 +296,8 @@ def latency_chart(runs: list[RunResult]):
     import numpy as np
     from matplotlib import pyplot as plt
 
-    names = device_names(runs)
-    rows = [(target_label(run, r, names), np.asarray(r.samples_ms))
+    names, marks = device_names(runs), run_marks(runs)
+    rows = [(target_label(run, r, names, marks), np.asarray(r.samples_ms))
             for run in runs for r in run.results if r.status == "ok" and r.samples_ms]
     rows.sort(key=lambda row: float(np.median(row[1])))
     fig, ax = plt.subplots(figsize=(11, max(2.5, 0.34 * len(rows) + 1.4)), layout="constrained")
@@ -197,6 +314,8 @@ def latency_chart(runs: list[RunResult]):
 
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        # within a decade or two matplotlib labels minor ticks too, as "3x10^1": plain numbers
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         scale = "log scale"
     ax.set_xlabel(f"latency per inference (ms{', ' + scale if scale != 'linear' else ''})\n"
                   "box: p25-p75, red: median, whiskers: p1-p99, |: p99.9")

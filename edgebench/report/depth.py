@@ -3,7 +3,8 @@ sustained runs (the throttling curve) and per-op profiles. Each appears only wit
 
 from __future__ import annotations
 
-from edgebench.report.charts import _plain, device_names, model_name, target_hardware
+from edgebench.report.charts import (_plain, device_names, model_name, palette, run_marks,
+                                     target_hardware)
 from edgebench.results.schema import OpProfile, RunResult
 
 CAPTIONS = {
@@ -20,9 +21,9 @@ def _figure(title: str, rows: int = 1):
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
     import textwrap
+
+    from matplotlib import pyplot as plt
 
     fig, ax = plt.subplots(figsize=(11, 4.2 if rows == 1 else 0.3 * rows + 1.8), layout="constrained")
     fig.suptitle(_plain("\n".join(textwrap.wrap(title, 100))))
@@ -33,14 +34,14 @@ def _figure(title: str, rows: int = 1):
 def _series(runs: list[RunResult], knob: str, figure) -> dict[str, list[tuple[int, float]]]:
     """One line per target and setting of the other swept knobs: a threads x batch sweep gives
     one threads line per batch size (mixing them drew zigzags between batch sizes)."""
-    names = device_names(runs)
+    names, marks = device_names(runs), run_marks(runs)
     lines: dict[str, list[tuple[int, float]]] = {}
     for run in runs:
         for r in run.results:
             if r.status == "ok" and knob in r.sweep:
                 others = " ".join(f"{k}={v}" for k, v in r.sweep.items() if k != knob)
                 label = " · ".join(part for part in (model_name(run), f"{r.target} {others}".strip(),
-                                                     target_hardware(run, r, names)))
+                                                     target_hardware(run, r, names))) + marks[run.run_id]
                 lines.setdefault(label, []).append((r.sweep[knob], figure(r)))
     return {k: sorted(v) for k, v in lines.items() if len(v) > 1}
 
@@ -87,8 +88,10 @@ def sweep_chart(runs: list[RunResult], knob: str):
     better = "lower is better" if knob == "threads" else "higher is better"
     fig, ax = _figure(f"Sweep over {knob}: {what}, measured ({better})")
     values = [p[1] for points in lines.values() for p in points]
-    colours = {label: ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
-                              label=_plain(label))[0].get_color() for label, points in lines.items()}
+    colours = dict(zip(lines, palette(len(lines))))   # matplotlib's cycle repeats after 10 lines
+    for label, points in lines.items():
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", color=colours[label],
+                label=_plain(label))
     ax.set_xscale("log", base=2)
     ticks = sorted({p[0] for points in lines.values() for p in points})
     ax.set_xticks(ticks, [str(t) for t in ticks])
@@ -111,21 +114,23 @@ def sweep_chart(runs: list[RunResult], knob: str):
 
 
 def sustained_chart(runs: list[RunResult]):
-    names = device_names(runs)
-    series = [(f"{model_name(run)} · {r.target} · {target_hardware(run, r, names)}", r.sustained)
+    names, marks = device_names(runs), run_marks(runs)
+    series = [(f"{model_name(run)} · {r.target} · {target_hardware(run, r, names)}{marks[run.run_id]}", r.sustained)
               for run in runs for r in run.results if r.sustained and r.sustained.windows]
     if not series:
         return None
     fig, ax = _figure("Sustained run: fps per second (the throttling curve), measured")
     clock_axis = None
-    for label, s in series:
+    # One colour per target: its fps (solid) and its CPU clock (dashed, right axis) share it.
+    for (label, s), colour in zip(series, palette(len(series))):
         t = [w.t_s for w in s.windows]
         verdict = "throttled" if s.throttled else "no throttling seen"
-        ax.plot(t, [w.fps for w in s.windows], label=_plain(f"{label}: {s.last_vs_first:.2f}x end/start, {verdict}"))
+        ax.plot(t, [w.fps for w in s.windows], color=colour,
+                label=_plain(f"{label}: {s.last_vs_first:.2f}x end/start, {verdict}"))
         mhz = [w.cpu_mhz for w in s.windows]
         if all(m is not None for m in mhz):
             clock_axis = clock_axis or ax.twinx()
-            clock_axis.plot(t, mhz, linestyle="--", alpha=0.6, label=_plain(f"{label}: CPU MHz"))
+            clock_axis.plot(t, mhz, linestyle="--", alpha=0.6, color=colour, label=_plain(f"{label}: CPU MHz (dashed)"))
     ax.set_xlabel("seconds into the timed loop")
     ax.set_ylabel("fps (1-second windows)")
     ax.set_ylim(bottom=0)

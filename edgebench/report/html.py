@@ -22,9 +22,10 @@ CHART_CAPTIONS = {
 
 
 def build_report(runs: list[RunResult], reference: list[PublishedFigure],
-                 left_out: list[RunResult] = (), profiles=()) -> str:
+                 left_out: list[RunResult] = (), profiles=(), comparisons=()) -> str:
     """The HTML text. left_out: older runs the selection replaced, listed so none goes unnoticed;
-    profiles: op profiles (`edgebench profile --out`) drawn as bar charts."""
+    profiles: op profiles (`edgebench profile --out`) drawn as bar charts; comparisons:
+    report.compare.Comparison results (`edgebench compare --out`) shown as tables."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     charts = report_charts(runs, reference, profiles)
@@ -38,9 +39,49 @@ def build_report(runs: list[RunResult], reference: list[PublishedFigure],
     return template.render(
         generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         version=__version__, runs=runs, reference=reference, images=images, left_out=left_out,
-        captions={name: CHART_CAPTIONS.get(name) or CHART_CAPTIONS[name.split("_")[0]] for name in images}, run_label=lambda run: run_label(run, names),
-        accelerator=accelerator_name, threads=threads_used, scenario=scenario_used, mib=_mib,
+        comparisons=comparisons,
+        captions={name: CHART_CAPTIONS.get(name) or CHART_CAPTIONS[name.split("_")[0]] for name in images}, run_label=lambda run: run_label(run, names),   # headings give the run's id and time themselves
+        ranking=ranking_verdict, int8_agreement=int8_agreement, accelerator=accelerator_name, threads=threads_used, scenario=scenario_used, mib=_mib,
         memory_method=memory_method, scenarios=scenarios_described, timing_methods=timing_methods)
+
+
+def ranking_verdict(run) -> tuple[str, str] | None:
+    """(css class, sentence): whether the run's data supports its ranking, as the run screen
+    says it (edgebench.bench.ranking); None with fewer than two measured targets."""
+    from edgebench.bench.ranking import rank
+    from edgebench.results.schema import sweep_label
+
+    ranking = rank(run.results, run.reference_target)
+    if len(ranking.order) < 2:
+        return None
+    first, second = ranking.order[:2]
+    if ranking.supported:
+        return "ok", (f"Ranking supported by the data: fastest {sweep_label(first)}, "
+                      f"{ranking.speed_ratio(first, second):.2f}x the speed of {sweep_label(second)} "
+                      f"({ranking.why}).")
+    advice = f"; {ranking.advice}" if ranking.advice else ""
+    return "warn", f"Ranking not supported by the data: {ranking.why}{advice}."
+
+
+def int8_agreement(result) -> tuple[str, str]:
+    """(css class, text) for the stored int8 check of a target: how often its int8 model gave
+    the float model's top-1 on held-back calibration images when it was prepared."""
+    from edgebench.models.int8_check import assess
+
+    entry = ((result.int8_check or {}).get("by_runtime") or {}).get(result.runtime)
+    if not entry:
+        return "", "–"
+    if "error" in entry:
+        return "warn", f"not checked: {entry['error']}"
+    if "top1_agreement" not in entry:
+        return "", "–"
+    counted = result.int8_check.get("decisive_samples", result.int8_check.get("samples"))
+    ci = entry.get("top1_agreement_ci95")
+    interval = f", 95% CI {ci[0]:.0%}–{ci[1]:.0%}" if ci else ""
+    text = (f"{entry['top1_agreement']:.0%} of {counted} held-back samples{interval}; "
+            f"mean |logit error| {entry.get('mean_abs_logit_error', float('nan')):.2f}")
+    found = assess(result.int8_check, result.runtime)
+    return {"warning": "bad", "note": "warn"}.get(found[0] if found else "", "ok"), text
 
 
 def threads_used(result) -> str:

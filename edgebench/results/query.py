@@ -74,11 +74,43 @@ def runs_for_export(store: Store, run_ids: Sequence[str] | None = None,
 
 # -- compare ----------------------------------------------------------------------------------
 
-def compare_side(store: Store | Callable[[], Store], spec: str,
-                 warn: Warn | None = None) -> tuple[RunResult, str]:
+def model_identity(run: RunResult) -> str:
+    """What makes two runs runs of one model: its name, a hub model without its version (two
+    versions of one hub model are one model, changed)."""
+    if run.model.get("source") == "hub":
+        return str(run.model.get("ref") or str(run.model.get("name")).partition("@")[0])
+    return str(run.model.get("name"))
+
+
+def compare_sides(store: Store | Callable[[], Store], baseline: str, candidate: str,
+                  warn: Warn | None = None) -> tuple[tuple[RunResult, str], tuple[RunResult, str]]:
+    """Both sides of `compare`, each (run, label). Files and run ids are resolved first; a side
+    given as a device name then means that device's latest complete run of the other side's
+    model (never another model's run that happens to be newer)."""
+    specs = (baseline, candidate)
+    sides: list[tuple[RunResult, str] | None] = [_explicit_side(store, spec) for spec in specs]
+    for i, spec in enumerate(specs):
+        if sides[i] is None:
+            other = sides[1 - i]
+            sides[i] = _device_side(_opened(store), spec, model_identity(other[0]) if other else None, warn)
+    return sides[0], sides[1]
+
+
+def compare_side(store: Store | Callable[[], Store], spec: str, warn: Warn | None = None,
+                 model: str | None = None) -> tuple[RunResult, str]:
     """One side of `compare`: (run, label). `spec` is, in this order, a results file (its last
     run), a run id (the rule above), or a device's host name or fingerprint (the latest complete
-    run on it). `store` may be a function opening it: two files need no store."""
+    run on it; of `model` (a model_identity) if given). `store` may be a function opening it:
+    two files need no store."""
+    return _explicit_side(store, spec) or _device_side(_opened(store), spec, model, warn)
+
+
+def _opened(store: Store | Callable[[], Store]) -> Store:
+    return store() if callable(store) else store
+
+
+def _explicit_side(store: Store | Callable[[], Store], spec: str) -> tuple[RunResult, str] | None:
+    """A side named by a results file or a run id; None if `spec` is neither (a device name)."""
     from edgebench.fileio import shown, stat_or_none
     from edgebench.results.exchange import load_runs
 
@@ -95,21 +127,27 @@ def compare_side(store: Store | Callable[[], Store], spec: str,
             raise UserError(f"results file {shown(spec)} holds no runs")
         label = spec if len(runs) == 1 else f"{spec} (run {runs[-1].run_id[:12]}, the last of {len(runs)})"
         return runs[-1], label
-    if callable(store):
-        store = store()
     try:
-        run = store.get(spec)
+        run = _opened(store).get(spec)
         return run, run.run_id[:12]
     except RunIdError as not_an_id:
         if not_an_id.kind == "ambiguous":
             raise
-        on_device = [r for r in store.all_runs(warn) if r.status == "complete"
-                     and spec in (r.device.hostname, r.device.fingerprint())]
-        if not on_device:
-            raise UserError(f"{quoted(spec)} is not a results file, a stored run id or a device name "
-                            f"(a run id is {RUN_ID_RULE})") from None
-        run = on_device[-1]
-        return run, f"{spec} (run {run.run_id[:12]}, {run.model.get('name')})"
+        return None
+
+
+def _device_side(store: Store, spec: str, model: str | None, warn: Warn | None) -> tuple[RunResult, str]:
+    on_device = [r for r in store.all_runs(warn) if r.status == "complete"
+                 and spec in (r.device.hostname, r.device.fingerprint())]
+    if not on_device:
+        raise UserError(f"{quoted(spec)} is not a results file, a stored run id or a device name "
+                        f"(a run id is {RUN_ID_RULE})")
+    of_model = [r for r in on_device if model is None or model_identity(r) == model]
+    if not of_model:
+        raise UserError(f"device {quoted(spec)} has no complete run of {model} (the other side's "
+                        "model); name a run id to compare another model")
+    run = of_model[-1]
+    return run, f"{spec} (run {run.run_id[:12]}, {run.model.get('name')})"
 
 
 # -- results push -----------------------------------------------------------------------------

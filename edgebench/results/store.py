@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from edgebench.dbretry import create_with_retry
 from edgebench.errors import UserError
 from edgebench.fileio import reason, shown, stat_or_none
-from edgebench.results.run_ids import MIN_PREFIX, RunIdError, check_run_id, match_run_id
+from edgebench.results.run_ids import MIN_PREFIX, RunIdError, check_run_id, match_run_id, quoted
 from edgebench.results.schema import (DeviceInfo, ProcessInfo, RunResult, TargetResult,
                                       first_problem)
 
@@ -290,8 +290,9 @@ class Store:
             self._save_in(s, run, device_registered=True)
 
     def import_runs(self, runs: list[RunResult], skip_existing: bool = False) -> tuple[int, int]:
-        """All runs in one transaction: all land or none. Returns (imported, skipped)."""
-        runs = [_checked(run) for run in runs]
+        """All runs in one transaction: all land or none. Returns (imported, skipped). An
+        imported run is final (see `as_imported`)."""
+        runs = [as_imported(_checked(run)) for run in runs]
         seen: set[str] = set()
         for run in runs:
             if run.run_id in seen:
@@ -448,7 +449,14 @@ class Store:
                 # Statements, not ORM deletes: a run whose document is corrupt is deleted
                 # without being read.
                 s.execute(delete(TargetRow).where(TargetRow.run_id.in_(full_ids)))
-                s.execute(delete(RunRow).where(RunRow.id.in_(full_ids)))
+                for full_id in full_ids:
+                    if s.execute(delete(RunRow).where(RunRow.id == full_id)).rowcount == 0:
+                        # Another process deleted it between the lookup and now (on SQLite the
+                        # lookup reads before the write lock is taken; PostgreSQL's delete waits
+                        # for the other's commit, then finds nothing): of two deletions of one
+                        # run only one may say it deleted it. Rolled back: all or none.
+                        raise RunIdError(f"no run {quoted(full_id)} in store {self._display()}",
+                                         full_id, "unknown")
                 return full_ids
         except RunIdError as bad:
             raise RunIdError(f"{bad}; nothing was deleted", bad.spec, bad.kind) from None
@@ -495,6 +503,23 @@ def _checked(run: RunResult) -> RunResult:
         return RunResult.model_validate(run.model_dump())
     except ValidationError as exc:
         raise UserError(f"run {run.run_id[:64]} was not stored: {first_problem(exc)}") from None
+
+
+UNFINISHED = ("running", "abandoned")
+
+
+def as_imported(run: RunResult) -> RunResult:
+    """The run as an import stores it. An imported run is final: nothing will ever add targets to
+    this copy or finish it, so one that was still running (or abandoned) where it was exported
+    is stored as interrupted, saying so, with the targets it had finished. Its process record
+    names a process of another store (perhaps of another host, where this store cannot look):
+    it is dropped, so the status can never read as running again."""
+    if run.status not in UNFINISHED:
+        return run
+    note = (f"imported while recorded as {run.status} (its recording had not finished where it "
+            "was exported): stored as interrupted, with the targets it had finished")
+    return run.model_copy(update={"status": "interrupted", "process": None,
+                                  "error": f"{note}; {run.error}" if run.error else note})
 
 
 def this_process() -> ProcessInfo:
