@@ -257,3 +257,19 @@ def test_an_input_too_large_to_feed_is_one_line_before_allocation(tmp_path, shap
     line = _one_line_error(run_cli("run", "--model", model, "--targets", "onnxruntime-fp32", "--runs", "3",
                                    "--no-save"))
     assert f"input x {shape}" in line and "GiB a frame; edgebench feeds inputs up to 1 GiB" in line
+
+
+def test_the_report_draws_the_detectors_boxes_and_says_each_answer(zoo, onnx_models, tmp_path):
+    from edgebench.bench.execute import run
+    from edgebench.report.html import build_report
+
+    detector = run(RunConfig(model=str(zoo / "traffic_model.tflite"), image=zoo / "traffic_0001.bmp",
+                             labels=zoo / "traffic_labels.txt", protocol=FAST, targets=("litert-int8",)))
+    generic = run(RunConfig(model=str(onnx_models["two_inputs"]), protocol=FAST,
+                            targets=("onnxruntime-fp32", "openvino-fp32")))
+    html = build_report([detector, generic], [])
+    (tmp_path / "report.html").write_text(html)
+    assert f'id="chart-answer_{detector.run_id[:12]}"' in html           # the photo with its boxes
+    assert f'answer_{generic.run_id[:12]}' not in html                    # nothing to draw for tensors
+    assert "1 object: pickup_suv_van" in html and "Task: detection" in html
+    assert "yes: min cosine over outputs 1.000 (needs 0.98)" in html

@@ -67,8 +67,10 @@ def _boxes(ax, answer: dict, width: int, height: int) -> None:
         colour = COLOURS[box["index"] % len(COLOURS)]
         ax.add_patch(Rectangle((xmin * width, ymin * height), (xmax - xmin) * width, (ymax - ymin) * height,
                                fill=False, edgecolor=colour, linewidth=2.5))
-        ax.text(xmin * width, ymin * height, f"{box['label']} {box['score']:.2f}", color="black", fontsize=10,
-                va="bottom", bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.5})
+        right = xmin > 0.5   # a box on the right half is labelled from its right edge, kept in the picture
+        ax.text((xmax if right else xmin) * width, ymin * height, f"{box['label']} {box['score']:.2f}",
+                color="black", fontsize=10, va="bottom", ha="right" if right else "left",
+                bbox={"facecolor": colour, "edgecolor": "none", "pad": 1.5})
 
 
 def _skeleton(ax, answer: dict, width: int, height: int) -> None:

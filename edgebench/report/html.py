@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
+from edgebench.report.answers import answer_figures
 from edgebench.report.depth import CAPTIONS as DEPTH_CAPTIONS
 from edgebench.report.charts import accelerator_name, device_names, render, report_charts, run_label
 from edgebench.results.reference import PublishedFigure
@@ -29,7 +30,10 @@ def build_report(runs: list[RunResult], reference: list[PublishedFigure],
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     charts = report_charts(runs, reference, profiles)
+    answers = answer_figures(runs)
+    charts.update({name: figure for name, (figure, _) in answers.items()})
     images = {name: base64.b64encode(render(fig, "png")).decode() for name, fig in charts.items()}
+    answer_captions = {name: caption for name, (_, caption) in answers.items()}
     env = Environment(loader=PackageLoader("edgebench.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     template = env.get_template("report.html.j2")
@@ -40,9 +44,32 @@ def build_report(runs: list[RunResult], reference: list[PublishedFigure],
         generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         version=__version__, runs=runs, reference=reference, images=images, left_out=left_out,
         comparisons=comparisons,
-        captions={name: CHART_CAPTIONS.get(name) or CHART_CAPTIONS[name.split("_")[0]] for name in images}, run_label=lambda run: run_label(run, names),   # headings give the run's id and time themselves
+        captions={name: answer_captions.get(name) or CHART_CAPTIONS.get(name) or CHART_CAPTIONS[name.split("_")[0]]
+                  for name in images}, run_label=lambda run: run_label(run, names),   # headings give the run's id and time themselves
         ranking=ranking_verdict, int8_agreement=int8_agreement, accelerator=accelerator_name, threads=threads_used, scenario=scenario_used, mib=_mib,
-        memory_method=memory_method, scenarios=scenarios_described, timing_methods=timing_methods)
+        memory_method=memory_method, scenarios=scenarios_described, timing_methods=timing_methods,
+        answer=answer_text, agreement=agreement_text)
+
+
+def answer_text(result) -> str:
+    """The task's one-line answer (a result stored before tasks: its top-1 label and score)."""
+    if result.summary:
+        return result.summary
+    return f"{result.top1.label} ({result.top1.score:.3f})" if result.top1 is not None else "–"
+
+
+def agreement_text(result) -> tuple[str, str]:
+    """(css class, text) of a result's agreement with the float reference, with the task's
+    figure and threshold where it has one."""
+    if result.is_reference:
+        return "", "reference"
+    if result.agrees_with_reference is None:
+        return "", "– (no float reference)"
+    verdict = ("ok", "yes") if result.agrees_with_reference else ("bad", "NO")
+    a = result.agreement
+    if not a or a.get("metric") == "same top-1 label":
+        return verdict
+    return verdict[0], f"{verdict[1]}: {a['metric']} {a['value']:.3f} (needs {a['threshold']:g})"
 
 
 def ranking_verdict(run) -> tuple[str, str] | None:
