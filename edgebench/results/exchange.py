@@ -29,7 +29,8 @@ MAX_FILE_BYTES = 1 << 30   # a results file larger than 1 GiB is refused before 
 CSV_COLUMNS = ("run_id", "created", "run_status", "model", "protocol", "device", "cpu_model",
                "target", "runtime", "runtime_version", "precision", "status", "median_ms", "mean_ms",
                "p90_ms", "p99_ms", "cv", "fps", "energy_method", "j_per_inference", "avg_power_w",
-               "top1_label", "top1_score", "agrees_with_reference", "error", "run_json", "target_json")
+               "top1_label", "top1_score", "task", "answer", "agreement", "agrees_with_reference", "error",
+               "run_json", "target_json")
 
 
 def dump_json(runs: list[RunResult]) -> str:
@@ -63,9 +64,18 @@ def dump_csv(runs: list[RunResult]) -> str:
                 "j_per_inference": r.energy.j_per_inference if r.energy else "",
                 "avg_power_w": r.energy.avg_power_w if r.energy else "",
                 "top1_label": r.top1.label if r.top1 else "", "top1_score": r.top1.score if r.top1 else "",
+                "task": r.task or ("classification" if r.top1 else ""), "answer": r.summary or "",
+                "agreement": _agreement_cell(r.agreement),
                 "agrees_with_reference": "" if r.agrees_with_reference is None else r.agrees_with_reference,
                 "error": r.error or "", "run_json": run_json, "target_json": r.model_dump_json()})
     return buffer.getvalue()
+
+
+def _agreement_cell(agreement: dict | None) -> str:
+    """'F1 of boxes at IoU 0.5=0.857 (>= 0.8)': the task's figure against the float reference."""
+    if not agreement:
+        return ""
+    return f"{agreement['metric']}={agreement['value']:g} (>= {agreement['threshold']:g})"
 
 
 def load_runs(path: Path) -> list[RunResult]:
