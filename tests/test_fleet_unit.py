@@ -306,11 +306,26 @@ def test_jobs_for_one_device(tmp_path):
 
 # -- status ----------------------------------------------------------------------------------------
 
-class StatusClient:
+class IdentityClient:
+    """What members() uses of distributed.Client: sync() on the scheduler's identity RPC."""
+
+    def sync(self, fn, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+    @property
+    def scheduler(self):
+        return self
+
+    def scheduler_info(self, n_workers=-1):
+        # The client's cached copy, as Dask's periodic refresh (n_workers=0) leaves it.
+        return {"workers": {}, "n_workers": len(self.identity()["workers"])}
+
+
+class StatusClient(IdentityClient):
     def __init__(self, workers, processing, events):
         self._workers, self._processing, self._events = workers, processing, events
 
-    def scheduler_info(self, n_workers=-1):
+    def identity(self, n_workers=-1):
         return {"workers": self._workers}
 
     def processing(self):
@@ -340,6 +355,21 @@ def test_status_says_busy_since_and_queued():
     assert shared_machines([a, b, profile("c")]) == [["a", "b"]]
 
 
+def test_members_sees_every_worker_while_dask_refreshes_its_cache():
+    """A real scheduler whose client refreshes its cached identity (without workers) every 2 ms:
+    every answer of members() still lists both workers."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from edgebench.fleet.client import members
+
+    with dask.config.set({"distributed.client.scheduler-info-interval": "2ms"}):
+        with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None) as cluster, \
+                Client(cluster, set_as_default=False) as client:
+            counts = {len(members(client)) for _ in range(300)}
+    assert counts == {2}
+
+
 # -- a fleet run's bookkeeping, through a scripted stand-in for the Dask client ----------------------
 
 class FakeFuture:
@@ -360,7 +390,7 @@ class FakeFuture:
             self.status = "cancelled"
 
 
-class FakeClient:
+class FakeClient(IdentityClient):
     """Answers like distributed.Client; each poll of the workers runs the next scripted step."""
 
     def __init__(self, devices, script):
@@ -369,10 +399,15 @@ class FakeClient:
         self.script = list(script)
         self.handlers, self.jobs, self.resources = {}, {}, {}
         self.cancelled = []
+        self.drop_next: set[str] = set()
 
-    def scheduler_info(self, n_workers=-1):
+    def identity(self, n_workers=-1):
         if self.jobs and self.script:
             self.script.pop(0)(self)
+        if self.drop_next:   # this one answer lacks these devices (a scheduler slow under load)
+            hidden, self.drop_next = self.drop_next, set()
+            return {"workers": {a: {"name": p.name, "edgebench": p.to_dict()}
+                                for a, p in self.workers.items() if p.name not in hidden}}
         return {"workers": {a: {"name": p.name, "edgebench": p.to_dict()} for a, p in self.workers.items()}}
 
     def subscribe_topic(self, topic, handler):
@@ -412,6 +447,12 @@ class FakeClient:
         run = make_run(targets=("litert-int8",))
         future._result = {"run": run.model_dump_json(), "started": 1.0, "ended": 2.0}
         future.status = "finished"
+
+    def remove_worker(self, device):
+        """Dask removes the device's worker: gone from the answers, and said so on "all"."""
+        address = f"tcp://{device}"
+        self.workers.pop(address)
+        self.handlers["all"]((time.time(), {"action": "remove-worker", "worker": address}))
 
     def fail(self, device, exc):
         future = self.jobs[self.job(device).job_id][1]
@@ -470,8 +511,15 @@ def test_a_device_that_leaves_fails_its_job_by_name_and_keeps_what_finished():
 
     client = FakeClient([profile("a"), profile("b")],
                         [lambda c: c.start("a"), b_reports_a_target,
-                         lambda c: c.workers.pop("tcp://b"), lambda c: c.finish("a")])
-    run, _store = fleet_run(client)
+                         lambda c: c.remove_worker("b"), lambda c: None,   # the poll that reads the event
+                         lambda c: failed_at_once.append(b_status()),
+                         lambda c: c.finish("a")])
+    run, _store = fleet_run(client)   # the default grace: only Dask's removal event fails b here
+    failed_at_once = []
+
+    def b_status():
+        return next(s.status for s in run.states.values() if s.device == "b")
+
     events = Recorder()
     summary = run.run(events)
     by = states(summary)
@@ -480,7 +528,44 @@ def test_a_device_that_leaves_fails_its_job_by_name_and_keeps_what_finished():
     assert b.status == "failed" and b.error == "device b left the fleet during the job (worker stopped, killed or lost)"
     assert b.run.status == "failed" and [r.target for r in b.run.results] == ["litert-int8"] and b.saved
     assert ("device_left", ("b",)) in events.calls
+    assert failed_at_once == ["failed"]   # at the poll after Dask's event, not after a grace period
     assert client.jobs[b.job.job_id][1].status == "cancelled"   # never left waiting for a device
+
+
+def test_one_answer_without_the_devices_fails_nothing():
+    """Under load one poll of the scheduler lacked both devices (the client's cached identity,
+    overwritten by Dask's refresh): both jobs failed as 'left the fleet' while both workers ran."""
+    def drop_both_once(c):
+        c.drop_next = {"a", "b"}
+
+    client = FakeClient([profile("a"), profile("b")],
+                        [lambda c: (c.start("a"), c.start("b")), drop_both_once, drop_both_once,
+                         lambda c: (c.finish("a"), c.finish("b"))])
+    run, store = fleet_run(client)
+    events = Recorder()
+    summary = run.run(events)
+    assert {s.status for s in summary.jobs} == {"ok"} and len(store.saved) == 2
+    said = {name for name, _args in events.calls}
+    assert "device_left" not in said and "device_joined" not in said
+    assert len(client.jobs) == 2   # nothing submitted again for a device "coming back"
+
+
+def test_a_device_missing_from_every_poll_past_the_grace_is_gone():
+    """Without Dask's removal event (a scheduler that does not send it), a device missing from
+    several polls for the grace period has left."""
+    from edgebench.fleet.orchestrate import DEVICE_GRACE_POLLS, FleetRun
+
+    client = FakeClient([profile("a")], [lambda c: c.start("a"), lambda c: c.workers.pop("tcp://a")])
+    polls = []
+    real_identity = client.identity
+    client.identity = lambda n_workers=-1: polls.append(1) or real_identity(n_workers)
+    run = FleetRun(client, RunConfig(targets=("litert-int8",)), [ModelChoice("mobilenet_v2", "zoo")],
+                   poll_s=0.001, device_grace_s=0.05)
+    events = Recorder()
+    summary = run.run(events)
+    assert summary.jobs[0].error == "device a left the fleet during the job (worker stopped, killed or lost)"
+    assert len(polls) >= 2 + DEVICE_GRACE_POLLS   # plan, start, then the polls without it
+    assert ("device_left", ("a",)) in events.calls
 
 
 def test_killed_worker_and_job_errors_are_worded_with_the_device():

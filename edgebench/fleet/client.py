@@ -38,9 +38,17 @@ class Member:
     profile: DeviceProfile | None
 
 
+def scheduler_identity(client) -> dict:
+    """The scheduler's own answer, now, with every worker. Not `client.scheduler_info()`: that
+    fetches into the client's cached copy and returns the cache, which Dask's periodic refresh
+    (every 2 s, asking for no workers at all) may overwrite in between: under load a poll then
+    sees an empty fleet, and healthy devices were taken for gone."""
+    return client.sync(client.scheduler.identity, n_workers=-1)
+
+
 def members(client) -> list[Member]:
     """Every worker connected now, with its device profile when it is an edgebench worker."""
-    info = client.scheduler_info(n_workers=-1)
+    info = scheduler_identity(client)
     found = []
     for address, worker in info.get("workers", {}).items():
         meta = worker.get(METADATA_KEY)
