@@ -728,6 +728,53 @@ def test_cli_unreachable_scheduler_is_one_line():
     assert len([ln for ln in done.stderr.splitlines() if ln.strip()]) == 1
 
 
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]   # nothing listens here once the socket closes
+
+
+@pytest.mark.parametrize("command,tls", [(("fleet", "run", "--no-save"), False), (("fleet", "status"), False),
+                                         (("fleet", "status"), True)])
+def test_a_refused_connection_is_final(command, tls, certs):
+    """Nothing listens on the scheduler's port: one line at once, not a wait for --connect-timeout
+    (Dask retries a refused connection for its whole timeout)."""
+    address = f"{'tls' if tls else 'tcp'}://127.0.0.1:{closed_port()}"
+    extra = ("--tls", str(certs)) if tls else ()
+    done = run_cli(*command, "--scheduler", address, *extra, "--connect-timeout", "3600", timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert lines == [f"error: cannot reach the fleet scheduler at {address} (connection refused: nothing "
+                     f"listens there); is `edgebench fleet scheduler` (or `dask scheduler`) running there"
+                     + (", and are these certificates from its CA?" if tls else "?")]
+
+
+def test_a_scheduler_that_does_not_answer_is_waited_for():
+    """A port that accepts but never answers (a scheduler busy or starting): not refused, so the
+    client waits for --connect-timeout, and then gives up (Dask alone would wait forever)."""
+    from edgebench.fleet.client import connect
+    from edgebench.fleet.reach import refusal
+    from edgebench.fleet.security import Address
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:   # accepts, never answers
+        address = Address("tcp", "127.0.0.1", silent.getsockname()[1])
+        assert refusal(address) is None
+        outcome: list[BaseException] = []
+
+        def attempt():
+            try:
+                connect(address, None, timeout_s=2.0)
+            except BaseException as exc:  # noqa: BLE001 - examined below
+                outcome.append(exc)
+
+        waiting = threading.Thread(target=attempt, daemon=True)
+        waiting.start()
+        waiting.join(300)   # a regression hangs for ever: fail it, not the whole session
+    assert not waiting.is_alive(), "connect() never gave up on a scheduler that does not answer"
+    assert isinstance(outcome[0], UserError), outcome
+    assert "(no answer within" in str(outcome[0]) and str(address) in str(outcome[0])
+
+
 def test_certs_command(tmp_path):
     done = run_cli("fleet", "certs", str(tmp_path / "c"), "--host", "10.1.2.3", "--days", "7")
     assert done.returncode == 0 and "wrote 8 files" in done.stdout

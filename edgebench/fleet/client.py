@@ -13,20 +13,25 @@ from edgebench.fleet.security import Address, security_for
 
 def connect(address: Address, tls_dir, timeout_s: float = 10.0):
     """A synchronous Dask client; UserError with one line if the scheduler cannot be reached or
-    refuses us (TLS without a certificate it trusts)."""
+    refuses us (TLS without a certificate it trusts). A refused connection is one line at once;
+    only a scheduler that does not answer is waited for (up to timeout_s)."""
     from distributed import Client
 
+    from edgebench.fleet.reach import reach
     from edgebench.fleet.worker import quiet_dask
 
     quiet_dask()
     security = security_for(tls_dir, "client")
-    try:
-        return Client(str(address), security=security, timeout=timeout_s, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"cannot reach the fleet scheduler at {address} ({reason}); is "
-                        "`edgebench fleet scheduler` (or `dask scheduler`) running there"
-                        + (", and are these certificates from its CA?" if tls_dir else "?")) from None
+    args = security.get_connection_args("client") if security is not None else {}
+    why = reach(address, args, timeout_s)
+    if why is None:
+        try:
+            return Client(str(address), security=security, timeout=timeout_s, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    raise UserError(f"cannot reach the fleet scheduler at {address} ({why}); is "
+                    "`edgebench fleet scheduler` (or `dask scheduler`) running there"
+                    + (", and are these certificates from its CA?" if tls_dir else "?")) from None
 
 
 @dataclass(frozen=True)
