@@ -775,6 +775,26 @@ def test_a_scheduler_that_does_not_answer_is_waited_for():
     assert "(no answer within" in str(outcome[0]) and str(address) in str(outcome[0])
 
 
+@pytest.mark.parametrize("verbose", [False, True])
+def test_quiet_dask_keeps_dasks_info_lines_off_stderr(tmp_path, verbose):
+    """The line a worker printed after its predecessor was killed: `distributed.diskutils - INFO
+    - Found stale lock file and directory ..., purging`. quiet_dask() ran before Dask was imported,
+    and Dask's import set its loggers back to INFO."""
+    import subprocess
+    import sys
+
+    leave_stale = ("import os, sys; from distributed.diskutils import WorkSpace; "
+                   "kept = WorkSpace(sys.argv[1]).new_work_dir(prefix='worker-'); os._exit(0)")
+    subprocess.run([sys.executable, "-c", leave_stale, str(tmp_path)], check=True)
+    purge = ("import sys; from edgebench.fleet.worker import quiet_dask; "
+             f"quiet_dask(verbose={verbose}); from distributed.diskutils import WorkSpace; "
+             "WorkSpace(sys.argv[1]).new_work_dir(prefix='worker-')")
+    done = subprocess.run([sys.executable, "-c", purge, str(tmp_path)], capture_output=True, text=True,
+                          check=True)
+    shown = "Found stale lock file and directory" in done.stderr
+    assert shown == verbose, done.stderr
+
+
 def test_certs_command(tmp_path):
     done = run_cli("fleet", "certs", str(tmp_path / "c"), "--host", "10.1.2.3", "--days", "7")
     assert done.returncode == 0 and "wrote 8 files" in done.stdout

@@ -32,7 +32,14 @@ HTTP_ROUTES = ["distributed.http.health"]
 def quiet_dask(verbose: bool = False) -> None:
     """Dask logs every connection at INFO and explains lost peers with tracebacks; the fleet
     prints its own one-line account of those (naming the device), so by default only Dask's
-    warnings about anything else get through. --verbose shows all of Dask's logs."""
+    warnings about anything else get through. --verbose shows all of Dask's logs.
+
+    Dask sets its loggers' levels when it is first imported (its `logging` config: `distributed`
+    at INFO), undoing levels set before: so it is imported first. Otherwise its INFO lines leaked,
+    e.g. a worker started after a killed one said `distributed.diskutils - INFO - Found stale
+    lock file and directory ..., purging`."""
+    import distributed  # noqa: F401 - configures Dask's logging; our levels must come after
+
     if verbose:
         logging.getLogger("distributed").setLevel(logging.INFO)
         return
