@@ -79,6 +79,8 @@ def test_scheduler_addresses(text, tls, expected):
     ("tcp://127.0.0.1:8786", True, "use tls://"),
     ("http://127.0.0.1:8786", False, "expected tcp://HOST:PORT"),
     ("tcp://127.0.0.1:99999", False, "invalid scheduler address"),
+    ("tcp://127.0.0.1:0", False, "invalid scheduler address 'tcp://127.0.0.1:0': port 0"),
+    ("tcp://no-such-host.invalid:8786", False, "cannot resolve the scheduler's host name 'no-such-host.invalid'"),
     ("  ", False, "no scheduler address"),
 ])
 def test_scheduler_addresses_refused(text, tls, message):
@@ -773,6 +775,35 @@ def test_a_scheduler_that_does_not_answer_is_waited_for():
     assert not waiting.is_alive(), "connect() never gave up on a scheduler that does not answer"
     assert isinstance(outcome[0], UserError), outcome
     assert "(no answer within" in str(outcome[0]) and str(address) in str(outcome[0])
+
+
+@pytest.mark.parametrize("args,tls", [
+    (("fleet", "worker", "--name", "x", "--scheduler", "tls://no-such-host.invalid:8786"), True),
+    (("fleet", "worker", "--name", "x", "--scheduler", "tcp://no-such-host.invalid"), False),
+    (("fleet", "status", "--scheduler", "tls://no-such-host.invalid:8786"), True),
+    (("fleet", "run", "--no-save", "--scheduler", "no-such-host.invalid:8786"), True),
+])
+def test_a_scheduler_name_that_does_not_resolve_is_one_line(args, tls, certs):
+    """Resolved before Dask starts: Dask would try the name again and again for --connect-timeout."""
+    extra = ("--tls", str(certs)) if tls else ()
+    done = run_cli(*args, *extra, "--connect-timeout", "3600", timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "cannot resolve the scheduler's host name 'no-such-host.invalid'" in lines[0]
+    assert "probing" not in done.stdout
+
+
+def test_a_worker_says_it_waits_for_an_unreachable_scheduler_then_gives_up():
+    address = f"tcp://127.0.0.1:{closed_port()}"
+    done = run_cli("fleet", "worker", "--name", "x", "--scheduler", address, "--connect-timeout", "2",
+                   timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout.startswith(f"waiting for the scheduler at {address} (connection refused: nothing "
+                                  "listens there); giving up in "), done.stdout
+    assert "(--connect-timeout; Ctrl-C stops)" in done.stdout and "probing" not in done.stdout
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert lines == [f"error: could not reach the scheduler at {address} within 2 s (connection refused: "
+                     "nothing listens there)"]
 
 
 @pytest.mark.parametrize("verbose", [False, True])

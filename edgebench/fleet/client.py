@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from edgebench.errors import UserError
 from edgebench.fleet.device import DeviceProfile
 from edgebench.fleet.names import JOB_KEY_PREFIX, JOBS_TOPIC, METADATA_KEY
-from edgebench.fleet.security import Address, security_for
+from edgebench.fleet.security import Address, check_resolves, security_for
 
 
 def connect(address: Address, tls_dir, timeout_s: float = 10.0):
@@ -20,6 +20,7 @@ def connect(address: Address, tls_dir, timeout_s: float = 10.0):
     from edgebench.fleet.reach import reach
     from edgebench.fleet.worker import quiet_dask
 
+    check_resolves(address)
     quiet_dask()
     security = security_for(tls_dir, "client")
     args = security.get_connection_args("client") if security is not None else {}

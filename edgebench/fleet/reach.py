@@ -68,4 +68,6 @@ def reach(address: Address, connection_args: dict, timeout_s: float, *, patient:
     if (refused and not patient) or left <= 0:
         return refused or why
     on_wait(refused or why, left)
-    return ask(address, connection_args, left)
+    why = ask(address, connection_args, left)
+    # Dask words a refused port it retried as a timeout: name the refusal instead
+    return None if why is None else refusal(address) or why
