@@ -806,6 +806,36 @@ def test_a_worker_says_it_waits_for_an_unreachable_scheduler_then_gives_up():
                      "nothing listens there)"]
 
 
+def test_a_refused_certificate_is_one_line_without_a_wait(certs, other_certs, tmp_path):
+    """A TLS scheduler that refuses the worker's certificate (another CA): no wait can change
+    that, so no 'waiting' line; one line naming the certificates."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    port = closed_port()
+    log = tmp_path / "scheduler.log"
+    scheduler = subprocess.Popen([sys.executable, "-m", "edgebench", "fleet", "scheduler", "--port", str(port),
+                                  "--tls", str(certs)], cwd=REPO, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    try:
+        for _ in range(600):
+            if "listening at" in log.read_text() or scheduler.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert "listening at" in log.read_text(), log.read_text()
+        address = f"tls://127.0.0.1:{port}"
+        done = run_cli("fleet", "worker", "--name", "x", "--scheduler", address, "--tls", other_certs,
+                       "--connect-timeout", "3600", timeout=300)
+    finally:
+        scheduler.send_signal(2)
+        scheduler.wait(30)
+    assert done.returncode == 2 and "waiting" not in done.stdout, done.stdout + done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: could not reach the scheduler at {address} (")
+    assert lines[0].endswith("; are these certificates from its CA?")
+
+
 @pytest.mark.parametrize("verbose", [False, True])
 def test_quiet_dask_keeps_dasks_info_lines_off_stderr(tmp_path, verbose):
     """The line a worker printed after its predecessor was killed: `distributed.diskutils - INFO

@@ -31,10 +31,16 @@ def refusal(address: Address, timeout_s: float = 5.0) -> str | None:
         return exc.strerror or type(exc).__name__
 
 
+class Final(str):
+    """A reason no wait can change: the scheduler refused our certificate (or we its)."""
+
+
 def ask(address: Address, connection_args: dict, timeout_s: float) -> str | None:
     """None when the scheduler answered Dask's handshake and an identity request within
-    timeout_s (with these TLS credentials: a refused certificate ends here); else why not."""
+    timeout_s (with these TLS credentials: a refused certificate ends here, as a Final reason);
+    else why not."""
     from distributed.comm import connect
+    from distributed.comm.core import FatalCommClosedError
 
     async def identity() -> None:
         comm = await connect(str(address), timeout=timeout_s, **connection_args)
@@ -48,6 +54,8 @@ def ask(address: Address, connection_args: dict, timeout_s: float) -> str | None
         asyncio.run(asyncio.wait_for(identity(), timeout_s))
     except (TimeoutError, asyncio.TimeoutError):
         return f"no answer within {timeout_s:g} s"
+    except FatalCommClosedError as exc:   # Dask's word for a TLS verification failure
+        return Final(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 - any failure to get an answer is a reason to show
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return None
@@ -61,8 +69,8 @@ def reach(address: Address, connection_args: dict, timeout_s: float, *, patient:
     hears why and for how many more seconds, once."""
     started = time.monotonic()
     why = ask(address, connection_args, min(timeout_s, FIRST_TRY_S))
-    if why is None:
-        return None
+    if why is None or isinstance(why, Final):
+        return why
     refused = refusal(address)
     left = timeout_s - (time.monotonic() - started)
     if (refused and not patient) or left <= 0:

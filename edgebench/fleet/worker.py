@@ -61,7 +61,7 @@ def check_reachable(scheduler: Address, tls_dir, timeout_s: float,
     a board's runtimes takes seconds): a host name that does not resolve is one line at once; a
     scheduler that does not answer (not started yet, or refusing) is waited for up to timeout_s,
     and on_wait hears that, so the wait is never silent; then one line."""
-    from edgebench.fleet.reach import reach
+    from edgebench.fleet.reach import Final, reach
     from edgebench.fleet.security import check_resolves
 
     check_resolves(scheduler)
@@ -69,7 +69,8 @@ def check_reachable(scheduler: Address, tls_dir, timeout_s: float,
     args = security.get_connection_args("worker") if security is not None else {}
     why = reach(scheduler, args, timeout_s, patient=True, on_wait=on_wait)
     if why is not None:
-        raise UserError(f"could not reach the scheduler at {scheduler} within {timeout_s:g} s ({why})"
+        within = "" if isinstance(why, Final) else f" within {timeout_s:g} s"
+        raise UserError(f"could not reach the scheduler at {scheduler}{within} ({why})"
                         + ("; are these certificates from its CA?" if tls_dir else ""))
 
 
