@@ -196,8 +196,7 @@ class FleetRun:
         present = [m for m in connected_members(self.client) if m.profile is not None]
         self.seen = {m.name: m.profile for m in present}
         self._addresses = {m.name: m.address for m in present}
-        present = [m.profile for m in present]
-        chosen = select_devices(present, self.selection)
+        chosen = select_devices(list(self.seen.values()), self.selection)
         return share_targets(self.config, chosen)
 
     # -- running -----------------------------------------------------------------------------
