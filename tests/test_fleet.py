@@ -410,3 +410,23 @@ def test_a_retrained_model_travels_to_the_device_as_a_bundle(fleet, tmp_path):
         ("onnxruntime-fp32", "ok", "rocket"), ("litert-int8", "ok", "rocket")}
     unpacked = list((cache_dir() / "fleet" / "models").glob("*/fleet-photos/model.json"))
     assert len(unpacked) == 1
+
+
+def test_a_worker_waits_for_its_scheduler_to_start(tmp_path):
+    """A device started before its scheduler says it waits (where, for how long), then joins."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    log = tmp_path / "worker-early.log"
+    worker = start([sys.executable, "-m", "edgebench", "fleet", "worker", "--scheduler", address, "--name",
+                    "early", "--connect-timeout", "300"], log)
+    procs = [worker]
+    try:
+        wait_for(lambda: f"waiting for the scheduler at {address} (connection refused" in log.read_text(),
+                 120, "the worker's waiting line")
+        procs.append(start([sys.executable, "-m", "edgebench", "fleet", "scheduler", "--port", str(port)],
+                           tmp_path / "scheduler-late.log"))
+        wait_for(lambda: "device early" in log.read_text() and f"joined {address}" in log.read_text(), 300,
+                 "the worker to join")
+        assert worker.poll() is None and "error" not in log.read_text()
+    finally:
+        stop(procs)

@@ -79,6 +79,8 @@ def test_scheduler_addresses(text, tls, expected):
     ("tcp://127.0.0.1:8786", True, "use tls://"),
     ("http://127.0.0.1:8786", False, "expected tcp://HOST:PORT"),
     ("tcp://127.0.0.1:99999", False, "invalid scheduler address"),
+    ("tcp://127.0.0.1:0", False, "invalid scheduler address 'tcp://127.0.0.1:0': port 0"),
+    ("tcp://no-such-host.invalid:8786", False, "cannot resolve the scheduler's host name 'no-such-host.invalid'"),
     ("  ", False, "no scheduler address"),
 ])
 def test_scheduler_addresses_refused(text, tls, message):
@@ -306,11 +308,26 @@ def test_jobs_for_one_device(tmp_path):
 
 # -- status ----------------------------------------------------------------------------------------
 
-class StatusClient:
+class IdentityClient:
+    """What members() uses of distributed.Client: sync() on the scheduler's identity RPC."""
+
+    def sync(self, fn, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+    @property
+    def scheduler(self):
+        return self
+
+    def scheduler_info(self, n_workers=-1):
+        # The client's cached copy, as Dask's periodic refresh (n_workers=0) leaves it.
+        return {"workers": {}, "n_workers": len(self.identity()["workers"])}
+
+
+class StatusClient(IdentityClient):
     def __init__(self, workers, processing, events):
         self._workers, self._processing, self._events = workers, processing, events
 
-    def scheduler_info(self, n_workers=-1):
+    def identity(self, n_workers=-1):
         return {"workers": self._workers}
 
     def processing(self):
@@ -340,6 +357,21 @@ def test_status_says_busy_since_and_queued():
     assert shared_machines([a, b, profile("c")]) == [["a", "b"]]
 
 
+def test_members_sees_every_worker_while_dask_refreshes_its_cache():
+    """A real scheduler whose client refreshes its cached identity (without workers) every 2 ms:
+    every answer of members() still lists both workers."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from edgebench.fleet.client import members
+
+    with dask.config.set({"distributed.client.scheduler-info-interval": "2ms"}):
+        with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None) as cluster, \
+                Client(cluster, set_as_default=False) as client:
+            counts = {len(members(client)) for _ in range(300)}
+    assert counts == {2}
+
+
 # -- a fleet run's bookkeeping, through a scripted stand-in for the Dask client ----------------------
 
 class FakeFuture:
@@ -360,7 +392,7 @@ class FakeFuture:
             self.status = "cancelled"
 
 
-class FakeClient:
+class FakeClient(IdentityClient):
     """Answers like distributed.Client; each poll of the workers runs the next scripted step."""
 
     def __init__(self, devices, script):
@@ -369,10 +401,15 @@ class FakeClient:
         self.script = list(script)
         self.handlers, self.jobs, self.resources = {}, {}, {}
         self.cancelled = []
+        self.drop_next: set[str] = set()
 
-    def scheduler_info(self, n_workers=-1):
+    def identity(self, n_workers=-1):
         if self.jobs and self.script:
             self.script.pop(0)(self)
+        if self.drop_next:   # this one answer lacks these devices (a scheduler slow under load)
+            hidden, self.drop_next = self.drop_next, set()
+            return {"workers": {a: {"name": p.name, "edgebench": p.to_dict()}
+                                for a, p in self.workers.items() if p.name not in hidden}}
         return {"workers": {a: {"name": p.name, "edgebench": p.to_dict()} for a, p in self.workers.items()}}
 
     def subscribe_topic(self, topic, handler):
@@ -412,6 +449,12 @@ class FakeClient:
         run = make_run(targets=("litert-int8",))
         future._result = {"run": run.model_dump_json(), "started": 1.0, "ended": 2.0}
         future.status = "finished"
+
+    def remove_worker(self, device):
+        """Dask removes the device's worker: gone from the answers, and said so on "all"."""
+        address = f"tcp://{device}"
+        self.workers.pop(address)
+        self.handlers["all"]((time.time(), {"action": "remove-worker", "worker": address}))
 
     def fail(self, device, exc):
         future = self.jobs[self.job(device).job_id][1]
@@ -470,8 +513,15 @@ def test_a_device_that_leaves_fails_its_job_by_name_and_keeps_what_finished():
 
     client = FakeClient([profile("a"), profile("b")],
                         [lambda c: c.start("a"), b_reports_a_target,
-                         lambda c: c.workers.pop("tcp://b"), lambda c: c.finish("a")])
-    run, _store = fleet_run(client)
+                         lambda c: c.remove_worker("b"), lambda c: None,   # the poll that reads the event
+                         lambda c: failed_at_once.append(b_status()),
+                         lambda c: c.finish("a")])
+    run, _store = fleet_run(client)   # the default grace: only Dask's removal event fails b here
+    failed_at_once = []
+
+    def b_status():
+        return next(s.status for s in run.states.values() if s.device == "b")
+
     events = Recorder()
     summary = run.run(events)
     by = states(summary)
@@ -480,7 +530,44 @@ def test_a_device_that_leaves_fails_its_job_by_name_and_keeps_what_finished():
     assert b.status == "failed" and b.error == "device b left the fleet during the job (worker stopped, killed or lost)"
     assert b.run.status == "failed" and [r.target for r in b.run.results] == ["litert-int8"] and b.saved
     assert ("device_left", ("b",)) in events.calls
+    assert failed_at_once == ["failed"]   # at the poll after Dask's event, not after a grace period
     assert client.jobs[b.job.job_id][1].status == "cancelled"   # never left waiting for a device
+
+
+def test_one_answer_without_the_devices_fails_nothing():
+    """Under load one poll of the scheduler lacked both devices (the client's cached identity,
+    overwritten by Dask's refresh): both jobs failed as 'left the fleet' while both workers ran."""
+    def drop_both_once(c):
+        c.drop_next = {"a", "b"}
+
+    client = FakeClient([profile("a"), profile("b")],
+                        [lambda c: (c.start("a"), c.start("b")), drop_both_once, drop_both_once,
+                         lambda c: (c.finish("a"), c.finish("b"))])
+    run, store = fleet_run(client)
+    events = Recorder()
+    summary = run.run(events)
+    assert {s.status for s in summary.jobs} == {"ok"} and len(store.saved) == 2
+    said = {name for name, _args in events.calls}
+    assert "device_left" not in said and "device_joined" not in said
+    assert len(client.jobs) == 2   # nothing submitted again for a device "coming back"
+
+
+def test_a_device_missing_from_every_poll_past_the_grace_is_gone():
+    """Without Dask's removal event (a scheduler that does not send it), a device missing from
+    several polls for the grace period has left."""
+    from edgebench.fleet.orchestrate import DEVICE_GRACE_POLLS, FleetRun
+
+    client = FakeClient([profile("a")], [lambda c: c.start("a"), lambda c: c.workers.pop("tcp://a")])
+    polls = []
+    real_identity = client.identity
+    client.identity = lambda n_workers=-1: polls.append(1) or real_identity(n_workers)
+    run = FleetRun(client, RunConfig(targets=("litert-int8",)), [ModelChoice("mobilenet_v2", "zoo")],
+                   poll_s=0.001, device_grace_s=0.05)
+    events = Recorder()
+    summary = run.run(events)
+    assert summary.jobs[0].error == "device a left the fleet during the job (worker stopped, killed or lost)"
+    assert len(polls) >= 2 + DEVICE_GRACE_POLLS   # plan, start, then the polls without it
+    assert ("device_left", ("a",)) in events.calls
 
 
 def test_killed_worker_and_job_errors_are_worded_with_the_device():
@@ -641,6 +728,132 @@ def test_cli_unreachable_scheduler_is_one_line():
     assert done.returncode == 2
     assert f"cannot reach the fleet scheduler at tcp://127.0.0.1:{port}" in done.stderr
     assert len([ln for ln in done.stderr.splitlines() if ln.strip()]) == 1
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]   # nothing listens here once the socket closes
+
+
+@pytest.mark.parametrize("command,tls", [(("fleet", "run", "--no-save"), False), (("fleet", "status"), False),
+                                         (("fleet", "status"), True)])
+def test_a_refused_connection_is_final(command, tls, certs):
+    """Nothing listens on the scheduler's port: one line at once, not a wait for --connect-timeout
+    (Dask retries a refused connection for its whole timeout)."""
+    address = f"{'tls' if tls else 'tcp'}://127.0.0.1:{closed_port()}"
+    extra = ("--tls", str(certs)) if tls else ()
+    done = run_cli(*command, "--scheduler", address, *extra, "--connect-timeout", "3600", timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert lines == [f"error: cannot reach the fleet scheduler at {address} (connection refused: nothing "
+                     f"listens there); is `edgebench fleet scheduler` (or `dask scheduler`) running there"
+                     + (", and are these certificates from its CA?" if tls else "?")]
+
+
+def test_a_scheduler_that_does_not_answer_is_waited_for():
+    """A port that accepts but never answers (a scheduler busy or starting): not refused, so the
+    client waits for --connect-timeout, and then gives up (Dask alone would wait forever)."""
+    from edgebench.fleet.client import connect
+    from edgebench.fleet.reach import refusal
+    from edgebench.fleet.security import Address
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:   # accepts, never answers
+        address = Address("tcp", "127.0.0.1", silent.getsockname()[1])
+        assert refusal(address) is None
+        outcome: list[BaseException] = []
+
+        def attempt():
+            try:
+                connect(address, None, timeout_s=2.0)
+            except BaseException as exc:  # noqa: BLE001 - examined below
+                outcome.append(exc)
+
+        waiting = threading.Thread(target=attempt, daemon=True)
+        waiting.start()
+        waiting.join(300)   # a regression hangs for ever: fail it, not the whole session
+    assert not waiting.is_alive(), "connect() never gave up on a scheduler that does not answer"
+    assert isinstance(outcome[0], UserError), outcome
+    assert "(no answer within" in str(outcome[0]) and str(address) in str(outcome[0])
+
+
+@pytest.mark.parametrize("args,tls", [
+    (("fleet", "worker", "--name", "x", "--scheduler", "tls://no-such-host.invalid:8786"), True),
+    (("fleet", "worker", "--name", "x", "--scheduler", "tcp://no-such-host.invalid"), False),
+    (("fleet", "status", "--scheduler", "tls://no-such-host.invalid:8786"), True),
+    (("fleet", "run", "--no-save", "--scheduler", "no-such-host.invalid:8786"), True),
+])
+def test_a_scheduler_name_that_does_not_resolve_is_one_line(args, tls, certs):
+    """Resolved before Dask starts: Dask would try the name again and again for --connect-timeout."""
+    extra = ("--tls", str(certs)) if tls else ()
+    done = run_cli(*args, *extra, "--connect-timeout", "3600", timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "cannot resolve the scheduler's host name 'no-such-host.invalid'" in lines[0]
+    assert "probing" not in done.stdout
+
+
+def test_a_worker_says_it_waits_for_an_unreachable_scheduler_then_gives_up():
+    address = f"tcp://127.0.0.1:{closed_port()}"
+    done = run_cli("fleet", "worker", "--name", "x", "--scheduler", address, "--connect-timeout", "2",
+                   timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout.startswith(f"waiting for the scheduler at {address} (connection refused: nothing "
+                                  "listens there); giving up in "), done.stdout
+    assert "(--connect-timeout; Ctrl-C stops)" in done.stdout and "probing" not in done.stdout
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert lines == [f"error: could not reach the scheduler at {address} within 2 s (connection refused: "
+                     "nothing listens there)"]
+
+
+def test_a_refused_certificate_is_one_line_without_a_wait(certs, other_certs, tmp_path):
+    """A TLS scheduler that refuses the worker's certificate (another CA): no wait can change
+    that, so no 'waiting' line; one line naming the certificates."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    port = closed_port()
+    log = tmp_path / "scheduler.log"
+    scheduler = subprocess.Popen([sys.executable, "-m", "edgebench", "fleet", "scheduler", "--port", str(port),
+                                  "--tls", str(certs)], cwd=REPO, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    try:
+        for _ in range(600):
+            if "listening at" in log.read_text() or scheduler.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert "listening at" in log.read_text(), log.read_text()
+        address = f"tls://127.0.0.1:{port}"
+        done = run_cli("fleet", "worker", "--name", "x", "--scheduler", address, "--tls", other_certs,
+                       "--connect-timeout", "3600", timeout=300)
+    finally:
+        scheduler.send_signal(2)
+        scheduler.wait(30)
+    assert done.returncode == 2 and "waiting" not in done.stdout, done.stdout + done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: could not reach the scheduler at {address} (")
+    assert lines[0].endswith("; are these certificates from its CA?")
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_quiet_dask_keeps_dasks_info_lines_off_stderr(tmp_path, verbose):
+    """The line a worker printed after its predecessor was killed: `distributed.diskutils - INFO
+    - Found stale lock file and directory ..., purging`. quiet_dask() ran before Dask was imported,
+    and Dask's import set its loggers back to INFO."""
+    import subprocess
+    import sys
+
+    leave_stale = ("import os, sys; from distributed.diskutils import WorkSpace; "
+                   "kept = WorkSpace(sys.argv[1]).new_work_dir(prefix='worker-'); os._exit(0)")
+    subprocess.run([sys.executable, "-c", leave_stale, str(tmp_path)], check=True)
+    purge = ("import sys; from edgebench.fleet.worker import quiet_dask; "
+             f"quiet_dask(verbose={verbose}); from distributed.diskutils import WorkSpace; "
+             "WorkSpace(sys.argv[1]).new_work_dir(prefix='worker-')")
+    done = subprocess.run([sys.executable, "-c", purge, str(tmp_path)], capture_output=True, text=True,
+                          check=True)
+    shown = "Found stale lock file and directory" in done.stderr
+    assert shown == verbose, done.stderr
 
 
 def test_certs_command(tmp_path):

@@ -110,7 +110,12 @@ def worker_command(
             tls_paths(tls, "worker")
         host = worker_listen_host(address, host, tls is not None)   # refused before probing
         quiet_dask(verbose)
-        check_reachable(address, tls, connect_timeout)
+
+        def waiting(why: str, left: float) -> None:
+            _say(f"waiting for the scheduler at {address} ({why}); giving up in {left:.0f} s "
+                 "(--connect-timeout; Ctrl-C stops)")
+
+        check_reachable(address, tls, connect_timeout, waiting)
         _say(f"probing this device ({device_name}): fingerprint and available targets...")
         profile = probe(device_name)
 

@@ -8,25 +8,31 @@ from dataclasses import dataclass, field
 from edgebench.errors import UserError
 from edgebench.fleet.device import DeviceProfile
 from edgebench.fleet.names import JOB_KEY_PREFIX, JOBS_TOPIC, METADATA_KEY
-from edgebench.fleet.security import Address, security_for
+from edgebench.fleet.security import Address, check_resolves, security_for
 
 
 def connect(address: Address, tls_dir, timeout_s: float = 10.0):
     """A synchronous Dask client; UserError with one line if the scheduler cannot be reached or
-    refuses us (TLS without a certificate it trusts)."""
+    refuses us (TLS without a certificate it trusts). A refused connection is one line at once;
+    only a scheduler that does not answer is waited for (up to timeout_s)."""
     from distributed import Client
 
+    from edgebench.fleet.reach import reach
     from edgebench.fleet.worker import quiet_dask
 
+    check_resolves(address)
     quiet_dask()
     security = security_for(tls_dir, "client")
-    try:
-        return Client(str(address), security=security, timeout=timeout_s, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"cannot reach the fleet scheduler at {address} ({reason}); is "
-                        "`edgebench fleet scheduler` (or `dask scheduler`) running there"
-                        + (", and are these certificates from its CA?" if tls_dir else "?")) from None
+    args = security.get_connection_args("client") if security is not None else {}
+    why = reach(address, args, timeout_s)
+    if why is None:
+        try:
+            return Client(str(address), security=security, timeout=timeout_s, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    raise UserError(f"cannot reach the fleet scheduler at {address} ({why}); is "
+                    "`edgebench fleet scheduler` (or `dask scheduler`) running there"
+                    + (", and are these certificates from its CA?" if tls_dir else "?")) from None
 
 
 @dataclass(frozen=True)
@@ -38,9 +44,17 @@ class Member:
     profile: DeviceProfile | None
 
 
+def scheduler_identity(client) -> dict:
+    """The scheduler's own answer, now, with every worker. Not `client.scheduler_info()`: that
+    fetches into the client's cached copy and returns the cache, which Dask's periodic refresh
+    (every 2 s, asking for no workers at all) may overwrite in between: under load a poll then
+    sees an empty fleet, and healthy devices were taken for gone."""
+    return client.sync(client.scheduler.identity, n_workers=-1)
+
+
 def members(client) -> list[Member]:
     """Every worker connected now, with its device profile when it is an edgebench worker."""
-    info = client.scheduler_info(n_workers=-1)
+    info = scheduler_identity(client)
     found = []
     for address, worker in info.get("workers", {}).items():
         meta = worker.get(METADATA_KEY)

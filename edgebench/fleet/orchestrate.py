@@ -7,7 +7,10 @@ Guarantees, and what gives them:
 * a job never moves to another device: the resource exists on one worker only (the scheduler
   refuses a second worker of the same name), the job refuses to run on a worker of another name,
   and a job seen starting twice (a scheduler that re-runs tasks of dead workers) is failed;
-* a dead device is named within a poll (0.5 s): its jobs fail with its name, the rest go on;
+* a dead device is named as soon as Dask removes its worker (the scheduler's remove-worker
+  event, or the job's own KilledWorker): its jobs fail with its name, the rest go on. A device
+  merely missing from an answer of the scheduler is not gone: only one missing from every poll
+  for DEVICE_GRACE_S (and at least DEVICE_GRACE_POLLS polls) is, when no event said so;
 * a device that joins during a `--devices all` run gets the matrix's jobs too;
 * Ctrl-C cancels what has not finished and keeps what has.
 """
@@ -23,7 +26,7 @@ from typing import Protocol
 
 from edgebench.bench.config import RunConfig
 from edgebench.errors import UserError
-from edgebench.fleet.client import devices as connected_devices
+from edgebench.fleet.client import members as connected_members
 from edgebench.fleet.device import DeviceProfile
 from edgebench.fleet.matrix import (
     DeviceShare,
@@ -38,6 +41,11 @@ from edgebench.fleet.names import JOBS_TOPIC, PROGRESS_TOPIC, device_resource
 
 POLL_S = 0.5
 SCHEDULER_GRACE_S = 10.0   # how long an unreachable scheduler may take to come back
+DEVICE_GRACE_S = 5.0       # how long a device may be missing from the scheduler's answers...
+DEVICE_GRACE_POLLS = 3     # ...and in how many polls in a row, before it is taken for gone
+# Dask's scheduler announces on this topic every worker it removes ({"action": "remove-worker",
+# "worker": ADDRESS}): the authoritative word that a device has left.
+SCHEDULER_EVENTS_TOPIC = "all"
 ACTIVE = ("queued", "running")
 
 
@@ -154,7 +162,8 @@ class FleetRun:
     def __init__(self, client, config: RunConfig, models: list[ModelChoice],
                  devices: str | tuple[str, ...] = "all", store=None, image: FilePayload | None = None,
                  hub_url: str | None = None, push: Callable | None = None,
-                 job_fn: Callable | None = None, scheduler: str = "", poll_s: float = POLL_S):
+                 job_fn: Callable | None = None, scheduler: str = "", poll_s: float = POLL_S,
+                 device_grace_s: float = DEVICE_GRACE_S):
         from edgebench.fleet.job import run_job
 
         self.client = client
@@ -167,6 +176,7 @@ class FleetRun:
         self.push = push
         self.job_fn = job_fn or run_job
         self.poll_s = poll_s
+        self.device_grace_s = device_grace_s
         self.fleet_run = uuid.uuid4().hex
         self.states: dict[str, JobState] = {}
         self.seen: dict[str, DeviceProfile] = {}
@@ -175,14 +185,18 @@ class FleetRun:
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._next_id = 0
         self._lost_since: float | None = None
+        self._addresses: dict[str, str] = {}                 # device -> its worker's address
+        self._removed: set[str] = set()                      # worker addresses Dask removed
+        self._missing: dict[str, tuple[float, int]] = {}     # device -> (missing since, polls)
         self.events: FleetEvents = SilentFleetEvents()
 
     # -- planning (before anything is submitted) ---------------------------------------------
     def plan(self) -> list[DeviceShare]:
         """Check the matrix against the fleet as it is now; UserError on what cannot run."""
-        present = connected_devices(self.client)
-        self.seen = {d.name: d for d in present}
-        chosen = select_devices(present, self.selection)
+        present = [m for m in connected_members(self.client) if m.profile is not None]
+        self.seen = {m.name: m.profile for m in present}
+        self._addresses = {m.name: m.address for m in present}
+        chosen = select_devices(list(self.seen.values()), self.selection)
         return share_targets(self.config, chosen)
 
     # -- running -----------------------------------------------------------------------------
@@ -191,6 +205,7 @@ class FleetRun:
         shares = shares if shares is not None else self.plan()
         self.client.subscribe_topic(JOBS_TOPIC, self._receive)
         self.client.subscribe_topic(PROGRESS_TOPIC, self._receive)
+        self.client.subscribe_topic(SCHEDULER_EVENTS_TOPIC, self._receive_removal)
         try:
             for share in shares:
                 self._submit_share(share)
@@ -199,7 +214,7 @@ class FleetRun:
             self._interrupt()
             raise FleetInterrupted(self._close()) from None
         finally:
-            for topic in (JOBS_TOPIC, PROGRESS_TOPIC):
+            for topic in (JOBS_TOPIC, PROGRESS_TOPIC, SCHEDULER_EVENTS_TOPIC):
                 try:
                     self.client.unsubscribe_topic(topic)
                 except Exception:  # noqa: BLE001 - the client may already be closing
@@ -216,6 +231,12 @@ class FleetRun:
         _ts, msg = event
         if isinstance(msg, dict) and msg.get("fleet") == self.fleet_run:
             self._inbox.put(msg)
+
+    def _receive_removal(self, event) -> None:
+        """Dask calls this on its event-loop thread for the scheduler's own events."""
+        _ts, msg = event
+        if isinstance(msg, dict) and msg.get("action") == "remove-worker" and msg.get("worker"):
+            self._inbox.put({"kind": "worker-removed", "worker": str(msg["worker"])})
 
     def _submit_share(self, share: DeviceShare) -> None:
         device = share.device
@@ -267,6 +288,9 @@ class FleetRun:
                 next_poll = time.monotonic() + self.poll_s
 
     def _handle(self, msg: dict) -> None:
+        if msg.get("kind") == "worker-removed":
+            self._removed.add(msg["worker"])   # acted on at the next poll (_gone_devices)
+            return
         state = self.states.get(str(msg.get("job")))
         if state is None or not state.active:
             return
@@ -333,10 +357,30 @@ class FleetRun:
         return f"{type(exc).__name__} on {state.device}: {exc}"
 
     def _watch_devices(self) -> None:
-        from edgebench.fleet.client import members
+        present = self._poll_members()
+        if present is None:
+            return
+        gone = self._gone_devices(present)
+        for state in self.states.values():
+            if not state.active:
+                continue
+            member = present.get(state.device)
+            if state.device in gone:
+                when = "during the job" if state.status == "running" else "before the job started"
+                self._fail(state, f"device {state.device} left the fleet {when} (worker stopped, killed or lost)")
+            elif member is not None and state.worker is not None and member.address != state.worker:
+                self._fail(state, f"the worker of device {state.device} was replaced during the job "
+                                  "(it restarted)")
+        for name in [n for n in self.seen if n in gone]:
+            self.events.device_left(name)
+            del self.seen[name]
+        self._welcome_newcomers(present)
 
+    def _poll_members(self) -> dict | None:
+        """The edgebench devices connected now, by name; None when the scheduler did not answer
+        (then, past SCHEDULER_GRACE_S or once the client says so, every active job fails)."""
         try:
-            present = {m.name: m for m in members(self.client) if m.profile is not None}
+            present = {m.name: m for m in connected_members(self.client) if m.profile is not None}
         except Exception as exc:  # noqa: BLE001 - any failure to ask is a lost scheduler
             if self._lost_since is None:
                 self._lost_since = time.monotonic()
@@ -344,21 +388,42 @@ class FleetRun:
                 for state in self.states.values():
                     if state.active:
                         self._fail(state, f"lost the connection to the fleet scheduler ({type(exc).__name__})")
-            return
+            return None
         self._lost_since = None
-        for state in self.states.values():
-            if not state.active:
+        return present
+
+    def _gone_devices(self, present: dict) -> set[str]:
+        """Devices that have left: Dask removed their worker (its event), or they were missing
+        from every poll for device_grace_s and DEVICE_GRACE_POLLS polls. One answer without a
+        device (a scheduler slow under load) is not a device gone."""
+        now = time.monotonic()
+        watched = set(self.seen) | {s.device for s in self.states.values() if s.active}
+        gone = set()
+        for name in watched:
+            if name in present:
+                self._missing.pop(name, None)
                 continue
-            member = present.get(state.device)
-            if member is None:
-                when = "during the job" if state.status == "running" else "before the job started"
-                self._fail(state, f"device {state.device} left the fleet {when} (worker stopped, killed or lost)")
-            elif state.worker is not None and member.address != state.worker:
-                self._fail(state, f"the worker of device {state.device} was replaced during the job "
-                                  "(it restarted)")
-        for name in [n for n in self.seen if n not in present]:
-            self.events.device_left(name)
-            del self.seen[name]
+            since, polls = self._missing.get(name, (now, 0))
+            polls += 1
+            self._missing[name] = (since, polls)
+            removed = self._removed & self._known_addresses(name)
+            if removed or (polls >= DEVICE_GRACE_POLLS and now - since >= self.device_grace_s):
+                gone.add(name)
+                del self._missing[name]
+        for name, member in present.items():
+            self._addresses[name] = member.address
+        return gone
+
+    def _known_addresses(self, name: str) -> set[str]:
+        """The worker addresses a device is known by: its last in the scheduler's answers, and
+        the one on the 'started' message of its running job."""
+        known = {s.worker for s in self.states.values() if s.device == name and s.active and s.worker}
+        if name in self._addresses:
+            known.add(self._addresses[name])
+        return known
+
+    def _welcome_newcomers(self, present: dict) -> None:
+        """A device new to this run: in a --devices all run, it gets the matrix's jobs."""
         for name, member in present.items():
             if name in self.seen:
                 continue

@@ -68,9 +68,11 @@ def parse_address(text: str, tls: bool) -> Address:
         raw = f"{'tls' if tls else 'tcp'}://{raw}"
     try:
         parts = urlsplit(raw)
-        port = parts.port or DEFAULT_PORT
+        port = parts.port if parts.port is not None else DEFAULT_PORT
     except ValueError as exc:
         raise UserError(f"invalid scheduler address {text!r}: {exc}") from None
+    if port == 0:   # no scheduler listens on "any free port"
+        raise UserError(f"invalid scheduler address {text!r}: port 0")
     if parts.scheme not in ("tcp", "tls") or not parts.hostname or parts.path not in ("", "/"):
         raise UserError(f"invalid scheduler address {text!r}: expected tcp://HOST:PORT or tls://HOST:PORT")
     address = Address(parts.scheme, parts.hostname, port)
@@ -80,9 +82,21 @@ def parse_address(text: str, tls: bool) -> Address:
     if address.scheme == "tcp" and tls:
         raise UserError(f"--tls was given but the scheduler address is {address}: use tls://")
     if address.scheme == "tcp" and not is_loopback(address.host):
+        check_resolves(address)   # a typo is named as one, not as a security refusal
         raise UserError(f"refusing {address} without TLS: a Dask scheduler runs any code a client "
                         "sends it, so any address other than loopback needs --tls DIR and tls://")
     return address
+
+
+def check_resolves(address: Address) -> None:
+    """One line for a scheduler host name that does not resolve, before Dask would try it again
+    and again for its whole timeout."""
+    try:
+        socket.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise UserError(f"cannot resolve the scheduler's host name {address.host!r} ({why}): check "
+                        "--scheduler") from None
 
 
 def check_listen_host(host: str, tls: bool, what: str) -> None:

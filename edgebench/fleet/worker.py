@@ -32,7 +32,14 @@ HTTP_ROUTES = ["distributed.http.health"]
 def quiet_dask(verbose: bool = False) -> None:
     """Dask logs every connection at INFO and explains lost peers with tracebacks; the fleet
     prints its own one-line account of those (naming the device), so by default only Dask's
-    warnings about anything else get through. --verbose shows all of Dask's logs."""
+    warnings about anything else get through. --verbose shows all of Dask's logs.
+
+    Dask sets its loggers' levels when it is first imported (its `logging` config: `distributed`
+    at INFO), undoing levels set before: so it is imported first. Otherwise its INFO lines leaked,
+    e.g. a worker started after a killed one said `distributed.diskutils - INFO - Found stale
+    lock file and directory ..., purging`."""
+    import distributed  # noqa: F401 - configures Dask's logging; our levels must come after
+
     if verbose:
         logging.getLogger("distributed").setLevel(logging.INFO)
         return
@@ -48,29 +55,23 @@ def quiet_dask(verbose: bool = False) -> None:
 REJOIN_PAUSE_S = 2.0
 
 
-def check_reachable(scheduler: Address, tls_dir, timeout_s: float) -> None:
+def check_reachable(scheduler: Address, tls_dir, timeout_s: float,
+                    on_wait: Callable[[str, float], None] = lambda why, left: None) -> None:
     """Ask the scheduler who it is, with this worker's certificate, before anything slow (probing
-    a board's runtimes takes seconds): an unreachable scheduler or a refused certificate is one
-    line at once. Waits up to timeout_s for a scheduler that is still starting."""
-    from distributed.comm import connect
+    a board's runtimes takes seconds): a host name that does not resolve is one line at once; a
+    scheduler that does not answer (not started yet, or refusing) is waited for up to timeout_s,
+    and on_wait hears that, so the wait is never silent; then one line."""
+    from edgebench.fleet.reach import Final, reach
+    from edgebench.fleet.security import check_resolves
 
+    check_resolves(scheduler)
     security = security_for(tls_dir, "worker")
     args = security.get_connection_args("worker") if security is not None else {}
-
-    async def ask() -> None:
-        comm = await connect(str(scheduler), timeout=timeout_s, **args)
-        try:
-            await comm.write({"op": "identity", "reply": True})
-            await asyncio.wait_for(comm.read(), timeout_s)   # a refused certificate ends here
-        finally:
-            await comm.close()
-
-    try:
-        asyncio.run(ask())
-    except Exception as exc:  # noqa: BLE001 - any failure to get an answer is one line
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"could not reach the scheduler at {scheduler} within {timeout_s:g} s ({reason})"
-                        + ("; are these certificates from its CA?" if tls_dir else "")) from None
+    why = reach(scheduler, args, timeout_s, patient=True, on_wait=on_wait)
+    if why is not None:
+        within = "" if isinstance(why, Final) else f" within {timeout_s:g} s"
+        raise UserError(f"could not reach the scheduler at {scheduler}{within} ({why})"
+                        + ("; are these certificates from its CA?" if tls_dir else ""))
 
 
 def worker_listen_host(scheduler: Address, listen_host: str | None, tls: bool) -> str | None:

@@ -251,6 +251,10 @@ class Preparer:
                 if proc.poll() is None:  # Ctrl-C or an error here: do not leave a converter behind
                     proc.kill()
                     proc.wait()
+                    # Killed, it could not remove its half-written file (a cancelled fleet job
+                    # left 0-byte .build-* files): its name carries the converter's pid.
+                    for leftover in self.path(variant).parent.glob(f"{BUILD_PREFIX}{proc.pid}-*"):
+                        leftover.unlink(missing_ok=True)
         if proc.returncode != 0:
             lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
             reason = lines[-1] if lines else f"exit code {proc.returncode}"
@@ -265,7 +269,9 @@ class Preparer:
             raise PrepareFailed(f"{recipe.source} must be built before {variant}")
         path = self.path(variant)
         started = time.perf_counter()
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".build-", suffix=recipe.suffix)
+        # Named by this process's pid: a parent that must kill it removes the file (above).
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f"{BUILD_PREFIX}{os.getpid()}-",
+                                        suffix=recipe.suffix)
         os.close(fd)
         tmp = Path(tmp_name)
         try:
@@ -336,6 +342,7 @@ class Preparer:
 
 
 STAGE_MARK = "edgebench-stage: "
+BUILD_PREFIX = ".build-"   # a converter's file while it writes it: .build-PID-XXXX.SUFFIX
 
 
 def _stage(text: str) -> None:
