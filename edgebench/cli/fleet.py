@@ -466,8 +466,8 @@ def _target_text(result: dict) -> str:
     if result.get("status") != "ok":
         return f"{result.get('status')}: {result.get('error')}"
     latency = result.get("latency_ms") or {}
-    top1 = (result.get("top1") or {}).get("label", "?")
-    return f"median {latency.get('median', float('nan')):.3f} ms, {result.get('fps') or 0:.1f} fps, top-1 {top1}"
+    answer = result.get("summary") or (result.get("top1") or {}).get("label", "?")   # the task's answer line
+    return f"median {latency.get('median', float('nan')):.3f} ms, {result.get('fps') or 0:.1f} fps, answer: {answer}"
 
 
 def _print_summary(summary, store) -> None:
