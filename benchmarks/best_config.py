@@ -85,7 +85,7 @@ def openvino_configs(path: str, x_for):
 def torch_configs(path: str, x_for, skip_compile: bool):
     import torch
 
-    from edgebench.models.torch_module import load_torch_module
+    from edgebench.arch.torch_module import load_torch_module
     from edgebench.models.zoo import MOBILENET_V2
 
     x = torch.from_numpy(x_for(np.float32, (0.0, 0), layout="NCHW"))

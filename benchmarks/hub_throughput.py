@@ -27,7 +27,7 @@ import httpx
 
 from benchmarks.common import artifact, machine
 from edgebench.hub.client import HubClient
-from edgebench.hub.names import ModelRef
+from edgebench.refs import ModelRef
 
 METADATA_SECONDS = 10.0
 

@@ -165,7 +165,7 @@ def test_default_run_leaves_out_unavailable_targets(coral, tmp_path):
 def test_batchnorm_folding_keeps_the_function():
     import torch
 
-    from edgebench.models.mobilenet_v2 import MobileNetV2
+    from edgebench.arch.mobilenet_v2 import MobileNetV2
     from edgebench.runtimes.torch import fold_batchnorm
 
     torch.manual_seed(0)

@@ -3,7 +3,7 @@ import pytest
 
 from edgebench.bench.agreement import mark_agreement, scores, stored_answer, timed_reference, top_k
 from edgebench.bench.plan import choose_reference
-from edgebench.models.labels import labels_for
+from edgebench.tasks.labels import labels_for
 from edgebench.results.schema import Prediction, ProtocolInfo, TargetResult
 from edgebench.tensors import Quantization, TensorSpec
 

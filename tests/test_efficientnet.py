@@ -14,7 +14,7 @@ from tests.test_int8_accuracy import dev_set  # noqa: F401 - fixture
 
 @pytest.fixture
 def weights():
-    from edgebench.models.sources import installed_path, verify
+    from edgebench.models.weights import installed_path, verify
 
     path = installed_path(EFFICIENTNET_LITE0.weights)
     if path is None:
@@ -29,7 +29,7 @@ def test_zoo_has_two_trainable_models():
 def test_checkpoint_loads_strictly_and_classifies(weights):
     import torch
 
-    from edgebench.models.torch_module import load_torch_module
+    from edgebench.arch.torch_module import load_torch_module
 
     model = load_torch_module(EFFICIENTNET_LITE0.arch, weights)   # strict=True: every name maps
     assert sum(p.numel() for p in model.parameters()) == 4_652_008   # EfficientNet-Lite0: 4.65 M
@@ -38,7 +38,7 @@ def test_checkpoint_loads_strictly_and_classifies(weights):
 
 
 def test_a_tampered_checkpoint_is_refused(weights, tmp_path):
-    from edgebench.models.sources import WeightsIntegrityError, verify
+    from edgebench.models.weights import WeightsIntegrityError, verify
 
     bad = tmp_path / weights.name
     data = bytearray(weights.read_bytes())

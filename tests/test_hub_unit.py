@@ -16,7 +16,7 @@ from edgebench.errors import UserError
 from edgebench.hub.blobs import BlobStore
 from edgebench.hub.client import HubClient
 from edgebench.hub.db import HubDB, HubRefusal
-from edgebench.hub.names import ModelRef, check_filename, parse_ref
+from edgebench.refs import ModelRef, check_filename, parse_ref
 from edgebench.hub.schema import ModelCard
 from edgebench.hub.webhooks import Deliverer, sign, verify_signature
 from tests.conftest import run_cli
@@ -364,7 +364,7 @@ def test_server_routes_are_split_by_resource():
 # -- seeding from a local directory --------------------------------------------------------------
 def test_local_files_are_found_by_zoo_name_and_sha256_checked(tmp_path):
     from edgebench.hub.publish import WEIGHTS, local_files
-    from edgebench.models.sources import WeightsIntegrityError, installed_path
+    from edgebench.models.weights import WeightsIntegrityError, installed_path
     from edgebench.models.zoo import MOBILENET_V2
 
     checkpoint = installed_path(MOBILENET_V2.weights)

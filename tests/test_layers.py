@@ -41,3 +41,18 @@ def test_an_upward_or_sideways_import_breaks_the_contract(tmp_path, module, adde
     target.write_text(added + target.read_text())
     proc = _lint(tmp_path)
     assert proc.returncode != 0 and "BROKEN" in proc.stdout, proc.stdout
+
+
+def test_architecture_names_stored_before_the_move_still_read():
+    """Hub cards and retrained manifests stored 'edgebench.models.<arch>' before the
+    architectures moved to edgebench.arch: they validate, and name the same classes."""
+    from edgebench.arch.checkpoint import current_name
+    from edgebench.hub.schema import Architecture
+    from edgebench.packages import load_object
+
+    legacy = "edgebench.models.mobilenet_v2:MobileNetV2"
+    card = Architecture(arch="edgebench.retrain.model:RetrainedClassifier", base_arch=legacy, num_classes=3,
+                        weights_file="w.safetensors")
+    assert card.base_arch == "edgebench.arch.mobilenet_v2:MobileNetV2" == current_name(legacy)
+    assert load_object(current_name("edgebench.models.efficientnet_lite:EfficientNetLite0")).__name__ == "EfficientNetLite0"
+    assert current_name("edgebench.retrain.model:RetrainedClassifier") == "edgebench.retrain.model:RetrainedClassifier"

@@ -161,15 +161,15 @@ def test_request_refuses_bad_settings(tmp_path, kwargs, message):
 def test_retrained_network_keeps_the_backbone_and_a_new_head():
     import torch
 
-    from edgebench.models.sources import resolve_weights
-    from edgebench.models.torch_module import load_torch_module
+    from edgebench.models.weights import resolve_weights
+    from edgebench.arch.torch_module import load_torch_module
     from edgebench.models.zoo import MOBILENET_V2
     from edgebench.retrain.model import RetrainedClassifier
 
     # Real weights: a randomly initialised backbone's features are ~1e-7, where the
     # normalisation's epsilon would dominate.
     base = load_torch_module(MOBILENET_V2.arch, resolve_weights(MOBILENET_V2.weights, allow_download=False))
-    model = RetrainedClassifier("edgebench.models.mobilenet_v2:MobileNetV2", 3, cosine=True).eval()
+    model = RetrainedClassifier("edgebench.arch.mobilenet_v2:MobileNetV2", 3, cosine=True).eval()
     state = {k: v for k, v in base.state_dict().items() if not k.startswith("classifier")}
     model.backbone.load_state_dict(state, strict=True)
     assert set(model.state_dict()) == {f"backbone.{k}" for k in state} | {"head.weight", "head.bias"}
@@ -186,7 +186,7 @@ def test_retrained_network_keeps_the_backbone_and_a_new_head():
 def _safetensors(tmp_path, tensors=None):
     import torch
 
-    from edgebench.models.checkpoint import save_state
+    from edgebench.arch.checkpoint import save_state
 
     path = tmp_path / "w.safetensors"
     save_state(tensors or {"a": torch.ones(3, 2), "b.num_batches_tracked": torch.tensor(5)}, path)
@@ -194,7 +194,7 @@ def _safetensors(tmp_path, tensors=None):
 
 
 def test_safetensors_float_checkpoint_is_accepted(tmp_path):
-    from edgebench.models.checkpoint import inspect_safetensors, load_state
+    from edgebench.arch.checkpoint import inspect_safetensors, load_state
 
     path = _safetensors(tmp_path)
     assert inspect_safetensors(path) == ("safetensors", "fp32")
@@ -204,7 +204,7 @@ def test_safetensors_float_checkpoint_is_accepted(tmp_path):
 def test_half_precision_and_truncated_files_are_refused(tmp_path):
     import torch
 
-    from edgebench.models.checkpoint import inspect_safetensors
+    from edgebench.arch.checkpoint import inspect_safetensors
 
     with pytest.raises(UserError, match="must be float32"):
         inspect_safetensors(_safetensors(tmp_path, {"a": torch.ones(2, dtype=torch.float16)}))
@@ -218,7 +218,7 @@ def test_half_precision_and_truncated_files_are_refused(tmp_path):
 @given(data=st.data())
 def test_mutated_safetensors_are_accepted_or_refused_in_one_line(tmp_path, data):
     """Whatever bytes arrive, the check answers or raises UserError, nothing else."""
-    from edgebench.models.checkpoint import inspect_safetensors
+    from edgebench.arch.checkpoint import inspect_safetensors
 
     original = _safetensors(tmp_path).read_bytes()
     raw = bytearray(original)
@@ -235,7 +235,7 @@ def test_mutated_safetensors_are_accepted_or_refused_in_one_line(tmp_path, data)
 
 
 def test_huge_declared_header_is_refused_without_reading_it(tmp_path):
-    from edgebench.models.checkpoint import inspect_safetensors
+    from edgebench.arch.checkpoint import inspect_safetensors
 
     path = tmp_path / "h.safetensors"
     path.write_bytes(struct.pack("<Q", 2**60) + b"{}")
@@ -252,7 +252,7 @@ def test_card_that_says_retrainable_must_name_its_float_source():
         ModelCard(retrainable=True)
     with pytest.raises(ValidationError):
         ModelCard(retrainable=True, architecture={"arch": "os:system", "num_classes": 3, "weights_file": "w.safetensors"})
-    card = ModelCard(retrainable=True, architecture={"arch": "edgebench.models.mobilenet_v2:MobileNetV2",
+    card = ModelCard(retrainable=True, architecture={"arch": "edgebench.arch.mobilenet_v2:MobileNetV2",
                                                      "num_classes": 1000, "weights_file": "m.safetensors"})
     assert card.architecture.num_classes == 1000
 

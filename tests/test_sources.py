@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from edgebench.errors import UserError
-from edgebench.models.sources import (WeightsIntegrityError, cached_path, installed_path,
+from edgebench.models.weights import (WeightsIntegrityError, cached_path, installed_path,
                                       resolve_weights)
 from edgebench.models.zoo import MOBILENET_V2, WeightsSource
 

@@ -168,7 +168,7 @@ def publish_command(
     """
     with user_errors():
         from edgebench.hub.client import HubClient
-        from edgebench.hub.names import ModelRef, check_version, parse_ref
+        from edgebench.refs import ModelRef, check_version, parse_ref
         from edgebench.hub.publish import file_card, local_files, zoo_card, zoo_files
         from edgebench.models.zoo import ZOO, get_model, is_model_name
 
@@ -198,7 +198,7 @@ def publish_command(
 def _default_name(source: str) -> str:
     import re
 
-    from edgebench.hub.names import check_segment
+    from edgebench.refs import check_segment
 
     stem = Path(source).stem.lower()
     return check_segment(re.sub(r"[^a-z0-9_.-]+", "-", stem).strip("-.") or "model", "model name")
@@ -261,7 +261,7 @@ def show_command(model: Annotated[str, typer.Argument(help="owner/name")]) -> No
     """A model's card, versions with their files, and results per device."""
     with user_errors():
         from edgebench.hub.client import HubClient
-        from edgebench.hub.names import parse_ref
+        from edgebench.refs import parse_ref
 
         ref = parse_ref(model)
         with HubClient() as client:
@@ -298,7 +298,7 @@ def pull_command(model: Annotated[str, typer.Argument(help="owner/name[@version]
     """Download a version's files, each checked against its sha256."""
     with user_errors():
         from edgebench.hub.client import HubClient
-        from edgebench.hub.names import parse_ref
+        from edgebench.refs import parse_ref
 
         with HubClient() as client:
             version, paths = client.pull(parse_ref(model), dest)
@@ -315,7 +315,7 @@ def subscribe_command(
     """Follow a model: its new versions appear in `edgebench hub feed` (and at your webhook)."""
     with user_errors():
         from edgebench.hub.client import HubClient
-        from edgebench.hub.names import parse_ref
+        from edgebench.refs import parse_ref
 
         with HubClient() as client:
             answer = client.subscribe(parse_ref(model), webhook)
@@ -330,7 +330,7 @@ def unsubscribe_command(model: Annotated[str, typer.Argument(help="owner/name")]
     """Stop following a model."""
     with user_errors():
         from edgebench.hub.client import HubClient
-        from edgebench.hub.names import parse_ref
+        from edgebench.refs import parse_ref
 
         with HubClient() as client:
             client.unsubscribe(parse_ref(model))

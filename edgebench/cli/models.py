@@ -40,7 +40,7 @@ def info_command(name: Annotated[str, typer.Argument(help="Zoo or retrained mode
     """Show a model's source weights, preprocessing and each variant's cache state."""
     with user_errors():
         from edgebench.models.prepare import Preparer
-        from edgebench.models.sources import cached_path, installed_path
+        from edgebench.models.weights import cached_path, installed_path
         from edgebench.models.zoo import get_model
 
         spec = get_model(name)

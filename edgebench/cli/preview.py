@@ -135,7 +135,7 @@ def _hub_figures(source) -> dict | None:
         return None
     from edgebench.errors import UserError
     from edgebench.hub.client import HubClient
-    from edgebench.hub.names import parse_ref
+    from edgebench.refs import parse_ref
 
     figures = {"ref": described["ref"], "version": described["version"], "url": described.get("hub"),
                "results": [], "error": None}

@@ -155,7 +155,7 @@ def push_command(
     with user_errors():
         from edgebench.errors import UserError
         from edgebench.hub.client import HubClient
-        from edgebench.hub.names import parse_ref
+        from edgebench.refs import parse_ref
         from edgebench.results.query import hub_version_of, runs_to_push
 
         s = open_store(store)

@@ -108,7 +108,7 @@ def resolve_models(names: tuple[str, ...], max_file_mb: float = MAX_FILE_MB) -> 
     choices = []
     for name in dict.fromkeys(names):
         if name.startswith("hub://"):
-            from edgebench.hub.names import parse_ref
+            from edgebench.refs import parse_ref
 
             parse_ref(name)
             choices.append(ModelChoice(name, "hub"))

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from edgebench.errors import UserError
-from edgebench.hub.names import ModelRef, check_filename, check_segment
+from edgebench.refs import ModelRef, check_filename, check_segment
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 MANIFEST = "edgebench-hub.json"

@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 
 from edgebench.dbretry import create_with_retry
 from edgebench.errors import UserError
-from edgebench.hub.names import check_segment
+from edgebench.refs import check_segment
 from edgebench.results.store import error_reason, sqlite_pragmas
 
 TOKEN_PREFIX = "ebh_"

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from edgebench.errors import UserError
 from edgebench.hub.client import HubClient
-from edgebench.hub.names import ModelRef, check_segment
+from edgebench.refs import ModelRef, check_segment
 from edgebench.hub.schema import RUNTIME_HINTS, ModelCard
 
 # The zoo's torch checkpoints are pickles: the hub takes only formats it can validate.
@@ -20,7 +20,7 @@ WEIGHTS = "weights"   # local_files' key for the checkpoint; variants are keyed 
 def zoo_card(spec) -> dict:
     """The model card of a zoo entry or a retrained model: everything `run` needs to
     preprocess and label, and, with a float checkpoint, what `retrain --base hub://` needs."""
-    from edgebench.models.labels import labels_for
+    from edgebench.tasks.labels import labels_for
 
     labels = spec.class_names or labels_for(1001 if spec.labels == "imagenet1001" else 1000)
     prep = spec.preprocessing
@@ -47,7 +47,7 @@ def zoo_card(spec) -> dict:
 
 
 def float_source_name(spec) -> str:
-    from edgebench.models.checkpoint import SUFFIX
+    from edgebench.arch.checkpoint import SUFFIX
 
     return f"{spec.name}-fp32{SUFFIX}"
 
@@ -79,7 +79,7 @@ def float_source_file(spec, weights: Path) -> Path:
     """The float checkpoint as safetensors, under the name the card's architecture gives it."""
     import torch
 
-    from edgebench.models.checkpoint import save_state
+    from edgebench.arch.checkpoint import save_state
     from edgebench.paths import cache_dir
 
     directory = cache_dir() / "hub-publish"
@@ -115,7 +115,7 @@ def local_files(spec, directory: Path, report: Callable[[str], None]) -> dict:
     """The files of a zoo model that directory holds under their zoo names, each checked against
     the zoo's sha256 (a mismatch is a UserError): {(format, precision): path} for ready-made
     variants such as Coral's, {WEIGHTS: path} for the checkpoint variants are built from."""
-    from edgebench.models.sources import verify
+    from edgebench.models.weights import verify
 
     wanted = {variant: source for variant, source in spec.prebuilt}
     if spec.weights is not None:

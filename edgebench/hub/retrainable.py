@@ -17,7 +17,7 @@ def pull_base(reference: str):
     from pydantic import ValidationError
 
     from edgebench.hub.client import cache_pull
-    from edgebench.hub.names import parse_ref
+    from edgebench.refs import parse_ref
     from edgebench.hub.schema import ModelCard
     from edgebench.models.artifact import sha256_of
     from edgebench.models.zoo import Preprocessing

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
-from edgebench.models.checkpoint import ARCHITECTURES, BACKBONES
+from edgebench.arch.checkpoint import ARCHITECTURES, BACKBONES, LEGACY_NAMES, current_name
 from edgebench.results.schema import RunResult
+
+def _current(value):
+    return current_name(value) if isinstance(value, str) and value in LEGACY_NAMES else value
+
 
 RUNTIME_HINTS = {"tflite": "litert", "tflite-edgetpu": "edgetpu", "onnx": "onnxruntime"}
 
@@ -61,8 +65,9 @@ class Architecture(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    arch: Literal[ARCHITECTURES]
-    base_arch: Literal[BACKBONES] | None = None
+    # Names stored before the architectures moved (edgebench.models...) read as their new ones.
+    arch: Annotated[Literal[ARCHITECTURES], BeforeValidator(_current)]
+    base_arch: Annotated[Literal[BACKBONES], BeforeValidator(_current)] | None = None
     num_classes: int = Field(ge=2, le=100_000)
     cosine: bool = False
     kept: int = Field(0, ge=0, le=100_000, description="base classes kept in their own linear head")

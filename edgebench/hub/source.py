@@ -20,7 +20,7 @@ class HubSource:
 
     def __init__(self, reference: str, on_step: StepCallback):
         from edgebench.hub.client import cache_pull
-        from edgebench.hub.names import parse_ref
+        from edgebench.refs import parse_ref
 
         ref = parse_ref(reference)
         on_step(f"pulling {ref} from the hub")

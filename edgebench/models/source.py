@@ -80,7 +80,7 @@ def open_source(model: str, allow_download: bool = True,
 
 
 def imagenet_labels(num_classes: int) -> tuple[tuple[str, ...], str]:
-    from edgebench.models.labels import label_set_name, labels_for
+    from edgebench.tasks.labels import label_set_name, labels_for
 
     return labels_for(num_classes), label_set_name(num_classes)
 

@@ -168,7 +168,7 @@ def runs_to_push(store: Store, run_ids: Sequence[str] | None, hub_url: str,
 def hub_version_of(run: RunResult, override=None):
     """The hub model version a run measured: `override` (a parsed owner/name@version) if given,
     else the hub model the run ran; a run of a non-hub model needs the override."""
-    from edgebench.hub.names import parse_ref
+    from edgebench.refs import parse_ref
 
     if override is not None:
         return override

@@ -39,7 +39,7 @@ def resolve_base(base: str, allow_download: bool = True) -> Base:
 
         arch, kwargs, weights, prep, labels, lineage, license = pull_base(base)
         return _from_module(arch, kwargs, weights, prep, labels, lineage, license)
-    from edgebench.models.sources import resolve_weights
+    from edgebench.models.weights import resolve_weights
     from edgebench.models.zoo import get_model
 
     spec = get_model(base)
@@ -55,14 +55,14 @@ def resolve_base(base: str, allow_download: bool = True) -> Base:
 
 
 def _imagenet_labels() -> tuple[str, ...]:
-    from edgebench.models.labels import labels_for
+    from edgebench.tasks.labels import labels_for
 
     return labels_for(1000)
 
 
 def _from_module(arch: str, kwargs: dict, weights, prep: Preprocessing, labels, lineage: dict,
                  license: str) -> Base:
-    from edgebench.models.torch_module import load_torch_module
+    from edgebench.arch.torch_module import load_torch_module
     from edgebench.retrain.model import ARCH
 
     try:

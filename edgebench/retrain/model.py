@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edgebench.arch.checkpoint import current_name
 from edgebench.packages import load_object
 
 ARCH = "edgebench.retrain.model:RetrainedClassifier"
@@ -23,7 +24,7 @@ class RetrainedClassifier(nn.Module):
 
     def __init__(self, base_arch: str, num_classes: int, cosine: bool = False, kept: int = 0):
         super().__init__()
-        backbone = load_object(base_arch)()
+        backbone = load_object(current_name(base_arch))()
         backbone.drop_classifier()
         self.backbone = backbone
         self.head = nn.Linear(backbone.feature_dim, num_classes - kept)

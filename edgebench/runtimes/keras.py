@@ -1,7 +1,7 @@
 """Keras 3 (JAX or TensorFlow backend, whichever is installed): the article's float path.
 
 The Keras model is a prepared variant (a .keras file built from the zoo checkpoint, see
-models/keras_mobilenet_v2.py). Two runtimes: 'keras-predict' times model.predict (what the
+arch/keras_mobilenet_v2.py). Two runtimes: 'keras-predict' times model.predict (what the
 article timed), 'keras' a compiled call of the model (jax.jit / tf.function).
 """
 
@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from edgebench.errors import TargetUnavailable
-from edgebench.models.keras_mobilenet_v2 import keras_backend
+from edgebench.arch.keras_mobilenet_v2 import keras_backend
 from edgebench.runtimes.base import NoArena, RuntimeDefaults
 from edgebench.runtimes.options import RuntimeOptions
 from edgebench.tensors import TensorSpec, image_layout

@@ -214,7 +214,7 @@ class TorchRuntime(RuntimeDefaults):
     how_it_runs = "CPU"
 
     def load(self, artifact, options: TorchOptions):
-        from edgebench.models.torch_module import load_torch_module
+        from edgebench.arch.torch_module import load_torch_module
 
         input_shape = (options.batch, *artifact.input_shape[1:])
         module = load_torch_module(artifact.arch, artifact.path, artifact.arch_kwargs)

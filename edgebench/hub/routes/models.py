@@ -5,7 +5,7 @@ from fastapi.responses import FileResponse
 
 from edgebench.hub import db as hubdb
 from edgebench.hub.db import HubRefusal
-from edgebench.hub.names import check_filename, check_version
+from edgebench.refs import check_filename, check_version
 from edgebench.hub.routes.deps import (Facet, Hub, Limit, Offset, SearchText, User, model_path,
                                        version_or_latest)
 from edgebench.hub.schema import ModelDetail, ModelSummary, PublishRequest, VersionOut
@@ -30,7 +30,7 @@ def publish(owner: str, name: str, body: PublishRequest, hub: Hub, user: User) -
 def _check_float_source(body: PublishRequest) -> None:
     """A retrainable card's float source must be one of the version's files, a .safetensors
     (its content was validated when it was uploaded)."""
-    from edgebench.models.checkpoint import SUFFIX
+    from edgebench.arch.checkpoint import SUFFIX
 
     arch = body.card.architecture
     if arch is None:

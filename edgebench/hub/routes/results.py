@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from edgebench.hub import db as hubdb
 from edgebench.hub.db import HubRefusal
-from edgebench.hub.names import check_version
+from edgebench.refs import check_version
 from edgebench.hub.routes.deps import Hub, User, model_path, split_path
 from edgebench.hub.schema import DeviceResult, PushOut, ResultsPush
 from edgebench.results.schema import RunResult, first_problem

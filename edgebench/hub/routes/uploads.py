@@ -11,7 +11,7 @@ from starlette.requests import ClientDisconnect
 from edgebench.errors import UserError
 from edgebench.hub.blobs import Upload
 from edgebench.hub.db import HubRefusal
-from edgebench.hub.names import check_filename
+from edgebench.refs import check_filename
 from edgebench.hub.routes.deps import Hub, User
 from edgebench.hub.schema import UploadOut
 
@@ -58,7 +58,7 @@ async def _receive(request: Request, received: Upload, filename: str, limit: int
 def _validate_model_file(path: Path, filename: str) -> tuple[str, str]:
     """(format, precision) of an uploaded file; 422 for anything that is not a readable model."""
     from edgebench.models.artifact import inspect_model_file
-    from edgebench.models.checkpoint import SUFFIX, inspect_safetensors
+    from edgebench.arch.checkpoint import SUFFIX, inspect_safetensors
 
     try:
         if filename.lower().endswith(SUFFIX):   # a float source for retraining

@@ -12,9 +12,12 @@ def load_torch_module(arch: str, weights: Path, kwargs: dict | None = None):
     eval mode."""
     import torch
 
-    from edgebench.models.checkpoint import SUFFIX, load_state
+    from edgebench.arch.checkpoint import SUFFIX, current_name, load_state
 
-    model = load_object(arch)(**(kwargs or {}))
+    kwargs = dict(kwargs or {})
+    if "base_arch" in kwargs:   # a retrained model's backbone, perhaps named as it was stored
+        kwargs["base_arch"] = current_name(kwargs["base_arch"])
+    model = load_object(current_name(arch))(**kwargs)
     if Path(weights).suffix.lower() == SUFFIX:
         state = load_state(weights)
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edgebench.models.layers import GlobalAveragePool
+from edgebench.arch.layers import GlobalAveragePool
 
 # (expand_ratio, out_channels, repeats, first_stride): the paper's Table 2.
 _INVERTED_RESIDUAL_SETTING = (

@@ -19,8 +19,16 @@ SUFFIX = ".safetensors"
 MAX_HEADER_BYTES = 16 << 20
 MAX_TENSORS = 10_000
 # The architectures a card may name, and the backbones a retrained model may be built on.
-BACKBONES = ("edgebench.models.mobilenet_v2:MobileNetV2", "edgebench.models.efficientnet_lite:EfficientNetLite0")
+BACKBONES = ("edgebench.arch.mobilenet_v2:MobileNetV2", "edgebench.arch.efficientnet_lite:EfficientNetLite0")
 ARCHITECTURES = (*BACKBONES, "edgebench.retrain.model:RetrainedClassifier")
+# The names backbones had before the architectures moved from edgebench.models to edgebench.arch:
+# hub cards and retrained models' manifests stored them, and they still read.
+LEGACY_NAMES = {name.replace("edgebench.arch.", "edgebench.models."): name for name in BACKBONES}
+
+
+def current_name(arch: str) -> str:
+    """An architecture's name as it is now (a stored legacy name mapped to its new home)."""
+    return LEGACY_NAMES.get(arch, arch)
 
 
 def save_state(state: dict, path: Path) -> None:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from edgebench.models.layers import GlobalAveragePool, Stage
+from edgebench.arch.layers import GlobalAveragePool, Stage
 
 BN_EPS = 1e-3
 STEM_CHANNELS, HEAD_CHANNELS = 32, 1280

@@ -26,7 +26,7 @@ def build_keras_mobilenet_v2(state: dict):
     import keras
     from keras import layers
 
-    from edgebench.models.mobilenet_v2 import _INVERTED_RESIDUAL_SETTING
+    from edgebench.arch.mobilenet_v2 import _INVERTED_RESIDUAL_SETTING
 
     def conv_bn(x, prefix: str, out_ch: int, kernel: int, stride: int, depthwise: bool, relu: bool):
         pad = (kernel - 1) // 2
