@@ -256,3 +256,36 @@ def test_single_stream_shows_p90_beside_the_median_as_mlperf_reports_it(monkeypa
     header = next(line for line in text.splitlines() if "median ms" in line)
     assert header.index("median ms") < header.index("p90 ms") < header.index("p99 ms")
     assert "2.345" in text and "p90: MLPerf's single-stream figure" in " ".join(text.split())
+
+
+def _energy(j_per_inference=0.01):
+    from edgebench.results.schema import Energy
+
+    return Energy(method="rated 2.5 W x time (not measured)", joules=1.0, seconds=0.4, inferences=100,
+                  j_per_inference=j_per_inference, inferences_per_j=1 / j_per_inference, avg_power_w=2.5)
+
+
+def _screen_with(run, monkeypatch, **kwargs) -> str:
+    from edgebench.cli import run_screen
+
+    console = Console(width=250, record=True, file=open(os.devnull, "w"))
+    monkeypatch.setattr(run_screen, "console", console)
+    run_screen.print_run(run, **kwargs)
+    return " ".join(console.export_text().split())
+
+
+def test_energy_absent_without_a_meter_says_so_and_how_to_get_it(monkeypatch):
+    run = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1)), _ok("litert-int8", "int8", 2.0, (1.9, 2.1))])
+    text = _screen_with(run, monkeypatch)
+    lines = [line for line in text.split("energy: not measured")[1:]]
+    assert len(lines) == 1, text            # one line, not one per target
+    assert "--power-w WATTS" in text and "/sys/class/powercap" in text and "external power meter" in text
+
+
+def test_no_energy_line_when_a_meter_was_used_or_turned_off(monkeypatch):
+    measured = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1)), _ok("litert-int8", "int8", 2.0, (1.9, 2.1))])
+    measured.results[1].energy = _energy()   # one target metered (e.g. NVML on a GPU only): a meter was used
+    assert "energy: not measured" not in _screen_with(measured, monkeypatch)
+    assert "mJ/inference" in _screen_with(measured, monkeypatch)
+    plain = _run([_ok("litert-int8", "int8", 2.0, (1.9, 2.1))])
+    assert "energy: not measured" not in _screen_with(plain, monkeypatch, meter_off=True)   # --meter none

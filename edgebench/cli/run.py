@@ -65,12 +65,12 @@ def run_command(
         config = RunConfig(model=model, image=image, targets=split_targets(targets), scenario=scenario,
                            streams=streams, **options.config_fields(chosen))
         recorder = _store(options.store) if options.save else None
-        result = _run_live(config, recorder, out)
+        result = _run_live(config, recorder, out, meter_off=options.meter == "none")
         if not any(r.status == "ok" for r in result.results):
             # Nothing was measured: one line with every target's reason, no empty table.
             reasons = "; ".join(f"{r.target}: {r.error}" for r in result.results) or "no target applies"
             raise UserError(f"no target ran - {reasons}")
-        print_run(result)
+        print_run(result, meter_off=options.meter == "none")
         if recorder is not None:  # first: if writing --out fails below, the run is still found
             console.print(f"saved as run {result.run_id[:12]} in {recorder.engine_url_safe()}", markup=False)
         if out is not None:
@@ -84,7 +84,7 @@ def _store(url: str | None):
     return Store(url)
 
 
-def _run_live(config, recorder, out: Path | None):
+def _run_live(config, recorder, out: Path | None, meter_off: bool):
     """The run under a live progress display; Ctrl-C prints what finished and exits 130."""
     from edgebench.bench.execute import RunInterrupted, run
 
@@ -97,7 +97,7 @@ def _run_live(config, recorder, out: Path | None):
             events.stop()
     except RunInterrupted as interrupted:
         result = interrupted.result
-        print_run(result)
+        print_run(result, meter_off=meter_off)
         if out is not None:
             write_text_atomically(out, result.model_dump_json(indent=2))
         done = sum(r.status == "ok" for r in result.results)

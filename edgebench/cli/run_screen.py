@@ -20,8 +20,14 @@ OFFLINE_METHODS = ("version: the runtime's; median/p90/p99: per-inference latenc
                    + _COMMON_METHODS)
 
 
-def print_run(result, detail: bool = False) -> None:
-    """The results table and the lines below it; with detail, the device fingerprint too."""
+ENERGY_HOWTO = ("energy: not measured - no energy meter is readable here. For a rated figure pass --power-w "
+                "WATTS (the device's rated power); for a measured one make RAPL readable (/sys/class/powercap, "
+                "e.g. sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj) or use an external power meter.")
+
+
+def print_run(result, detail: bool = False, meter_off: bool = False) -> None:
+    """The results table and the lines below it; with detail, the device fingerprint too.
+    meter_off: the user turned energy off (--meter none), so its absence needs no explaining."""
     from edgebench.bench.ranking import rank
 
     ranking = rank(result.results, result.reference_target if _reference_timed(result) else None)
@@ -33,6 +39,8 @@ def print_run(result, detail: bool = False) -> None:
         if table is not None:
             console.print(table)
     _print_sustained(result)
+    if not meter_off and _no_energy(result):
+        console.print(ENERGY_HOWTO, markup=False, style="dim")
     _print_reference(result)
     _print_inferred(result)
     _print_not_run(result)
@@ -42,6 +50,12 @@ def print_run(result, detail: bool = False) -> None:
                       f"p99 {h.p99_us:.2f} us per inference", markup=False)
     if detail:
         _print_device(result)
+
+
+def _no_energy(result) -> bool:
+    """Targets were measured, and none of them with an energy meter."""
+    measured = [r for r in result.results if r.status == "ok"]
+    return bool(measured) and not any(r.energy for r in measured)
 
 
 def _reference_timed(result) -> bool:
