@@ -3,6 +3,8 @@ the ranking holds, what did not run and why, and what was inferred about a user'
 
 from __future__ import annotations
 
+import re
+
 from rich.markup import escape
 from rich.table import Table
 
@@ -268,8 +270,47 @@ def _print_not_run(result) -> None:
         if r.status != "ok":
             console.print(f"[yellow]{escape(sweep_label(r))} {r.status}:[/] {escape(r.error or '')}")
     if result.skipped:
-        console.print("[dim]not run here (default selection): "
-                      + escape("; ".join(f"{s.target}: {s.reason}" for s in result.skipped)) + "[/]")
+        console.print(f"{_count(len(result.skipped), 'target')} not run here (default selection; "
+                      "`edgebench targets` gives each one's reason):", markup=False)
+        for line, generic in skipped_groups(result):
+            console.print(f"  {line}", markup=False, style="dim" if generic else None)
+
+
+# A default selection skips targets for a handful of causes, most of them the same on every run
+# of a machine (no GPU, a model file in one format): one line per cause, the specific reasons
+# (a missing library, say libedgetpu) first and whole. The format reason is plan._why_not's text.
+_NO_FORMAT = re.compile(r"^(?P<model>.+) has no \w+ model in a format it reads \(.*\)$")
+_GPU_DEVICES = ("cuda", "tensorrt")
+
+
+def skipped_groups(result) -> list[tuple[str, bool]]:
+    """One (line, generic) per cause of the skipped targets; generic: a cause shared by a whole
+    class of targets (no GPU here, a format the model is not in), listed after the specific ones."""
+    groups: dict[tuple[str, str, bool], list[str]] = {}
+    for skipped in result.skipped:
+        groups.setdefault(_skip_cause(skipped, result.device), []).append(skipped.target)
+    lines = []
+    for (kind, cause, generic), names in groups.items():
+        listed = "" if generic else f" ({', '.join(names)})"
+        lines.append((f"{_count(len(names), kind)}{listed}: {cause}", generic))
+    return sorted(lines, key=lambda line: line[1])   # stable: specific causes first, in target order
+
+
+def _skip_cause(skipped, device) -> tuple[str, str, bool]:
+    """(what kind of target, why, whether the cause is generic) for a skipped target."""
+    from edgebench.runtimes.base import TARGETS
+
+    no_format = _NO_FORMAT.match(skipped.reason)
+    if no_format:
+        return "target", f"{no_format['model']} has no model in a format and precision they read", True
+    target = TARGETS.get(skipped.target)
+    if target is not None and target.device in _GPU_DEVICES and not device.gpus:
+        return "NVIDIA GPU target", "no NVIDIA GPU found here (nvidia-smi, /proc/driver/nvidia)", True
+    return "target", skipped.reason, False
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _print_device(result) -> None:
