@@ -373,3 +373,13 @@ def test_an_edge_tpu_file_with_nothing_to_run_it_names_the_missing_library_first
         "format and precision it comes in (`edgebench targets` lists them)")
     assert why_none_run("m", skipped[2:]) == " - edgetpu-int8: the Edge TPU delegate libedgetpu.so.1 is not installed"
     assert why_none_run("m", []) == ""
+
+
+def test_edgebench_targets_keeps_every_reason_whole_on_a_narrow_terminal():
+    """The run screen counts what it left out and points here: here nothing is cut to '…'."""
+    from tests.test_run_table_width import run_in_terminal
+
+    screen = run_in_terminal("targets", columns=80)
+    assert "litert-int8" in screen and "edgetpu-int8" in screen
+    assert "…" not in screen, screen
+    assert max(len(line) for line in screen.splitlines()) <= 80
