@@ -105,10 +105,8 @@ def results_table(result, ranking, width: int | None = None) -> tuple[Table, lis
     columns = _columns(ok, ranking, energy is not None)
     rows = [[column.cell(Row(r, position, speedup)) for column in columns]
             for position, (r, speedup) in enumerate(zip(ok, ranking.speedups), start=1)]
-    kept, left_out = fit_columns(columns, rows, width)
-    table = _table(kept, columns, rows)
-    if width is not None and _natural_width(table) > width:
-        table = _table(kept, columns, rows, compact=True)   # the last resort before cutting names
+    kept, left_out, compact = fit_columns(columns, rows, width)
+    table = _table(kept, columns, rows, compact)
     table.title, table.caption = escape(title), escape(caption + f" Rows: {order} (# 1).")
     return table, left_out
 
@@ -137,26 +135,31 @@ class Column:
 ESSENTIAL = ("#", "target", "median ms", "fps", "answer", "agrees")
 # The others, left out in this order, one at a time, until the table fits the terminal: first
 # what repeats another column or the caption, last what the ranking rests on (images/s, by which
-# offline runs rank, is fps x batch). If the essential ones alone are still too wide, the table
-# is drawn compact (no outer border, units under the column names) and the answer wraps.
+# offline runs rank, is fps x batch). Before any is left out the table is drawn compact (no
+# outer border, units under the column names); if the essential ones alone are still too wide,
+# the answer wraps.
 LEAVE_OUT_FIRST = ("repetition medians ms", "version", "precision", "avg W", "first ms", "load s", "batch",
                    "threads", "in flight", "p90 ms", "MB load/run", "CV %", "95% CI of median ms",
                    "mJ/inference", "p99 ms", "x vs ref", "images/s")
 ANSWER_MIN_WIDTH = 8   # squeezed, the answer wraps to this width rather than vanish
 
 
-def fit_columns(columns: list[Column], rows: list[list[str]], width: int | None) -> tuple[list[Column], list[str]]:
-    """The columns to show in `width` (all of them for None) and the names of those left out."""
+def fit_columns(columns: list[Column], rows: list[list[str]],
+                width: int | None) -> tuple[list[Column], list[str], bool]:
+    """The columns to show in `width` (all of them for None), the names of those left out, and
+    whether to draw the table compact: a table too wide is drawn compact first, then loses columns."""
     kept = list(columns)
     left_out: list[str] = []
+    if width is None or _natural_width(_table(kept, columns, rows)) <= width:
+        return kept, left_out, False
     for name in LEAVE_OUT_FIRST:
-        if width is None or _natural_width(_table(kept, columns, rows)) <= width:
+        if _natural_width(_table(kept, columns, rows, compact=True)) <= width:
             break
         found = [c for c in kept if c.name == name]
         if found:
             kept.remove(found[0])
             left_out.append(name)
-    return kept, left_out
+    return kept, left_out, True
 
 
 def _natural_width(table: Table) -> int:
@@ -169,7 +172,7 @@ def _natural_width(table: Table) -> int:
 def _table(kept: list[Column], columns: list[Column], rows: list[list[str]], compact: bool = False) -> Table:
     table = Table(show_edge=not compact, pad_edge=not compact)
     for column in kept:
-        header = column.name.replace(" ", "\n", 1) if compact else column.name
+        header = "\n".join(column.name.rsplit(" ", 1)) if compact else column.name   # unit below
         table.add_column(header, justify=column.justify, no_wrap=not column.wraps,
                          overflow="fold" if column.wraps else "ellipsis",
                          min_width=ANSWER_MIN_WIDTH if column.wraps else None)
