@@ -268,9 +268,11 @@ def _energy(j_per_inference=0.01):
 
 
 def _screen_with(run, monkeypatch, **kwargs) -> str:
+    import io
+
     from edgebench.cli import run_screen
 
-    console = Console(width=250, record=True, file=open(os.devnull, "w"))
+    console = Console(width=250, record=True, file=io.StringIO())
     monkeypatch.setattr(run_screen, "console", console)
     run_screen.print_run(run, **kwargs)
     return " ".join(console.export_text().split())
@@ -316,8 +318,8 @@ def test_targets_skipped_for_one_cause_are_one_line_and_the_specific_reason_come
     assert lines[start].startswith("7 targets not run here (default selection") and "edgebench targets" in lines[start]
     group_lines = lines[start + 1:start + 4]
     assert group_lines == [
-        "1 target (edgetpu-int8): the Edge TPU delegate libedgetpu.so.1 is not installed (Coral's "
-        "libedgetpu1-std package)",
+        ("1 target (edgetpu-int8): the Edge TPU delegate libedgetpu.so.1 is not installed (Coral's "
+         "libedgetpu1-std package)"),
         "2 targets (keras-fp32, keras-predict-fp32): keras not installed (pip install 'edgebench[keras]')",
         "4 NVIDIA GPU targets: no NVIDIA GPU found here"], lines[start:]
     screen = "\n".join(lines)

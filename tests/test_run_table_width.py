@@ -5,6 +5,7 @@ screen names them, and --wide shows them all."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 
@@ -19,7 +20,7 @@ WIDTHS = (80, 100, 140)
 
 
 def _results(protocol: str):
-    kw = dict(protocol=RIGOROUS, reps=(9.95, 10.0, 10.05)) if protocol == "rigorous" else {}
+    kw = {"protocol": RIGOROUS, "reps": (9.95, 10.0, 10.05)} if protocol == "rigorous" else {}
     medians = (1.0, 2.0, 10.0, 12.0)
     return _run([_ok(name, name.split("-")[-1].split("@")[0], median, (median * 0.99, median * 1.01),
                      label="Granny Smith" if name.startswith("keras") else "chickadee", **kw)
@@ -27,7 +28,7 @@ def _results(protocol: str):
 
 
 def _screen(run, width: int, **kwargs) -> str:
-    console = Console(width=width, record=True, file=open(os.devnull, "w"))
+    console = Console(width=width, record=True, file=io.StringIO())
     original = run_screen.console
     run_screen.console = console
     try:

@@ -67,7 +67,7 @@ def run_command(
         config = RunConfig(model=model, image=image, targets=split_targets(targets), scenario=scenario,
                            streams=streams, **options.config_fields(chosen))
         recorder = _store(options.store) if options.save else None
-        screen = dict(meter_off=options.meter == "none", wide=wide, wide_hint=WIDE_HINT)
+        screen = {"meter_off": options.meter == "none", "wide": wide, "wide_hint": WIDE_HINT}
         result = _run_live(config, recorder, out, screen)
         if not any(r.status == "ok" for r in result.results):
             # Nothing was measured: one line with every target's reason, no empty table.

@@ -4,8 +4,8 @@ the ranking holds, what did not run and why, and what was inferred about a user'
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from rich.markup import escape
 from rich.table import Table
