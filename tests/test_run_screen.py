@@ -104,10 +104,10 @@ def test_reasons_are_listed_below_not_in_the_cv_column_and_markup_is_escaped(mon
                                model="m", status="unavailable", protocol=CLASSIC,
                                error="keras not installed (pip install 'edgebench[keras]')")
     run = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1)), unavailable],
-               skipped=[("torch-fp32@cuda", "no CUDA GPU visible [torch 2.13]")])
+               skipped=[("edgetpu-int8", "libedgetpu.so.1 [std] is not installed")])
     text = _screen(run, monkeypatch)
     assert "keras-fp32 unavailable: keras not installed (pip install 'edgebench[keras]')" in text
-    assert "no CUDA GPU visible [torch 2.13]" in text
+    assert "libedgetpu.so.1 [std] is not installed" in text
     table = text.split("harness")[0].split("median/p90/p99")[0]
     assert "keras-fp32" not in table    # not a row with dashes and a reason in the CV column
 
@@ -147,7 +147,9 @@ def test_a_users_model_says_what_was_inferred(coral):
     assert "normalisation inception (the quantized input encodes" in flat
     assert "ImageNet-1k with 'background' first" in flat
     assert "no float target ran for this model" in flat   # Coral's file is int8 only
-    assert "not run here (default selection)" in flat      # and says why the others did not run
+    assert "not run here (default selection" in flat      # and says why the others did not run
+    # one line for the targets that read no format/precision the file is in, not one per target
+    assert flat.count("has no model in a format and precision they read") == 1, flat
 
 
 @pytest.mark.slow
@@ -263,3 +265,130 @@ def test_single_stream_shows_p90_beside_the_median_as_mlperf_reports_it(monkeypa
     header = next(line for line in text.splitlines() if "median ms" in line)
     assert header.index("median ms") < header.index("p90 ms") < header.index("p99 ms")
     assert "2.345" in text and "p90: MLPerf's single-stream figure" in " ".join(text.split())
+
+
+def _energy(j_per_inference=0.01):
+    from edgebench.results.schema import Energy
+
+    return Energy(method="rated 2.5 W x time (not measured)", joules=1.0, seconds=0.4, inferences=100,
+                  j_per_inference=j_per_inference, inferences_per_j=1 / j_per_inference, avg_power_w=2.5)
+
+
+def _screen_with(run, monkeypatch, **kwargs) -> str:
+    import io
+
+    from edgebench.cli import run_screen
+
+    console = Console(width=250, record=True, file=io.StringIO())
+    monkeypatch.setattr(run_screen, "console", console)
+    run_screen.print_run(run, **kwargs)
+    return " ".join(console.export_text().split())
+
+
+def test_energy_absent_without_a_meter_says_so_and_how_to_get_it(monkeypatch):
+    run = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1)), _ok("litert-int8", "int8", 2.0, (1.9, 2.1))])
+    text = _screen_with(run, monkeypatch)
+    lines = [line for line in text.split("energy: not measured")[1:]]
+    assert len(lines) == 1, text            # one line, not one per target
+    assert "--power-w WATTS" in text and "/sys/class/powercap" in text and "external power meter" in text
+
+
+def test_no_energy_line_when_a_meter_was_used_or_turned_off(monkeypatch):
+    measured = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1)), _ok("litert-int8", "int8", 2.0, (1.9, 2.1))])
+    measured.results[1].energy = _energy()   # one target metered (e.g. NVML on a GPU only): a meter was used
+    assert "energy: not measured" not in _screen_with(measured, monkeypatch)
+    assert "mJ/inference" in _screen_with(measured, monkeypatch)
+    plain = _run([_ok("litert-int8", "int8", 2.0, (1.9, 2.1))])
+    assert "energy: not measured" not in _screen_with(plain, monkeypatch, meter_off=True)   # --meter none
+
+
+# A CPU machine's default run: what `edgebench targets` says of the targets that cannot run here.
+NO_GPU_SKIPS = [
+    ("torch-fp32@cuda", "no CUDA GPU visible (torch 2.13.0+cpu, a CPU-only build)"),
+    ("torch-fp16@cuda", "no CUDA GPU visible (torch 2.13.0+cpu, a CPU-only build)"),
+    ("onnxruntime-fp32@cuda", "the installed onnxruntime 1.32.0 has no CUDAExecutionProvider (install onnxruntime-gpu)"),
+    ("onnxruntime-fp32@tensorrt", "the installed onnxruntime 1.32.0 has no TensorrtExecutionProvider (install onnxruntime-gpu)"),
+    ("edgetpu-int8", "the Edge TPU delegate libedgetpu.so.1 is not installed (Coral's libedgetpu1-std package)"),
+    ("keras-fp32", "keras not installed (pip install 'edgebench[keras]')"),
+    ("keras-predict-fp32", "keras not installed (pip install 'edgebench[keras]')"),
+]
+
+
+def _lines(run, monkeypatch) -> list[str]:
+    return [line.strip() for line in _screen(run, monkeypatch).splitlines()]
+
+
+def test_targets_skipped_for_one_cause_are_one_line_and_the_specific_reason_comes_first(monkeypatch):
+    run = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1))], skipped=NO_GPU_SKIPS)
+    lines = _lines(run, monkeypatch)
+    start = next(i for i, line in enumerate(lines) if "not run here" in line)
+    assert lines[start].startswith("7 targets not run here (default selection") and "edgebench targets" in lines[start]
+    group_lines = lines[start + 1:start + 4]
+    assert group_lines == [
+        ("1 target (edgetpu-int8): the Edge TPU delegate libedgetpu.so.1 is not installed (Coral's "
+         "libedgetpu1-std package)"),
+        "2 targets (keras-fp32, keras-predict-fp32): keras not installed (pip install 'edgebench[keras]')",
+        "4 NVIDIA GPU targets: no NVIDIA GPU found here"], lines[start:]
+    screen = "\n".join(lines)
+    assert "CUDAExecutionProvider" not in screen and "torch-fp16@cuda" not in screen   # no wall of reasons
+
+
+def test_with_a_gpu_present_its_targets_keep_their_own_reasons(monkeypatch):
+    """A GPU here but onnxruntime-gpu missing: "no NVIDIA GPU" would be wrong; each reason shows."""
+    run = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1))], skipped=NO_GPU_SKIPS[2:4])
+    run.device.gpus = [{"vendor": "nvidia", "name": "NVIDIA H100"}]
+    screen = "\n".join(_lines(run, monkeypatch))
+    assert "no NVIDIA GPU found" not in screen
+    assert "1 target (onnxruntime-fp32@cuda): the installed onnxruntime 1.32.0 has no CUDAExecutionProvider" in screen
+    assert "1 target (onnxruntime-fp32@tensorrt): the installed onnxruntime 1.32.0 has no Tensorrt" in screen
+
+
+def test_a_users_file_skips_every_other_format_in_one_line(monkeypatch):
+    skips = [(t, f"coral has no {p} model in a format it reads ({f})") for t, p, f in (
+        ("litert-fp32", "fp32", "tflite"), ("onnxruntime-fp32", "fp32", "onnx"), ("openvino-fp32", "fp32", "onnx/tflite"),
+        ("torch-fp32@cuda", "fp32", "torch"))]
+    skips.append(("edgetpu-int8", "the Edge TPU delegate libedgetpu.so.1 is not installed"))
+    run = _run([_ok("litert-int8", "int8", 2.0, (1.9, 2.1))], reference=None, skipped=skips)
+    lines = _lines(run, monkeypatch)
+    start = next(i for i, line in enumerate(lines) if "not run here" in line)
+    assert lines[start + 1:start + 3] == [
+        "1 target (edgetpu-int8): the Edge TPU delegate libedgetpu.so.1 is not installed",
+        "4 targets: coral has no model in a format and precision they read"]
+    # a few left out for a generic cause are named: a zoo model has no Edge TPU file
+    run.skipped = run.skipped[:1]
+    run.skipped[0].target = "edgetpu-int8"
+    assert "1 target (edgetpu-int8): coral has no model in a format and precision it reads" in _lines(run, monkeypatch)
+
+
+def test_targets_the_user_named_that_cannot_run_are_each_listed(monkeypatch):
+    named = [TargetResult(target=t, runtime=t.split("-")[0], runtime_version=None, precision="fp32", model="m",
+                          status="unavailable", protocol=CLASSIC, error=reason) for t, reason in NO_GPU_SKIPS[:4]]
+    run = _run([_ok("torch-fp32", "fp32", 10.0, (9.9, 10.1)), *named])
+    screen = "\n".join(_lines(run, monkeypatch))
+    for target, reason in NO_GPU_SKIPS[:4]:
+        assert f"{target} unavailable: {reason}" in screen
+    assert "not run here" not in screen
+
+
+def test_an_edge_tpu_file_with_nothing_to_run_it_names_the_missing_library_first():
+    """The error when no target can run a model: libedgetpu's absence was the 12th of 14 reasons."""
+    from edgebench.bench.plan import Skipped, why_none_run
+
+    skipped = [Skipped(t, f"coral_edgetpu has no {p} model in a format it reads ({f})")
+               for t, p, f in (("litert-fp32", "fp32", "tflite"), ("onnxruntime-fp32", "fp32", "onnx"))]
+    skipped.append(Skipped("edgetpu-int8", "the Edge TPU delegate libedgetpu.so.1 is not installed"))
+    assert why_none_run("coral_edgetpu", skipped) == (
+        " - edgetpu-int8: the Edge TPU delegate libedgetpu.so.1 is not installed; 2 other targets read no "
+        "format and precision it comes in (`edgebench targets` lists them)")
+    assert why_none_run("m", skipped[2:]) == " - edgetpu-int8: the Edge TPU delegate libedgetpu.so.1 is not installed"
+    assert why_none_run("m", []) == ""
+
+
+def test_edgebench_targets_keeps_every_reason_whole_on_a_narrow_terminal():
+    """The run screen counts what it left out and points here: here nothing is cut to '…'."""
+    from tests.test_run_table_width import run_in_terminal
+
+    screen = run_in_terminal("targets", columns=80)
+    assert "litert-int8" in screen and "edgetpu-int8" in screen
+    assert "…" not in screen, screen
+    assert max(len(line) for line in screen.splitlines()) <= 80

@@ -113,14 +113,24 @@ def make_plan(config: RunConfig, on_step: Callable[[str], None] | None = None,
                 planned.sweep = _sweep_label(config, threads, batch)
                 plan.targets.append(planned)
     if not plan.targets:
-        reasons = "; ".join(f"{s.target}: {s.reason}" for s in plan.skipped)
-        raise UserError(f"no available target runs {source.name}" + (f" - {reasons}" if reasons else ""))
+        raise UserError(f"no available target runs {source.name}" + why_none_run(source.name, plan.skipped))
     plan.meters = _select_meters(config, plan.targets)
     runnable = [p for p in plan.targets if p.status == "ok"]
     source.conversions_needed([(p.name, p.target.source_precision, p.formats()) for p in runnable])
     for planned in runnable:
         prepare(planned, source)
     return plan
+
+
+def why_none_run(model: str, skipped: list[Skipped]) -> str:
+    """The reasons, short: a specific one (an Edge TPU file without libedgetpu) whole and first,
+    the targets that read no format the model comes in counted, not listed one by one."""
+    no_format = [s for s in skipped if s.reason.startswith(f"{model} has no ")]
+    parts = [f"{s.target}: {s.reason}" for s in skipped if s not in no_format]
+    if no_format:
+        parts.append(f"{len(no_format)} other target{'s' if len(no_format) > 1 else ''} read no format "
+                     "and precision it comes in (`edgebench targets` lists them)")
+    return f" - {'; '.join(parts)}" if parts else ""
 
 
 def _sweep_label(config: RunConfig, threads: int | None, batch: int) -> dict:

@@ -20,6 +20,7 @@ __all__ = ["print_run", "run_command", "runtime_settings", "split_targets"]
 
 
 MAX_DURATION_S = 24 * 3600
+WIDE_HINT = "--wide shows every column"
 
 
 def parse_duration(text: str) -> float:
@@ -49,6 +50,7 @@ def run_command(
     streams: Annotated[Optional[int], typer.Option(min=1, max=64, help="Offline: inferences in flight - a throughput mode's streams (OpenVINO NUM_STREAMS; default: its own choice), else parallel sessions (default: the CPU's cores, 1 thread each).")] = None,
     duration: Annotated[Optional[str], typer.Option(help="Sustained run: time each target for this long (e.g. 90s, 5m, 1h; 1 s to 24 h), with fps, CPU clock and temperatures per second, and a throttling verdict.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the results as JSON here.")] = None,
+    wide: Annotated[bool, typer.Option("--wide", help="Show every column of the results table, however wide the table (by default columns are left out to fit the terminal, the least needed first, and the screen names them).")] = False,
 ) -> None:
     """Benchmark a model on every available runtime with the article's protocol.
 
@@ -65,12 +67,13 @@ def run_command(
         config = RunConfig(model=model, image=image, targets=split_targets(targets), scenario=scenario,
                            streams=streams, **options.config_fields(chosen))
         recorder = _store(options.store) if options.save else None
-        result = _run_live(config, recorder, out)
+        screen = {"meter_off": options.meter == "none", "wide": wide, "wide_hint": WIDE_HINT}
+        result = _run_live(config, recorder, out, screen)
         if not any(r.status == "ok" for r in result.results):
             # Nothing was measured: one line with every target's reason, no empty table.
             reasons = "; ".join(f"{r.target}: {r.error}" for r in result.results) or "no target applies"
             raise UserError(f"no target ran - {reasons}")
-        print_run(result)
+        print_run(result, **screen)
         if recorder is not None:  # first: if writing --out fails below, the run is still found
             console.print(f"saved as run {result.run_id[:12]} in {recorder.engine_url_safe()}", markup=False)
         if out is not None:
@@ -84,7 +87,7 @@ def _store(url: str | None):
     return Store(url)
 
 
-def _run_live(config, recorder, out: Path | None):
+def _run_live(config, recorder, out: Path | None, screen: dict):
     """The run under a live progress display; Ctrl-C prints what finished and exits 130."""
     from edgebench.bench.execute import RunInterrupted, run
 
@@ -97,7 +100,7 @@ def _run_live(config, recorder, out: Path | None):
             events.stop()
     except RunInterrupted as interrupted:
         result = interrupted.result
-        print_run(result)
+        print_run(result, **screen)
         if out is not None:
             write_text_atomically(out, result.model_dump_json(indent=2))
         done = sum(r.status == "ok" for r in result.results)

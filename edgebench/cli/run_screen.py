@@ -3,6 +3,10 @@ the ranking holds, what did not run and why, and what was inferred about a user'
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from rich.markup import escape
 from rich.table import Table
 
@@ -20,19 +24,30 @@ OFFLINE_METHODS = ("version: the runtime's; median/p90/p99: per-inference latenc
                    + _COMMON_METHODS)
 
 
-def print_run(result, detail: bool = False) -> None:
-    """The results table and the lines below it; with detail, the device fingerprint too."""
+ENERGY_HOWTO = ("energy: not measured - no energy meter is readable here. For a rated figure pass --power-w "
+                "WATTS (the device's rated power); for a measured one make RAPL readable (/sys/class/powercap, "
+                "e.g. sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj) or use an external power meter.")
+
+
+def print_run(result, detail: bool = False, meter_off: bool = False, wide: bool = False,
+              wide_hint: str = "a wider terminal (e.g. COLUMNS=250) shows them") -> None:
+    """The results table and the lines below it; with detail, the device fingerprint too.
+    meter_off: the user turned energy off (--meter none), so its absence needs no explaining.
+    wide: every column, however wide; else columns are left out to fit the terminal and the line
+    under the table names them, with wide_hint (how to see them)."""
     from edgebench.bench.ranking import rank
 
     ranking = rank(result.results, result.reference_target if _reference_timed(result) else None)
     if ranking.order:
-        console.print(results_table(result, ranking))
+        _print_results_table(result, ranking, wide, wide_hint)
         _print_ranking(ranking, result)
     for knob in ("threads", "batch"):
         table = sweep_table(result, knob)
         if table is not None:
             console.print(table)
     _print_sustained(result)
+    if not meter_off and _no_energy(result):
+        console.print(ENERGY_HOWTO, markup=False, style="dim")
     _print_reference(result)
     _print_inferred(result)
     _print_not_run(result)
@@ -44,11 +59,36 @@ def print_run(result, detail: bool = False) -> None:
         _print_device(result)
 
 
+def _print_results_table(result, ranking, wide: bool, wide_hint: str) -> None:
+    table, left_out = results_table(result, ranking, None if wide else console.width)
+    if wide:
+        # Drawn at its own width (the terminal wraps its lines) rather than squeezed into the
+        # terminal's, which would cut target names and figures. print(width=) only narrows.
+        terminal = console.width
+        console.width = max(terminal, _natural_width(table))
+        try:
+            console.print(table)
+        finally:
+            console.width = terminal
+    else:
+        console.print(table)
+    if left_out:
+        console.print(f"columns left out at {console.width} columns: {', '.join(left_out)}; {wide_hint}",
+                      markup=False)
+
+
+def _no_energy(result) -> bool:
+    """Targets were measured, and none of them with an energy meter."""
+    measured = [r for r in result.results if r.status == "ok"]
+    return bool(measured) and not any(r.energy for r in measured)
+
+
 def _reference_timed(result) -> bool:
     return result.reference is None or result.reference.timed
 
 
-def results_table(result, ranking) -> Table:
+def results_table(result, ranking, width: int | None = None) -> tuple[Table, list[str]]:
+    """The results table and the columns left out of it to fit `width` (None: every column)."""
     ok = ranking.order
     protocol = ok[0].protocol
     d = result.device
@@ -62,15 +102,112 @@ def results_table(result, ranking) -> Table:
     memory = next((r.memory for r in ok if r.memory), None)
     caption += f" Memory: {memory.method}." if memory else ""
     order = "most images/s first" if offline else "fastest median first"
-    table = Table(title=escape(title), caption=escape(caption + f" Rows: {order} (# 1)."))
-    for name, justify in _columns(ok, ranking, energy is not None):
-        # Figures never wrap; the label column gives way first.
-        table.add_column(name, justify=justify, no_wrap=name not in ("answer", "target"))
-    for position, (r, speedup) in enumerate(zip(ok, ranking.speedups), start=1):
-        fastest = position == 1 and len(ok) > 1
-        table.add_row(str(position), *_row(r, ranking, speedup, energy is not None, rigorous=_rigorous(ok)),
-                      style="bold green" if fastest else None)
+    columns = _columns(ok, ranking, energy is not None)
+    rows = [[column.cell(Row(r, position, speedup)) for column in columns]
+            for position, (r, speedup) in enumerate(zip(ok, ranking.speedups), start=1)]
+    kept, left_out, compact = fit_columns(columns, rows, width)
+    table = _table(kept, columns, rows, compact)
+    table.title, table.caption = escape(title), escape(caption + f" Rows: {order} (# 1).")
+    return table, left_out
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row of the results table: a target's result, its rank and its speed-up over the reference."""
+
+    result: object
+    position: int
+    speedup: float | None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the results table: its cell for a row (rich markup)."""
+
+    name: str
+    justify: str
+    cell: Callable[[Row], str]
+    wraps: bool = False   # only the answer may wrap; a figure or a target name never does
+
+
+# The columns every row shows, whatever the terminal's width: which target, how fast, and whether
+# its answer is right.
+ESSENTIAL = ("#", "target", "median ms", "fps", "answer", "agrees")
+# The others, left out in this order, one at a time, until the table fits the terminal: first
+# what repeats another column or the caption, last what the ranking rests on (images/s, by which
+# offline runs rank, is fps x batch). Before any is left out the table is drawn compact (no
+# outer border, units under the column names); if the essential ones alone are still too wide,
+# the answer wraps.
+LEAVE_OUT_FIRST = ("repetition medians ms", "version", "precision", "avg W", "first ms", "load s", "batch",
+                   "threads", "in flight", "p90 ms", "MB load/run", "CV %", "95% CI of median ms",
+                   "mJ/inference", "p99 ms", "x vs ref", "images/s")
+ANSWER_MIN_WIDTH = 8   # squeezed, the answer wraps to this width rather than vanish
+
+
+def fit_columns(columns: list[Column], rows: list[list[str]],
+                width: int | None) -> tuple[list[Column], list[str], bool]:
+    """The columns to show in `width` (all of them for None), the names of those left out, and
+    whether to draw the table compact: a table too wide is drawn compact first, then loses columns."""
+    kept = list(columns)
+    left_out: list[str] = []
+    if width is None or _natural_width(_table(kept, columns, rows)) <= width:
+        return kept, left_out, False
+    for name in LEAVE_OUT_FIRST:
+        if _natural_width(_table(kept, columns, rows, compact=True)) <= width:
+            break
+        found = [c for c in kept if c.name == name]
+        if found:
+            kept.remove(found[0])
+            left_out.append(name)
+    return kept, left_out, True
+
+
+def _natural_width(table: Table) -> int:
+    """The table's width with no cell wrapped or cut (its title and caption wrap to it)."""
+    from rich.measure import Measurement
+
+    return Measurement.get(console, console.options.update(width=10_000, max_width=10_000), table).maximum
+
+
+def _table(kept: list[Column], columns: list[Column], rows: list[list[str]], compact: bool = False) -> Table:
+    table = Table(show_edge=not compact, pad_edge=not compact)
+    for column in kept:
+        header = "\n".join(column.name.rsplit(" ", 1)) if compact else column.name   # unit below
+        table.add_column(header, justify=column.justify, no_wrap=not column.wraps,
+                         overflow="fold" if column.wraps else "ellipsis",
+                         min_width=ANSWER_MIN_WIDTH if column.wraps else None)
+    positions = [columns.index(column) for column in kept]
+    for position, row in enumerate(rows, start=1):
+        fastest = position == 1 and len(rows) > 1
+        table.add_row(*(row[i] for i in positions), style="bold green" if fastest else None)
     return table
+
+
+def answer_text(r) -> str:
+    """The task's one-line answer ("espresso 0.99", "4 objects: person 0.91, ..."); a result
+    stored before tasks existed gives its top-1 label and score."""
+    if r.summary:
+        return r.summary
+    return f"{r.top1.label} {r.top1.score:.3f}" if r.top1 is not None else "-"
+
+
+def answer_cell(r) -> str:
+    """What the target answered (rich markup)."""
+    return escape(answer_text(r))
+
+
+def agreement_cell(r) -> str:
+    """'ref', or yes/NO (rich markup) with the task's figure against the reference (none for a
+    classifier: its figure is the same label or not)."""
+    if r.is_reference:
+        return "ref"
+    if r.agrees_with_reference is None:
+        return "-"
+    verdict = "[green]yes[/]" if r.agrees_with_reference else "[bold red]NO[/]"
+    a = r.agreement
+    if not a or a.get("metric") == "same top-1 label":
+        return verdict
+    return f"{verdict} {a['value']:.3f}"
 
 
 def _offline(results) -> bool:
@@ -85,70 +222,58 @@ def _batched(ok) -> bool:
     return any(r.batch > 1 for r in ok)
 
 
-def _columns(ok, ranking, energy: bool) -> list[tuple[str, str]]:
-    columns = [("#", "right"), ("target", "left"), ("version", "left"), ("precision", "left"),
-               ("threads", "right"), ("load s", "right"), ("first ms", "right"), ("MB load/run", "right"),
-               ("median ms", "right")]
+def _columns(ok, ranking, energy: bool) -> list[Column]:
+    """Every column this run's results have, in the order they are shown."""
+    offline = _offline(ok)
+
+    def figure(name: str, cell) -> Column:
+        return Column(name, "right", lambda row: cell(row.result))
+
+    def text(name: str, cell) -> Column:
+        return Column(name, "left", lambda row: cell(row.result))
+
+    columns = [Column("#", "right", lambda row: str(row.position)),
+               text("target", lambda r: escape(sweep_label(r))),
+               text("version", lambda r: escape(r.runtime_version or "-")),
+               text("precision", lambda r: r.precision),
+               figure("threads", lambda r: str(r.options.get("threads", "-"))),
+               figure("load s", lambda r: _num(r.load_s, 2)),
+               figure("first ms", lambda r: _num(r.first_inference_ms, 2)),
+               figure("MB load/run", lambda r: _memory(r.memory)),
+               figure("median ms", lambda r: f"{r.latency_ms.median:.3f}")]
     if _rigorous(ok):
-        columns += [("95% CI of median ms", "right"), ("repetition medians ms", "right")]
-    columns += [("p90 ms", "right"), ("p99 ms", "right"), ("CV %", "right"), ("fps", "right")]
+        columns += [figure("95% CI of median ms", _ci), figure("repetition medians ms", _repetitions)]
+    columns += [figure("p90 ms", lambda r: f"{r.latency_ms.p90:.3f}"),
+                figure("p99 ms", lambda r: f"{r.latency_ms.p99:.3f}"),
+                figure("CV %", lambda r: f"{r.latency_ms.cv * 100:.1f}"),
+                figure("fps", lambda r: f"{r.fps:.1f}")]
     if ranking.has_reference:
-        columns.append(("x vs ref", "right"))
-    if _offline(ok):
-        columns.append(("in flight", "right"))
-    if _batched(ok) or _offline(ok):
-        columns += [("batch", "right"), ("images/s", "right")]
+        columns.append(Column("x vs ref", "right",
+                              lambda row: "-" if row.speedup is None else f"{row.speedup:.2f}x"))
+    if offline:
+        columns.append(figure("in flight", lambda r: in_flight(r) if r.scenario == "offline" else "-"))
+    if _batched(ok) or offline:
+        columns += [figure("batch", lambda r: str(r.batch)), figure("images/s", lambda r: f"{r.images_per_s:,.0f}")]
     if energy:
-        columns += [("mJ/inference", "right"), ("avg W", "right")]
-    return columns + [("answer", "left"), ("agrees", "left")]
+        columns += [figure("mJ/inference", lambda r: f"{r.energy.j_per_inference * 1e3:.2f}" if r.energy else "-"),
+                    figure("avg W", lambda r: f"{r.energy.avg_power_w:.2f}" if r.energy else "-")]
+    return columns + [Column("answer", "left", lambda row: answer_cell(row.result), wraps=True),
+                      text("agrees", agreement_cell)]
 
 
-def _row(r, ranking, speedup, energy: bool, rigorous: bool) -> list[str]:
-    lat = r.latency_ms
-    row = [escape(sweep_label(r)), escape(r.runtime_version or "-"),
-           r.precision, str(r.options.get("threads", "-")), _num(r.load_s, 2), _num(r.first_inference_ms, 2),
-           _memory(r.memory), f"{lat.median:.3f}"]
-    if rigorous:
-        ci = lat.ci95_median
-        row += [f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "-",
-                ", ".join(f"{m:.3f}" for m in lat.repetition_medians) or "-"]
-    row += [f"{lat.p90:.3f}", f"{lat.p99:.3f}", f"{lat.cv * 100:.1f}", f"{r.fps:.1f}"]
-    if ranking.has_reference:
-        row.append("-" if speedup is None else f"{speedup:.2f}x")
-    if _offline(ranking.order):
-        row.append(in_flight(r) if r.scenario == "offline" else "-")
-    if _batched(ranking.order) or _offline(ranking.order):
-        row += [str(r.batch), f"{r.images_per_s:,.0f}"]
-    if energy:
-        e = r.energy
-        row += [f"{e.j_per_inference * 1e3:.2f}", f"{e.avg_power_w:.2f}"] if e else ["-", "-"]
-    return row + [escape(answer_cell(r)), agreement_cell(r)]
+def _ci(r) -> str:
+    ci = r.latency_ms.ci95_median
+    return f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "-"
+
+
+def _repetitions(r) -> str:
+    return ", ".join(f"{m:.3f}" for m in r.latency_ms.repetition_medians) or "-"
 
 
 def _memory(memory) -> str:
     if memory is None or memory.load_peak_added_mb is None:
         return "-"
     return f"{memory.load_peak_added_mb:.0f}/{memory.run_peak_added_mb:.0f}"
-
-
-def answer_cell(r) -> str:
-    """The task's one-line answer ("espresso 0.99", "4 objects: person 0.91, ...")."""
-    if r.summary:
-        return r.summary
-    return f"{r.top1.label} {r.top1.score:.3f}" if r.top1 is not None else "-"
-
-
-def agreement_cell(r) -> str:
-    """'ref', or yes/NO with the task's figure against the reference (a classifier's is its label)."""
-    if r.is_reference:
-        return "ref"
-    if r.agrees_with_reference is None:
-        return "-"
-    verdict = "[green]yes[/]" if r.agrees_with_reference else "[bold red]NO[/]"
-    a = r.agreement
-    if not a or a.get("metric") == "same top-1 label":
-        return verdict
-    return f"{verdict} {a['value']:.3f}"
 
 
 def _num(value, digits: int) -> str:
@@ -175,7 +300,7 @@ def sweep_table(result, knob: str) -> Table | None:
         return None
     unit = "median ms" if knob == "threads" else "images/s"
     table = Table(title=f"sweep over {knob}: {unit}", caption="measured; '-': did not run (reason below)")
-    table.add_column("target")
+    table.add_column("target", no_wrap=True)   # a name is never cut: the figures give way
     for point in points:
         table.add_column(f"{knob} {point}", justify="right")
     rows: dict[tuple, dict] = {}
@@ -219,7 +344,7 @@ def _print_reference(result) -> None:
     for r in result.results:
         if r.agrees_with_reference is False:
             figure = _figure(r.agreement)
-            console.print(f"[bold red]warning:[/] {escape(sweep_label(r))} says {escape(answer_cell(r))}, the float "
+            console.print(f"[bold red]warning:[/] {escape(sweep_label(r))} says {escape(answer_text(r))}, the float "
                           f"reference says {escape(_reference_answer(ref))}{escape(figure)}: its {r.precision} "
                           "model does not give the same answer")
     _print_int8_checks(result)
@@ -283,8 +408,49 @@ def _print_not_run(result) -> None:
         if r.status != "ok":
             console.print(f"[yellow]{escape(sweep_label(r))} {r.status}:[/] {escape(r.error or '')}")
     if result.skipped:
-        console.print("[dim]not run here (default selection): "
-                      + escape("; ".join(f"{s.target}: {s.reason}" for s in result.skipped)) + "[/]")
+        console.print(f"{_count(len(result.skipped), 'target')} not run here (default selection; "
+                      "details: edgebench targets):", markup=False)
+        for line, generic in skipped_groups(result):
+            console.print(f"  {line}", markup=False, style="dim" if generic else None)
+
+
+# A default selection skips targets for a handful of causes, most of them the same on every run
+# of a machine (no GPU, a model file in one format): one line per cause, the specific reasons
+# (a missing library, say libedgetpu) first and whole. The format reason is plan._why_not's text.
+_NO_FORMAT = re.compile(r"^(?P<model>.+) has no \w+ model in a format it reads \(.*\)$")
+_GPU_DEVICES = ("cuda", "tensorrt")
+
+
+def skipped_groups(result) -> list[tuple[str, bool]]:
+    """One (line, generic) per cause of the skipped targets; generic: a cause shared by a whole
+    class of targets (no GPU here, a format the model is not in), listed after the specific ones
+    and naming the targets only when they are few."""
+    groups: dict[tuple[str, str, bool], list[str]] = {}
+    for skipped in result.skipped:
+        groups.setdefault(_skip_cause(skipped, result.device), []).append(skipped.target)
+    lines = []
+    for (kind, cause, generic), names in groups.items():
+        listed = "" if generic and len(names) > 3 else f" ({', '.join(names)})"
+        cause = cause.replace(" they read", " it reads") if len(names) == 1 else cause
+        lines.append((f"{_count(len(names), kind)}{listed}: {cause}", generic))
+    return sorted(lines, key=lambda line: line[1])   # stable: specific causes first, in target order
+
+
+def _skip_cause(skipped, device) -> tuple[str, str, bool]:
+    """(what kind of target, why, whether the cause is generic) for a skipped target."""
+    from edgebench.runtimes.base import TARGETS
+
+    no_format = _NO_FORMAT.match(skipped.reason)
+    if no_format:
+        return "target", f"{no_format['model']} has no model in a format and precision they read", True
+    target = TARGETS.get(skipped.target)
+    if target is not None and target.device in _GPU_DEVICES and not device.gpus:
+        return "NVIDIA GPU target", "no NVIDIA GPU found here", True
+    return "target", skipped.reason, False
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _print_device(result) -> None:

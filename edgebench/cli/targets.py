@@ -13,8 +13,10 @@ def targets_command() -> None:
     from edgebench.targets import list_targets
 
     table = Table(title="edgebench targets")
-    for col in ("target", "device", "available", "version", "detail"):
-        table.add_column(col)
+    for col in ("target", "device", "available", "version"):
+        table.add_column(col, no_wrap=True)
+    # The full reason on any terminal: long words (CUDAExecutionProvider) fold, never cut to "…".
+    table.add_column("detail", overflow="fold")
     for t in list_targets():
         table.add_row(escape(t.name), t.device, "[green]yes[/]" if t.available else "[red]no[/]",
                       escape(t.version or "-"), escape(t.detail))
