@@ -149,20 +149,26 @@ def publish_command(
     version: Annotated[str, typer.Option("--version", "-v", help="The new version, e.g. 1 or 2026.11.")],
     name: Annotated[Optional[str], typer.Option(
         "--name", help="owner/name (default: YOUR_USER/<zoo name or file stem>).")] = None,
-    description: Annotated[str, typer.Option(help="Model card: what the model is.")] = "",
-    task: Annotated[str, typer.Option(help="Model card: task.")] = "image-classification",
-    license: Annotated[str, typer.Option(help="Model card: license.")] = "unknown",
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Model card: tag (repeatable).")] = None,
+    description: Annotated[Optional[str], typer.Option(help="Model card: what the model is.")] = None,
+    task: Annotated[Optional[str], typer.Option(
+        help="Model card: task (a first version: image-classification).")] = None,
+    license: Annotated[Optional[str], typer.Option(help="Model card: license.")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option(
+        "--tag", help="Model card: tag (repeatable; given, they replace the tags).")] = None,
     labels: Annotated[Optional[Path], typer.Option(help="Model card: labels file, one per line.")] = None,
     preprocess: Annotated[Optional[str], typer.Option(
         help="Model card: normalisation (torchvision, inception, unit, raw).")] = None,
-    retrainable: Annotated[bool, typer.Option(help="Model card: can be retrained.")] = False,
-    source_note: Annotated[str, typer.Option("--source", help="Model card: where the weights come from.")] = "",
+    retrainable: Annotated[Optional[bool], typer.Option(help="Model card: can be retrained.")] = None,
+    source_note: Annotated[Optional[str], typer.Option(
+        "--source", help="Model card: where the weights come from.")] = None,
     runtime_hint: Annotated[Optional[str], typer.Option(help="Runtime the file is meant for.")] = None,
     allow_download: Annotated[bool, typer.Option(help="Zoo models: download missing weights.")] = True,
     from_dir: FromOption = None,
 ) -> None:
     """Publish a new, immutable version of a model.
+
+    A new version keeps the card of the previous one (license, tags, labels, preprocessing...):
+    the card options given replace those fields, the others carry over.
 
     Example: edgebench hub publish model.tflite --name alice/birds --version 1 --labels labels.txt
     """
@@ -186,7 +192,7 @@ def publish_command(
                 from edgebench.models.artifact import inspect_model_file
 
                 artifact = inspect_model_file(Path(source))  # refuse garbage before uploading it
-                card = file_card(description, task, license, tag or [], labels, preprocess, retrainable,
+                card = file_card(description, task, license, tag, labels, preprocess, retrainable,
                                  source_note)
                 files = [(artifact.path, runtime_hint)]
             base = parse_ref(name) if name else ModelRef(client.whoami(), _default_name(source))

@@ -317,7 +317,9 @@ class HubDB:
                 artifacts: list[dict]) -> int:
         """Create owner/name@version with its artifacts, atomically. Returns the event id.
 
-        artifacts: {filename, sha256, runtime_hint}; each sha256 must be an uploaded blob.
+        card: the card fields the publisher gave; the others carry over from the model's latest
+        version (hub/cards.py). artifacts: {filename, sha256, runtime_hint}; each sha256 must be
+        an uploaded blob.
         """
         if user != owner:
             raise HubRefusal(403, f"{user} cannot publish in namespace '{owner}': only its owner can")
@@ -356,6 +358,10 @@ class HubDB:
             s.flush()
         elif any(v.version == version for v in model.versions):
             raise _version_exists(owner, name, version)
+        from edgebench.hub.cards import card_for_version
+
+        previous = model.versions[-1].card if model.versions else None
+        card = card_for_version(previous, card, [a["filename"] for a in artifacts])
         row = VersionRow(model_id=model.id, version=version, publisher=user, card=card, created=stamp)
         s.add(row)
         s.flush()  # the unique (model, version) constraint decides concurrent publishes here
@@ -508,7 +514,7 @@ def event_payload(feed_event: EventRow) -> dict:
     version = feed_event.version
     return {"cursor": feed_event.id, "event": "version.published", "model": version.model.path,
             "version": version.version, "created": feed_event.created,
-            "artifacts": [artifact_out(version, a) for a in version.artifacts]}
+            "artifacts": [artifact_out(version, a) for a in version.artifacts], "card": version.card}
 
 
 def artifact_out(version: VersionRow, a: ArtifactRow) -> dict:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from edgebench.errors import UserError
 from edgebench.hub.client import HubClient
 from edgebench.hub.names import ModelRef, check_segment
-from edgebench.hub.schema import RUNTIME_HINTS, ModelCard
+from edgebench.hub.schema import RUNTIME_HINTS, CardFields, ModelCard
 
 # The zoo's torch checkpoints are pickles: the hub takes only formats it can validate.
 PUBLISHABLE_FORMATS = tuple(RUNTIME_HINTS)
@@ -215,26 +215,28 @@ def _next_number(latest: dict | None) -> int:
     return int(latest["version"]) + 1 if latest["version"].isdigit() else 1
 
 
-def file_card(description: str, task: str, license: str, tags: list[str], labels_file: Path | None,
-              preprocess: str | None, retrainable: bool, source: str) -> dict:
-    """A card for a user's own file, from CLI options."""
+def file_card(description: str | None = None, task: str | None = None, license: str | None = None,
+              tags: list[str] | None = None, labels_file: Path | None = None, preprocess: str | None = None,
+              retrainable: bool | None = None, source: str | None = None) -> dict:
+    """The card fields given by CLI options for a user's own file: only those (None: not given),
+    so that a new version keeps the fields of the previous one its publisher did not change."""
     from edgebench.models.zoo import NORMALISATIONS, preprocessing_named
 
     from edgebench.fileio import read_text
     from edgebench.results.schema import first_problem
 
-    labels = []
+    given = {"description": description, "task": task, "license": license, "tags": tags or None,
+             "retrainable": retrainable, "source": source}
     if labels_file is not None:   # binary, a FIFO, a loop, too long, too big: one line each
-        labels = [ln.strip() for ln in read_text(labels_file, "labels file", 64 << 20).splitlines()
-                  if ln.strip()]
-    prep = None
+        given["labels"] = [ln.strip() for ln in read_text(labels_file, "labels file", 64 << 20).splitlines()
+                           if ln.strip()]
     if preprocess:
         if preprocess not in NORMALISATIONS:
             raise UserError(f"unknown --preprocess '{preprocess}'; known: {', '.join(NORMALISATIONS)}")
         p = preprocessing_named(preprocess)
-        prep = {"resize": p.resize, "crop": p.crop, "mean": p.mean, "std": p.std}
+        given["preprocessing"] = {"resize": p.resize, "crop": p.crop, "mean": p.mean, "std": p.std}
     try:
-        return ModelCard(description=description, task=task, license=license, tags=tags, labels=labels,
-                         preprocessing=prep, retrainable=retrainable, source=source).model_dump(mode="json")
+        fields = CardFields(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         raise UserError(f"invalid model card: {first_problem(exc)}") from None
+    return fields.model_dump(mode="json", include=fields.model_fields_set)
