@@ -170,3 +170,80 @@ def test_a_version_with_only_a_new_file_keeps_the_card(hub, coral, receiver, tmp
     result = json.loads((tmp_path / "r.json").read_text())["results"][0]
     assert result["top1"]["label"] == "card-chickadee" and "card-chickadee" in ran.stdout
     assert result["preprocessing"]["why"] == "the hub card's"
+
+
+# -- several files in one version -------------------------------------------------------------------
+def _one_line_error(out: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in out.stderr, out.stderr
+    for fragment in fragments:
+        assert fragment in " ".join(out.stderr.split()), out.stderr
+
+
+def _formats(version: dict) -> dict[str, str]:
+    return {a["format"]: a["sha256"] for a in version["artifacts"]}
+
+
+@pytest.mark.slow
+def test_one_version_holds_a_cpu_file_and_its_edge_tpu_twin(hub, coral, tmp_path, monkeypatch):
+    from edgebench.models.artifact import sha256_of
+
+    cache = tmp_path / "cache"
+    sha = {"tflite": sha256_of(coral / QUANT), "tflite-edgetpu": sha256_of(coral / EDGETPU)}
+    both = hub.cli("hub", "publish", "--file", coral / EDGETPU, "--file", coral / QUANT, "--name", "bob/twins",
+                   "--version", "1", "--tag", "twins", cache=cache)
+    assert both.returncode == 0 and "published bob/twins@1 (2 file(s))" in both.stdout, both.stderr
+    assert _formats(hub.get("/api/models/bob/twins/versions/1").json()) == sha
+
+    folder = tmp_path / "coral-pair"   # a folder: its model files, read in place through links
+    folder.mkdir()
+    for name in (QUANT, EDGETPU, "imagenet_labels.txt"):
+        (folder / name).symlink_to(coral / name)
+    from_folder = hub.cli("hub", "publish", folder, "--name", "bob/twins", "--version", "2", cache=cache)
+    assert from_folder.returncode == 0 and "(2 file(s))" in from_folder.stdout, from_folder.stderr
+    latest = hub.get("/api/models/bob/twins/versions/latest").json()
+    assert latest["version"] == "2" and _formats(latest) == sha and latest["card"]["tags"] == ["twins"]
+
+    # The latest version runs on a CPU from its CPU file; the Edge TPU target is given the twin.
+    ran = hub.cli("run", "--model", "hub://bob/twins", "--image", coral / "bird.bmp", "--targets",
+                  "litert-int8,edgetpu-int8", "--runs", "5", "--settle", "0", "--no-save", "--out", tmp_path / "r.json",
+                  cache=cache)
+    assert ran.returncode == 0, ran.stderr
+    results = {r["target"]: r for r in json.loads((tmp_path / "r.json").read_text())["results"]}
+    assert results["litert-int8"]["status"] == "ok" and results["litert-int8"]["top1"]["label"] == "chickadee"
+    assert results["litert-int8"]["artifact"]["sha256"] == sha["tflite"]
+    # No Edge TPU here, so the run cannot show the twin's choice: ask the hub source itself.
+    from edgebench.models.source import HubSource
+
+    monkeypatch.setenv("EDGEBENCH_HUB_URL", hub.url)
+    monkeypatch.setenv("EDGEBENCH_CACHE_DIR", str(cache))
+    source = HubSource("hub://bob/twins", lambda _step: None)
+    assert source.artifact_for("edgetpu-int8", "int8", ("tflite-edgetpu",)).sha256 == sha["tflite-edgetpu"]
+    assert source.artifact_for("litert-int8", "int8", ("tflite",)).sha256 == sha["tflite"]
+
+    pulled = hub.cli("hub", "pull", "bob/twins", "--dest", tmp_path / "pulled", user=None, cache=cache)
+    assert pulled.returncode == 0 and pulled.stdout.count("verified") == 2, pulled.stderr
+
+
+@pytest.mark.slow
+def test_several_files_refused_with_one_line(hub, coral, tmp_path):
+    cache = tmp_path / "cache"
+
+    def publish(*args):
+        return hub.cli("hub", "publish", *args, "--name", "bob/refused", "--version", "1", cache=cache)
+
+    _one_line_error(publish(), "nothing to publish")
+    _one_line_error(publish("mobilenet_v2", "--file", coral / QUANT), "--file adds files")
+    _one_line_error(publish(coral / QUANT, "--file", coral / QUANT), f"two files named {QUANT}")
+    _one_line_error(publish(coral / QUANT, "--file", coral / EDGETPU, "--runtime-hint", "litert"),
+                    "--runtime-hint names the runtime of one file")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a model")
+    _one_line_error(publish(coral / QUANT, "--file", garbage), "garbage.onnx")
+    _one_line_error(publish("--file", tmp_path / "missing.tflite"), "not found")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "labels.txt").write_text("a\nb\n")
+    _one_line_error(publish(empty), "holds no model file")
+    assert hub.get("/api/models/bob/refused").status_code == 404   # nothing was published

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from edgebench.errors import UserError
 from edgebench.hub.client import HubClient
-from edgebench.hub.names import ModelRef, check_segment
+from edgebench.hub.names import MODEL_SUFFIXES, ModelRef, check_filename, check_segment
 from edgebench.hub.schema import RUNTIME_HINTS, CardFields, ModelCard
 
 # The zoo's torch checkpoints are pickles: the hub takes only formats it can validate.
@@ -213,6 +213,48 @@ def _next_number(latest: dict | None) -> int:
     if latest is None:
         return 1
     return int(latest["version"]) + 1 if latest["version"].isdigit() else 1
+
+
+def user_files(sources: list[Path], runtime_hint: str | None = None) -> list[tuple[Path, str | None]]:
+    """The files of one version of a user's own model, each checked to be a model file before
+    anything is uploaded: files as named, folders as the model files directly in them
+    (.tflite, .onnx, .safetensors; other files such as labels are left alone)."""
+    from edgebench.fileio import shown
+
+    files = []
+    for source in sources:
+        if Path(source).is_dir():
+            found = sorted(p for p in Path(source).iterdir()
+                           if p.suffix.lower() in MODEL_SUFFIXES and not p.name.startswith(".") and p.is_file())
+            if not found:
+                raise UserError(f"folder {shown(source)} holds no model file ({', '.join(MODEL_SUFFIXES)})")
+            files += found
+        else:
+            files.append(Path(source))
+    names = [p.name for p in files]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"two files named {twice[0]}: the files of a version need different names")
+    if runtime_hint is not None and len(files) > 1:
+        raise UserError(f"--runtime-hint names the runtime of one file; this version has {len(files)} "
+                        "(each gets its format's runtime)")
+    for path in files:
+        _check_model_file(path)
+    return [(path, runtime_hint) for path in files]
+
+
+def _check_model_file(path: Path) -> None:
+    """UserError, naming the file, for anything the hub would refuse as a model file."""
+    from edgebench.fileio import regular_file
+    from edgebench.models.artifact import inspect_model_file
+    from edgebench.models.checkpoint import SUFFIX, inspect_safetensors
+
+    if path.name.lower().endswith(SUFFIX):   # a float source for retraining
+        regular_file(path, "model file")
+        inspect_safetensors(path)
+    else:
+        inspect_model_file(path)
+    check_filename(path.name)   # the name it is published under
 
 
 def file_card(description: str | None = None, task: str | None = None, license: str | None = None,
