@@ -99,11 +99,12 @@ def zoo_files(spec, allow_download: bool, on_step: Callable[[str], None],
 
     local = local or {}
     preparer = Preparer(spec, allow_download=allow_download, on_step=on_step, weights=local.get(WEIGHTS))
+    variants = [v for v in spec.variants if v[0] in PUBLISHABLE_FORMATS]
+    # Planned first, so each conversion says "step k of n" with the real n, not k/k.
+    preparer.plan_builds([v for v in variants if v not in local])
     files = []
-    for variant in spec.variants:
+    for variant in variants:
         fmt, precision = variant
-        if fmt not in PUBLISHABLE_FORMATS:
-            continue
         path = local.get(variant) or preparer.get(variant).path
         files.append((_published_copy(path, spec.name, fmt, precision), RUNTIME_HINTS[fmt]))
     if spec.arch is not None:
