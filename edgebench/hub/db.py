@@ -187,12 +187,67 @@ def database_url(data_dir: Path, db_url: str | None) -> str:
     return db_url or f"sqlite:///{(Path(data_dir) / 'hub.db').resolve()}"
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Tables of edgebench's results store: a hub pointed at one is told what it found.
+RESULTS_STORE_TABLES = {"edgebench_meta", "runs", "target_results", "devices"}
+
+
+def check_sqlite_file(url: str) -> None:
+    """Refuse (UserError) an existing SQLite file that is not a hub's database, before anything
+    writes to it: an empty file, a file that is not SQLite, or one holding other tables (a
+    results store). Read-only: the file is left byte for byte as it was. A missing file is a
+    new hub."""
+    from sqlalchemy.engine import make_url
+
+    from edgebench.fileio import regular_file
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists():
+        return
+    regular_file(path, "hub database")
+    new_hub = "choose another --data (or --db) to start a hub"
+    with open(path, "rb") as f:
+        head = f.read(len(SQLITE_HEADER))
+    if not head:
+        raise UserError(f"{path} is an empty file, not a hub database; remove it or {new_hub}")
+    if head != SQLITE_HEADER:
+        raise UserError(f"{path} is not a hub database (not an SQLite file); {new_hub}")
+    foreign = sorted(t for t in _sqlite_tables(path) if not t.startswith(("hub_", "sqlite_")))
+    if foreign:
+        what = ("an edgebench results store" if RESULTS_STORE_TABLES & set(foreign)
+                else f"tables {', '.join(foreign[:4])}{', ...' if len(foreign) > 4 else ''}")
+        raise UserError(f"{path} is not a hub database: it holds {what}; {new_hub}")
+
+
+def _sqlite_tables(path: Path) -> list[str]:
+    import sqlite3
+    from urllib.parse import quote
+
+    # Without a -wal file everything is in the main file: read it as immutable, which creates no
+    # -wal/-shm beside it. With one (a process has it open), read-only through the WAL.
+    wal = path.with_name(path.name + "-wal").exists()
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro{'' if wal else '&immutable=1'}",
+                               uri=True, timeout=10)
+        try:
+            return [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read {path} as a hub database: {exc}") from None
+
+
 class HubDB:
     """Open (creating if needed) the hub database."""
 
     def __init__(self, url: str):
         self.url = url
         sqlite = url.startswith("sqlite")
+        if sqlite:
+            check_sqlite_file(url)
         try:
             self.engine = create_engine(url, **({"connect_args": {"timeout": 60, "check_same_thread": False}}
                                                 if sqlite else {"pool_pre_ping": True}))
