@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edgebench.hub.db import HubDB, HubRefusal, event_payload
+from edgebench.hub.db import HubDB, HubRefusal
 from edgebench.hub.schema import ModelCard
 from tests.conftest import run_cli, start_hub
 
@@ -47,14 +47,15 @@ def _card(db: HubDB, version: str) -> dict:
 
 def test_a_new_version_keeps_the_card_fields_it_does_not_give(hub_db):
     hub_db.publish("alice", "alice", "m", "1", FULL_CARD, [{"filename": "m_edgetpu.tflite", "sha256": "a" * 64}])
-    event = hub_db.publish("alice", "alice", "m", "2", {}, [{"filename": "m.tflite", "sha256": "b" * 64}])
+    hub_db.create_token("bob")
+    hub_db.subscribe("bob", "alice/m", "http://127.0.0.1:9/hook")
+    hub_db.publish("alice", "alice", "m", "2", {}, [{"filename": "m.tflite", "sha256": "b" * 64}])
     assert _card(hub_db, "2") == FULL_CARD
     with hub_db.session() as s:
         assert [m.path for m in hub_db.search(s, tag="coral")] == ["alice/m"]
         assert hub_db.find_model(s, "alice/m").license == "apache-2.0"
-        from edgebench.hub.db import EventRow
-
-        assert event_payload(s.get(EventRow, event))["card"] == FULL_CARD   # what the webhook sends
+    (_delivery, _secret, payload), = hub_db.claim_due_deliveries()   # what the webhook sends
+    assert payload["version"] == "2" and payload["card"] == FULL_CARD
     # Fields given replace (tags as a whole); the others still carry over.
     hub_db.publish("alice", "alice", "m", "3", {"license": "mit", "tags": ["new"]},
                    [{"filename": "m.tflite", "sha256": "b" * 64}])

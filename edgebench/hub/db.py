@@ -540,7 +540,7 @@ class HubDB:
                     delivery.status, delivery.last_error = "failed", "subscription removed"
                     continue
                 feed_event = s.get(EventRow, delivery.event_id)
-                claimed.append((delivery, sub.webhook_secret, event_payload(feed_event)))
+                claimed.append((delivery, sub.webhook_secret, event_payload(feed_event, with_card=True)))
         return claimed
 
     def record_delivery(self, delivery_id: int, ok: bool, error: str | None, max_attempts: int,
@@ -564,12 +564,15 @@ class HubDB:
                      "last_error": d.last_error} for d in s.scalars(select(DeliveryRow).order_by(DeliveryRow.id))]
 
 
-def event_payload(feed_event: EventRow) -> dict:
-    """The feed event as JSON: what the feed lists and what a webhook receives."""
+def event_payload(feed_event: EventRow, with_card: bool = False) -> dict:
+    """The feed event as JSON: what the feed lists and, with the version's card, what a webhook
+    receives. (Feed pages leave the cards out: up to 500 events of cards with up to 100,000 labels
+    each would not make a page a client can read.)"""
     version = feed_event.version
-    return {"cursor": feed_event.id, "event": "version.published", "model": version.model.path,
-            "version": version.version, "created": feed_event.created,
-            "artifacts": [artifact_out(version, a) for a in version.artifacts], "card": version.card}
+    payload = {"cursor": feed_event.id, "event": "version.published", "model": version.model.path,
+               "version": version.version, "created": feed_event.created,
+               "artifacts": [artifact_out(version, a) for a in version.artifacts]}
+    return {**payload, "card": version.card} if with_card else payload
 
 
 def artifact_out(version: VersionRow, a: ArtifactRow) -> dict:

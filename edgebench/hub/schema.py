@@ -211,7 +211,6 @@ class FeedEvent(BaseModel):
     version: _line(64, 1)
     created: _line(40)
     artifacts: list[ArtifactOut] = Field(max_length=64)
-    card: ModelCard | None = Field(None, description="the version's card (None from hubs before cards were sent)")
 
 
 class FeedPage(BaseModel):
