@@ -192,7 +192,7 @@ def publish_command(
             raise UserError("nothing to publish: name a file, a folder of files, or a zoo model "
                             "(or give --file)")
         if from_dir is not None and source not in ZOO:
-            raise UserError(f"--from is for zoo models ({', '.join(ZOO)}), not a file like {source}")
+            raise UserError(f"--from is for zoo models ({', '.join(ZOO)}), not a file like {source or file[0]}")
         spec = _model_spec(source)
         if spec is not None and file:
             raise UserError(f"--file adds files to a version of your own files, not to {source} "
