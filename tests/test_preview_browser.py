@@ -244,7 +244,10 @@ def test_https_on_the_lan_gives_the_camera_and_explains_the_certificate(phone, t
         assert stats(phone)["top1"] == "macaw" and stats(phone)["mode"] == "camera"
         about = phone.find_element("id", "tls-about")
         assert about.is_displayed() or about.get_attribute("hidden") is None
-        assert text_of(phone, "#fingerprint") == fingerprint
+        # The fingerprint is not on the page (whoever sat in between would rewrite it along with the
+        # page): the page points to the browser's certificate viewer and the terminal instead.
+        assert fingerprint not in phone.find_element("tag name", "body").text
+        assert "certificate viewer" in text_of(phone, "#tls-about")
         screenshot(phone, tmp_path / "preview-https.png")
         phone.execute_script("document.getElementById('tls-about').scrollIntoView()")
         time.sleep(0.3)

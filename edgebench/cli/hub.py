@@ -145,54 +145,84 @@ def token_revoke_command(user: Annotated[str, typer.Argument(help="User whose to
 
 @app.command("publish")
 def publish_command(
-    source: Annotated[str, typer.Argument(help="A .tflite/.onnx file, or a zoo model (all its variants).")],
     version: Annotated[str, typer.Option("--version", "-v", help="The new version, e.g. 1 or 2026.11.")],
+    source: Annotated[Optional[str], typer.Argument(
+        help="A .tflite/.onnx file, a folder of them (one version holding them all), or a zoo or "
+             "retrained model (all its variants).")] = None,
     name: Annotated[Optional[str], typer.Option(
         "--name", help="owner/name (default: YOUR_USER/<zoo name or file stem>).")] = None,
-    description: Annotated[str, typer.Option(help="Model card: what the model is.")] = "",
-    task: Annotated[str, typer.Option(help="Model card: task.")] = "image-classification",
-    license: Annotated[str, typer.Option(help="Model card: license.")] = "unknown",
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Model card: tag (repeatable).")] = None,
+    description: Annotated[Optional[str], typer.Option(help="Model card: what the model is.")] = None,
+    task: Annotated[Optional[str], typer.Option(
+        help="Model card: task (a first version: image-classification).")] = None,
+    license: Annotated[Optional[str], typer.Option(help="Model card: license.")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option(
+        "--tag", help="Model card: tag (repeatable; given, they replace the tags).")] = None,
     labels: Annotated[Optional[Path], typer.Option(help="Model card: labels file, one per line.")] = None,
     preprocess: Annotated[Optional[str], typer.Option(
         help="Model card: normalisation (torchvision, inception, unit, raw).")] = None,
-    retrainable: Annotated[bool, typer.Option(help="Model card: can be retrained.")] = False,
-    source_note: Annotated[str, typer.Option("--source", help="Model card: where the weights come from.")] = "",
-    runtime_hint: Annotated[Optional[str], typer.Option(help="Runtime the file is meant for.")] = None,
+    retrainable: Annotated[Optional[bool], typer.Option(help="Model card: can be retrained.")] = None,
+    source_note: Annotated[Optional[str], typer.Option(
+        "--source", help="Model card: where the weights come from.")] = None,
+    file: Annotated[Optional[list[Path]], typer.Option(
+        "--file", help="Another file of the same version (repeatable), e.g. the Edge TPU twin of a "
+                       "CPU .tflite: `run --model hub://` picks the one each target reads.")] = None,
+    runtime_hint: Annotated[Optional[str], typer.Option(
+        help="Runtime the file is meant for (one file only; default: its format's runtime).")] = None,
     allow_download: Annotated[bool, typer.Option(help="Zoo models: download missing weights.")] = True,
     from_dir: FromOption = None,
 ) -> None:
     """Publish a new, immutable version of a model.
 
+    A new version keeps the card of the previous one (license, tags, labels, preprocessing...):
+    the card options given replace those fields, the others carry over.
+
     Example: edgebench hub publish model.tflite --name alice/birds --version 1 --labels labels.txt
+
+    Example: edgebench hub publish --file m.tflite --file m_edgetpu.tflite --name alice/birds --version 2
     """
     with user_errors():
+        from edgebench.errors import UserError
         from edgebench.hub.client import HubClient
         from edgebench.refs import ModelRef, check_version, parse_ref
-        from edgebench.hub.publish import file_card, local_files, zoo_card, zoo_files
-        from edgebench.models.zoo import ZOO, get_model, is_model_name
+        from edgebench.hub.publish import file_card, local_files, user_files, zoo_card, zoo_files
+        from edgebench.models.zoo import ZOO
 
         check_version(version)
+        if source is None and not file:
+            raise UserError("nothing to publish: name a file, a folder of files, or a zoo model "
+                            "(or give --file)")
         if from_dir is not None and source not in ZOO:
-            from edgebench.errors import UserError
-
-            raise UserError(f"--from is for zoo models ({', '.join(ZOO)}), not a file like {source}")
+            raise UserError(f"--from is for zoo models ({', '.join(ZOO)}), not a file like {source or file[0]}")
+        spec = _model_spec(source)
+        if spec is not None and file:
+            raise UserError(f"--file adds files to a version of your own files, not to {source} "
+                            "(a zoo or retrained model publishes its own variants)")
         with HubClient() as client:
-            if is_model_name(source):   # a zoo model or one retrained here
-                spec = get_model(source)
+            if spec is not None:
                 local = local_files(spec, _checked_dir(from_dir), _say_err) if from_dir else {}
                 card, files = zoo_card(spec), zoo_files(spec, allow_download, _say_err, local)
-            else:
-                from edgebench.models.artifact import inspect_model_file
-
-                artifact = inspect_model_file(Path(source))  # refuse garbage before uploading it
-                card = file_card(description, task, license, tag or [], labels, preprocess, retrainable,
+            else:   # refuse garbage before uploading anything
+                files = user_files([Path(p) for p in ([source] if source else []) + (file or [])], runtime_hint)
+                card = file_card(description, task, license, tag, labels, preprocess, retrainable,
                                  source_note)
-                files = [(artifact.path, runtime_hint)]
-            base = parse_ref(name) if name else ModelRef(client.whoami(), _default_name(source))
+            base = parse_ref(name) if name else ModelRef(client.whoami(), _default_name(source or str(file[0])))
             ref = ModelRef(base.owner, base.name, version)
             answer = client.publish(ref, card, files)
         _say(f"published {ref} ({len(answer['artifacts'])} file(s)): {client.url}/models/{ref.path}")
+
+
+def _model_spec(source: str | None):
+    """The spec of a zoo model, one retrained here, or a retrained model's folder; None for files."""
+    from edgebench.models.local import MANIFEST, is_model_folder, spec_from_manifest
+    from edgebench.models.zoo import get_model, is_model_name
+
+    if source is None:
+        return None
+    if is_model_name(source):
+        return get_model(source)
+    if is_model_folder(Path(source)):   # its variants and card, not the files as they lie there
+        return spec_from_manifest(Path(source) / MANIFEST)
+    return None
 
 
 def _default_name(source: str) -> str:
@@ -200,7 +230,8 @@ def _default_name(source: str) -> str:
 
     from edgebench.refs import check_segment
 
-    stem = Path(source).stem.lower()
+    path = Path(source)
+    stem = (path.name if path.is_dir() else path.stem).lower()
     return check_segment(re.sub(r"[^a-z0-9_.-]+", "-", stem).strip("-.") or "model", "model name")
 
 

@@ -193,7 +193,8 @@ def _serve(engine, plan, host: str, port: int, limits, token: str | None, tls_fi
     if tls_files is not None and tls_files.self_signed:
         _say(f"Certificate: self-signed by edgebench, SHA-256 {tls_files.fingerprint_sha256}", err=True)
         _say("The phone will warn that the connection is not private: expected for a self-signed "
-             "certificate. Continue, then check that the page shows this fingerprint.", err=True)
+             "certificate. Continue, then open the browser's certificate viewer (the padlock or "
+             "'Not secure' beside the address) and check that it shows this fingerprint.", err=True)
     _say("Ctrl-C stops.", err=True)
     console.file.flush()
 

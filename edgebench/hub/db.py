@@ -187,12 +187,67 @@ def database_url(data_dir: Path, db_url: str | None) -> str:
     return db_url or f"sqlite:///{(Path(data_dir) / 'hub.db').resolve()}"
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Tables of edgebench's results store: a hub pointed at one is told what it found.
+RESULTS_STORE_TABLES = {"edgebench_meta", "runs", "target_results", "devices"}
+
+
+def check_sqlite_file(url: str) -> None:
+    """Refuse (UserError) an existing SQLite file that is not a hub's database, before anything
+    writes to it: an empty file, a file that is not SQLite, or one holding other tables (a
+    results store). Read-only: the file is left byte for byte as it was. A missing file is a
+    new hub."""
+    from sqlalchemy.engine import make_url
+
+    from edgebench.fileio import regular_file
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists():
+        return
+    regular_file(path, "hub database")
+    new_hub = "choose another --data (or --db) to start a hub"
+    with open(path, "rb") as f:
+        head = f.read(len(SQLITE_HEADER))
+    if not head:
+        raise UserError(f"{path} is an empty file, not a hub database; remove it or {new_hub}")
+    if head != SQLITE_HEADER:
+        raise UserError(f"{path} is not a hub database (not an SQLite file); {new_hub}")
+    foreign = sorted(t for t in _sqlite_tables(path) if not t.startswith(("hub_", "sqlite_")))
+    if foreign:
+        what = ("an edgebench results store" if RESULTS_STORE_TABLES & set(foreign)
+                else f"tables {', '.join(foreign[:4])}{', ...' if len(foreign) > 4 else ''}")
+        raise UserError(f"{path} is not a hub database: it holds {what}; {new_hub}")
+
+
+def _sqlite_tables(path: Path) -> list[str]:
+    import sqlite3
+    from urllib.parse import quote
+
+    # Without a -wal file everything is in the main file: read it as immutable, which creates no
+    # -wal/-shm beside it. With one (a process has it open), read-only through the WAL.
+    wal = path.with_name(path.name + "-wal").exists()
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro{'' if wal else '&immutable=1'}",
+                               uri=True, timeout=10)
+        try:
+            return [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read {path} as a hub database: {exc}") from None
+
+
 class HubDB:
     """Open (creating if needed) the hub database."""
 
     def __init__(self, url: str):
         self.url = url
         sqlite = url.startswith("sqlite")
+        if sqlite:
+            check_sqlite_file(url)
         try:
             self.engine = create_engine(url, **({"connect_args": {"timeout": 60, "check_same_thread": False}}
                                                 if sqlite else {"pool_pre_ping": True}))
@@ -317,7 +372,9 @@ class HubDB:
                 artifacts: list[dict]) -> int:
         """Create owner/name@version with its artifacts, atomically. Returns the event id.
 
-        artifacts: {filename, sha256, runtime_hint}; each sha256 must be an uploaded blob.
+        card: the card fields the publisher gave; the others carry over from the model's latest
+        version (hub/cards.py). artifacts: {filename, sha256, runtime_hint}; each sha256 must be
+        an uploaded blob.
         """
         if user != owner:
             raise HubRefusal(403, f"{user} cannot publish in namespace '{owner}': only its owner can")
@@ -356,6 +413,10 @@ class HubDB:
             s.flush()
         elif any(v.version == version for v in model.versions):
             raise _version_exists(owner, name, version)
+        from edgebench.hub.cards import card_for_version
+
+        previous = model.versions[-1].card if model.versions else None
+        card = card_for_version(previous, card, [a["filename"] for a in artifacts])
         row = VersionRow(model_id=model.id, version=version, publisher=user, card=card, created=stamp)
         s.add(row)
         s.flush()  # the unique (model, version) constraint decides concurrent publishes here
@@ -479,7 +540,7 @@ class HubDB:
                     delivery.status, delivery.last_error = "failed", "subscription removed"
                     continue
                 feed_event = s.get(EventRow, delivery.event_id)
-                claimed.append((delivery, sub.webhook_secret, event_payload(feed_event)))
+                claimed.append((delivery, sub.webhook_secret, event_payload(feed_event, with_card=True)))
         return claimed
 
     def record_delivery(self, delivery_id: int, ok: bool, error: str | None, max_attempts: int,
@@ -503,12 +564,15 @@ class HubDB:
                      "last_error": d.last_error} for d in s.scalars(select(DeliveryRow).order_by(DeliveryRow.id))]
 
 
-def event_payload(feed_event: EventRow) -> dict:
-    """The feed event as JSON: what the feed lists and what a webhook receives."""
+def event_payload(feed_event: EventRow, with_card: bool = False) -> dict:
+    """The feed event as JSON: what the feed lists and, with the version's card, what a webhook
+    receives. (Feed pages leave the cards out: up to 500 events of cards with up to 100,000 labels
+    each would not make a page a client can read.)"""
     version = feed_event.version
-    return {"cursor": feed_event.id, "event": "version.published", "model": version.model.path,
-            "version": version.version, "created": feed_event.created,
-            "artifacts": [artifact_out(version, a) for a in version.artifacts]}
+    payload = {"cursor": feed_event.id, "event": "version.published", "model": version.model.path,
+               "version": version.version, "created": feed_event.created,
+               "artifacts": [artifact_out(version, a) for a in version.artifacts]}
+    return {**payload, "card": version.card} if with_card else payload
 
 
 def artifact_out(version: VersionRow, a: ArtifactRow) -> dict:

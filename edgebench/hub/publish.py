@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from edgebench.errors import UserError
 from edgebench.hub.client import HubClient
-from edgebench.refs import ModelRef, check_segment
-from edgebench.hub.schema import RUNTIME_HINTS, ModelCard
+from edgebench.refs import MODEL_SUFFIXES, ModelRef, check_filename, check_segment
+from edgebench.hub.schema import RUNTIME_HINTS, CardFields, ModelCard
 
 # The zoo's torch checkpoints are pickles: the hub takes only formats it can validate.
 PUBLISHABLE_FORMATS = tuple(RUNTIME_HINTS)
@@ -99,11 +99,12 @@ def zoo_files(spec, allow_download: bool, on_step: Callable[[str], None],
 
     local = local or {}
     preparer = Preparer(spec, allow_download=allow_download, on_step=on_step, weights=local.get(WEIGHTS))
+    variants = [v for v in spec.variants if v[0] in PUBLISHABLE_FORMATS]
+    # Planned first, so each conversion says "step k of n" with the real n, not k/k.
+    preparer.plan_builds([v for v in variants if v not in local])
     files = []
-    for variant in spec.variants:
+    for variant in variants:
         fmt, precision = variant
-        if fmt not in PUBLISHABLE_FORMATS:
-            continue
         path = local.get(variant) or preparer.get(variant).path
         files.append((_published_copy(path, spec.name, fmt, precision), RUNTIME_HINTS[fmt]))
     if spec.arch is not None:
@@ -215,26 +216,70 @@ def _next_number(latest: dict | None) -> int:
     return int(latest["version"]) + 1 if latest["version"].isdigit() else 1
 
 
-def file_card(description: str, task: str, license: str, tags: list[str], labels_file: Path | None,
-              preprocess: str | None, retrainable: bool, source: str) -> dict:
-    """A card for a user's own file, from CLI options."""
+def user_files(sources: list[Path], runtime_hint: str | None = None) -> list[tuple[Path, str | None]]:
+    """The files of one version of a user's own model, each checked to be a model file before
+    anything is uploaded: files as named, folders as the model files directly in them
+    (.tflite, .onnx, .safetensors; other files such as labels are left alone)."""
+    from edgebench.fileio import shown
+
+    files = []
+    for source in sources:
+        if Path(source).is_dir():
+            found = sorted(p for p in Path(source).iterdir()
+                           if p.suffix.lower() in MODEL_SUFFIXES and not p.name.startswith(".") and p.is_file())
+            if not found:
+                raise UserError(f"folder {shown(source)} holds no model file ({', '.join(MODEL_SUFFIXES)})")
+            files += found
+        else:
+            files.append(Path(source))
+    names = [p.name for p in files]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"two files named {twice[0]}: the files of a version need different names")
+    if runtime_hint is not None and len(files) > 1:
+        raise UserError(f"--runtime-hint names the runtime of one file; this version has {len(files)} "
+                        "(each gets its format's runtime)")
+    for path in files:
+        _check_model_file(path)
+    return [(path, runtime_hint) for path in files]
+
+
+def _check_model_file(path: Path) -> None:
+    """UserError, naming the file, for anything the hub would refuse as a model file."""
+    from edgebench.fileio import regular_file
+    from edgebench.models.artifact import inspect_model_file
+    from edgebench.arch.checkpoint import SUFFIX, inspect_safetensors
+
+    if path.name.lower().endswith(SUFFIX):   # a float source for retraining
+        regular_file(path, "model file")
+        inspect_safetensors(path)
+    else:
+        inspect_model_file(path)
+    check_filename(path.name)   # the name it is published under
+
+
+def file_card(description: str | None = None, task: str | None = None, license: str | None = None,
+              tags: list[str] | None = None, labels_file: Path | None = None, preprocess: str | None = None,
+              retrainable: bool | None = None, source: str | None = None) -> dict:
+    """The card fields given by CLI options for a user's own file: only those (None: not given),
+    so that a new version keeps the fields of the previous one its publisher did not change."""
     from edgebench.models.zoo import NORMALISATIONS, preprocessing_named
 
     from edgebench.fileio import read_text
     from edgebench.results.schema import first_problem
 
-    labels = []
+    given = {"description": description, "task": task, "license": license, "tags": tags or None,
+             "retrainable": retrainable, "source": source}
     if labels_file is not None:   # binary, a FIFO, a loop, too long, too big: one line each
-        labels = [ln.strip() for ln in read_text(labels_file, "labels file", 64 << 20).splitlines()
-                  if ln.strip()]
-    prep = None
+        given["labels"] = [ln.strip() for ln in read_text(labels_file, "labels file", 64 << 20).splitlines()
+                           if ln.strip()]
     if preprocess:
         if preprocess not in NORMALISATIONS:
             raise UserError(f"unknown --preprocess '{preprocess}'; known: {', '.join(NORMALISATIONS)}")
         p = preprocessing_named(preprocess)
-        prep = {"resize": p.resize, "crop": p.crop, "mean": p.mean, "std": p.std}
+        given["preprocessing"] = {"resize": p.resize, "crop": p.crop, "mean": p.mean, "std": p.std}
     try:
-        return ModelCard(description=description, task=task, license=license, tags=tags, labels=labels,
-                         preprocessing=prep, retrainable=retrainable, source=source).model_dump(mode="json")
+        fields = CardFields(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         raise UserError(f"invalid model card: {first_problem(exc)}") from None
+    return fields.model_dump(mode="json", include=fields.model_fields_set)

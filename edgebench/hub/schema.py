@@ -92,7 +92,10 @@ class Lineage(BaseModel):
         default_factory=dict, max_length=64)
 
 
-class ModelCard(BaseModel):
+class CardFields(BaseModel):
+    """A model card's fields, each bounded. As sent with a publish it may be partial: the fields
+    it holds replace the previous version's, the others carry over (see hub/cards.py)."""
+
     model_config = ConfigDict(extra="forbid")
 
     description: _text(4000) = ""
@@ -106,6 +109,10 @@ class ModelCard(BaseModel):
     source: _text(1000) = Field("", description="where the weights come from")
     architecture: Architecture | None = Field(None, description="required when retrainable")
     lineage: Lineage | None = None
+
+
+class ModelCard(CardFields):
+    """A version's whole card."""
 
     @model_validator(mode="after")
     def _retrainable_needs_architecture(self):
@@ -129,7 +136,8 @@ class PublishRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: _line(64, 1)
-    card: ModelCard
+    card: CardFields = Field(default_factory=CardFields, description=(
+        "the fields given replace the previous version's; the others carry over"))
     artifacts: list[ArtifactRequest] = Field(min_length=1, max_length=64)
 
 

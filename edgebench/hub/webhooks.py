@@ -16,6 +16,38 @@ SIGNATURE_HEADER = "X-Edgebench-Signature-256"
 log = logging.getLogger("edgebench.hub.webhooks")
 
 
+MAX_URL_LENGTH = 2000
+
+
+def check_webhook_url(url: str) -> str:
+    """url if it is an absolute http(s) URL with a host that deliveries can be POSTed to;
+    HubRefusal(422) saying what is wrong otherwise (checked when subscribing, not at the first
+    delivery, where nobody would read the error)."""
+    import httpx
+
+    from edgebench.hub.db import HubRefusal
+
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in url[:80]) + ("..." if len(url) > 80 else "")
+    expected = "expected an absolute http:// or https:// URL with a host, e.g. https://example.org/hook"
+    if len(url) > MAX_URL_LENGTH:
+        raise HubRefusal(422, f"webhook URL is {len(url)} characters, over {MAX_URL_LENGTH}")
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise HubRefusal(422, f"webhook URL '{shown}' holds spaces or control characters; {expected}")
+    try:
+        parsed = httpx.URL(url)
+        host, scheme, port = parsed.host, parsed.scheme, parsed.port   # a non-numeric port fails here
+        parsed.raw_host   # the host as it goes on the wire (IDNA): refused here if it cannot
+    except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as exc:
+        raise HubRefusal(422, f"webhook URL '{shown}' is not a valid URL ({str(exc)[:100]}); {expected}") from None
+    if scheme not in ("http", "https"):
+        raise HubRefusal(422, f"webhook URL '{shown}' is not http:// or https://; {expected}")
+    if not host or ("." in host and ":" not in host and "" in host.rstrip(".").split(".")):
+        raise HubRefusal(422, f"webhook URL '{shown}' has no host (or an empty part in it); {expected}")
+    if port is not None and not 1 <= port <= 65535:
+        raise HubRefusal(422, f"webhook URL '{shown}' has port {port}, outside 1-65535")
+    return url
+
+
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 

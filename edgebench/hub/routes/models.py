@@ -4,6 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from edgebench.hub import db as hubdb
+from edgebench.hub.cards import given_fields
 from edgebench.hub.db import HubRefusal
 from edgebench.refs import check_filename, check_version
 from edgebench.hub.routes.deps import (Facet, Hub, Limit, Offset, SearchText, User, model_path,
@@ -20,7 +21,7 @@ def publish(owner: str, name: str, body: PublishRequest, hub: Hub, user: User) -
     for artifact in body.artifacts:
         check_filename(artifact.filename)
     _check_float_source(body)
-    hub.db.publish(user, owner, name, body.version, body.card.model_dump(mode="json"),
+    hub.db.publish(user, owner, name, body.version, given_fields(body.card),
                    [a.model_dump() for a in body.artifacts])
     hub.deliverer.wake()
     with hub.db.session() as s:

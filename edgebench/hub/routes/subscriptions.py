@@ -3,10 +3,10 @@
 from fastapi import APIRouter
 
 from edgebench.hub import db as hubdb
-from edgebench.hub.db import HubRefusal
 from edgebench.hub.routes.deps import Cursor, Hub, Limit, User, model_path, split_path
 from edgebench.hub.schema import (FeedPage, SubscribeOut, SubscribeRequest, SubscriptionOut,
                                   UnsubscribeOut)
+from edgebench.hub.webhooks import check_webhook_url
 
 router = APIRouter()
 
@@ -14,8 +14,8 @@ router = APIRouter()
 @router.post("/api/subscriptions", status_code=201)
 def subscribe(body: SubscribeRequest, hub: Hub, user: User) -> SubscribeOut:
     path = model_path(*split_path(body.model))
-    if body.webhook_url is not None and not body.webhook_url.startswith(("http://", "https://")):
-        raise HubRefusal(422, f"webhook URL must be http:// or https://, not {body.webhook_url[:80]}")
+    if body.webhook_url is not None:
+        check_webhook_url(body.webhook_url)
     secret = hub.db.subscribe(user, path, body.webhook_url)
     return SubscribeOut(model=path, webhook_url=body.webhook_url, webhook_secret=secret)
 

@@ -592,8 +592,7 @@
   // ---------------------------------------------------------------- start
   function start() {
     if (config.tls && config.tls.self_signed && location.protocol === "https:") {
-      $("tls-about").hidden = false;
-      $("fingerprint").textContent = config.tls.fingerprint || "";
+      $("tls-about").hidden = false;   // the fingerprint is checked in the browser's certificate viewer
     }
     if (config.hub) renderHub(config.hub);
     $("max-side").textContent = String(state.limits.max_side);
