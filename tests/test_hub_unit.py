@@ -380,3 +380,20 @@ def test_local_files_are_found_by_zoo_name_and_sha256_checked(tmp_path):
     (wrong / MOBILENET_V2.weights.filename).write_bytes(b"not the checkpoint")
     with pytest.raises(WeightsIntegrityError, match="expected b03531047ffacf1e"):
         local_files(MOBILENET_V2, wrong, seen.append)
+
+
+def test_device_results_carry_the_tasks_answer_and_agreement():
+    from edgebench.hub.db import _answer_of
+    from edgebench.hub.schema import DeviceResult
+
+    detection = {"task": "detection", "summary": "2 objects: person 0.91, kite 0.85", "agrees_with_reference": False,
+                 "agreement": {"metric": "F1 of boxes at IoU 0.5", "value": 0.5, "threshold": 0.8, "passed": False}}
+    assert _answer_of(detection) == {"task": "detection", "answer": "2 objects: person 0.91, kite 0.85",
+                                     "agreement": "NO (F1 of boxes at IoU 0.5 0.500)"}
+    stored_before_tasks = {"top1": {"index": 19, "label": "chickadee", "score": 0.91}, "agrees_with_reference": True}
+    assert _answer_of(stored_before_tasks) == {"task": "classification", "answer": "chickadee 0.910", "agreement": "yes"}
+    assert _answer_of({"is_reference": True, "summary": "17 keypoints, mean score 0.62"})["agreement"] == "reference"
+    row = {"device": "d", "fingerprint": "f", "version": "1", "target": "litert-int8", "runtime": "litert",
+           "precision": "int8", "median_ms": 1.0, "fps": 1000.0, "energy_j_per_inference": None,
+           "energy_method": None, "run_id": "r", "created": "2026-12-07T00:00:00+00:00", **_answer_of(detection)}
+    assert DeviceResult.model_validate(row).answer == "2 objects: person 0.91, kite 0.85"

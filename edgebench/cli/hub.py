@@ -313,13 +313,13 @@ def show_command(model: Annotated[str, typer.Argument(help="owner/name")]) -> No
 
 def _results_table(results: list[dict]) -> Table:
     """Results per device; energy in millijoules per inference, like `edgebench run`'s table."""
-    table = Table("device", "version", "target", "median (ms)", "fps", "energy (mJ/inference)",
-                  title="measured results per device")
+    table = Table("device", "version", "target", "median (ms)", "fps", "energy (mJ/inference)", "answer",
+                  "agrees with float", title="measured results per device")
     for r in results:
         joules = r["energy_j_per_inference"]
         energy = f"{joules * 1e3:.2f} ({r['energy_method']})" if joules is not None else "not measured"
         table.add_row(*_row(r["device"], r["version"], r["target"], f"{r['median_ms']:.3f}",
-                            f"{r['fps']:.1f}", energy))
+                            f"{r['fps']:.1f}", energy, r.get("answer") or "-", r.get("agreement") or "-"))
     return table
 
 

@@ -602,7 +602,24 @@ def result_out(row: ResultRow, version: str) -> dict:
     return {"device": row.device, "fingerprint": row.fingerprint, "version": version, "target": row.target,
             "runtime": row.runtime, "precision": row.precision, "median_ms": row.median_ms,
             "fps": row.fps, "energy_j_per_inference": row.energy_j, "energy_method": row.energy_method,
-            "run_id": row.run_id, "created": row.document.get("run_created", row.created)}
+            "run_id": row.run_id, "created": row.document.get("run_created", row.created),
+            **_answer_of(row.document.get("result") or {})}
+
+
+def _answer_of(result: dict) -> dict:
+    """The task, its one-line answer and its agreement with the float reference, as the pushed
+    result stored them (results stored before tasks: a classifier's top-1 and its verdict)."""
+    top1 = result.get("top1") or {}
+    answer = result.get("summary") or (f"{top1.get('label')} {top1.get('score', 0):.3f}" if top1 else None)
+    agreement = result.get("agreement") or {}
+    agrees = result.get("agrees_with_reference")
+    figure = (f"{agreement.get('metric')} {agreement.get('value', 0):.3f}" if agreement.get("metric")
+              not in (None, "same top-1 label") else None)
+    verdict = None if agrees is None else ("yes" if agrees else "NO") + (f" ({figure})" if figure else "")
+    if result.get("is_reference"):
+        verdict = "reference"
+    task = result.get("task") or ("classification" if top1 else None)
+    return {"task": task, "answer": answer[:400] if answer else None, "agreement": verdict}
 
 
 def _sane(*numbers: float | None) -> bool:

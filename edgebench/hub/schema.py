@@ -267,3 +267,7 @@ class DeviceResult(BaseModel):
     energy_method: _line(200) | None
     run_id: _line(64)
     created: _line(40)
+    task: _line(64) | None = Field(default=None, description="what the outputs were read as")
+    answer: _line(400) | None = Field(default=None, description="the task's one-line answer")
+    agreement: _line(200) | None = Field(default=None, description="against the run's float reference: "
+                                         "reference, yes or NO, with the task's figure")
