@@ -236,3 +236,31 @@ def chromium():
     browser = webdriver.Chrome(options=options, service=Service(driver))
     yield browser
     browser.quit()
+
+
+def in_terminal(*args: str, columns: int = 200, env: dict[str, str] | None = None,
+                timeout: float = 600) -> tuple[int, str]:
+    """Run the real CLI under a pseudo-terminal of `columns` x 50, as a user sees it (live
+    displays render for real): (exit code, everything it wrote, escapes and all)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "edgebench", *args], stdin=slave, stdout=slave, stderr=slave,
+                            cwd=REPO, env={**os.environ, "COLUMNS": str(columns), "LINES": "50", **(env or {})})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:   # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    code = proc.wait(timeout=timeout)
+    os.close(master)
+    return code, b"".join(chunks).decode(errors="replace")

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import subprocess
-import sys
 
 import pytest
 from rich.console import Console
 
 from edgebench.results.schema import (DeviceInfo, LatencyStats, Prediction, ProtocolInfo,
                                       ReferencePrediction, RunResult, SkippedTarget, TargetResult)
-from tests.conftest import REPO, run_cli
+from tests.conftest import in_terminal, run_cli
 
 CLASSIC = ProtocolInfo(name="classic", warmup=1, settle_s=1.0, runs=250)
 RIGOROUS = ProtocolInfo(name="rigorous", warmup=50, warmup_s=2.0, settle_s=1.0, runs=1000,
@@ -168,22 +165,7 @@ def test_the_settings_a_session_used_are_what_the_result_records(tmp_path, coral
 
 def _run_in_terminal(*args: str, env: dict | None = None) -> str:
     """The CLI under a pseudo-terminal, as a user sees it: live displays render for real."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "edgebench", *args], stdin=slave, stdout=slave,
-                            stderr=slave, cwd=REPO, env={**os.environ, "COLUMNS": "200", **(env or {})})
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=600)
-    os.close(master)
-    return b"".join(chunks).decode(errors="replace")
+    return in_terminal(*args, env=env)[1]
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ screen names them, and --wide shows them all."""
 from __future__ import annotations
 
 import io
-import os
 import re
 
 import pytest
@@ -106,33 +105,11 @@ def test_the_answer_and_agreement_cells_come_from_one_function_each(monkeypatch)
 
 def run_in_terminal(*args: str, columns: int, env: dict | None = None) -> str:
     """The real CLI under a pseudo-terminal of `columns` x 50, as a user sees it (escapes removed)."""
-    import fcntl
-    import pty
-    import struct
-    import subprocess
-    import sys
-    import termios
+    from tests.conftest import in_terminal
 
-    from tests.conftest import REPO
-
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "edgebench", *args], stdin=slave, stdout=slave,
-                            stderr=slave, cwd=REPO,
-                            env={**os.environ, "COLUMNS": str(columns), "LINES": "50", **(env or {})})
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert proc.wait(timeout=600) == 0, b"".join(chunks).decode(errors="replace")[-3000:]
-    os.close(master)
-    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
+    code, text = in_terminal(*args, columns=columns, env=env)
+    assert code == 0, text[-3000:]
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
     return screen.replace("\r\n", "\n").split("\r")[-1]   # what stays after the live display
 
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +12,7 @@ import pytest
 
 from edgebench.bench.config import RunConfig
 from edgebench.protocol import Protocol
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, in_terminal, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -187,22 +183,7 @@ def test_a_task_that_does_not_fit_is_one_line(zoo, args, words):
 
 
 def _in_terminal(*args: str) -> str:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "edgebench", *args], stdin=slave, stdout=slave, stderr=slave,
-                            cwd=REPO, env={**os.environ, "COLUMNS": "250"})
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=600)
-    os.close(master)
-    return b"".join(chunks).decode(errors="replace")
+    return in_terminal(*args, columns=250)[1]
 
 
 @pytest.mark.parametrize("model, extra, answer", [
