@@ -17,3 +17,9 @@ class Terminated(KeyboardInterrupt):
 
         super().__init__(f"terminated by {signal.Signals(signum).name}")
         self.signum = signum
+
+
+def printable(text: str) -> str:
+    """Text safe to print and store: control characters (from a model's tensor names, say) shown
+    as their escapes, so a name cannot move the cursor or clear a user's terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))

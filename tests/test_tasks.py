@@ -221,10 +221,11 @@ def test_label_files_lines_json_and_bad_ones(tmp_path):
     indexed = tmp_path / "i.json"
     indexed.write_text(json.dumps({"0": "cat", "2": "dog"}))
     assert read_labels(indexed).names == ("cat", "", "dog")
-    for content, words in ((b"\xff\xfe\x00", "UTF-8"), (b"a\x00b", "NUL"), (b"", "no names"),
-                           (b"[1, 2]", "list of names"), (b'{"x": "cat"}', "class indices"),
-                           (b"[", "not valid JSON"), (b"\x1b[31mred\n", "printable")):
-        bad = tmp_path / "bad.txt"
+    for content, words, suffix in ((b"\xff\xfe\x00", "UTF-8", ".txt"), (b"a\x00b", "NUL", ".txt"),
+                                   (b"", "no names", ".txt"), (b"[1, 2]", "list of names", ".json"),
+                                   (b'{"x": "cat"}', "class indices", ".json"), (b"[", "not valid JSON", ".json"),
+                                   (b"\x1b[31mred\n", "printable", ".txt")):
+        bad = tmp_path / f"bad{suffix}"
         bad.write_bytes(content)
         with pytest.raises(UserError, match=words):
             read_labels(bad)
@@ -245,3 +246,56 @@ def test_input_shapes_parse_and_bad_ones_are_one_line():
     for bad in ("images=1x3xax320", "x=", "a=1x-3", "1x2x3x4x5x6x7x8x9"):
         with pytest.raises(UserError, match="--input-shape"):
             parse_shapes([bad])
+
+
+def test_boxes_without_area_or_with_odd_classes_are_dropped_and_logits_become_probabilities():
+    task = get_task("detection")
+    head = np.zeros((1, 100, 85), np.float32)                  # anchors-first, logits
+    head[0, :, 4:] = -20.0
+    head[0, :50, :4] = [-500, -500, -10, -10]                  # no area: never an object
+    head[0, :50, 4], head[0, :50, 5] = 50.0, 2.0
+    head[0, 60, :4] = [100, 100, 40, 40]
+    head[0, 60, 4], head[0, 60, 6] = 8.0, 8.0                  # a real box, class 1
+    answer = task.decode((head,), (spec("output", head.shape),), Context(Labels(COCO_80), input_size=(320, 320)))
+    assert [(b.label, round(b.score, 3)) for b in answer.objects] == [("bicycle", 0.999)]
+    assert task.agreement(answer, answer).value == 1.0
+    odd = _postprocessed([[0.1, 0.1, 0.5, 0.5], [0.2, 0.2, 0.2, 0.6], [0, 0, 1, 1]], [1e30, 1, -3], [0.9, 0.9, 0.9])
+    assert task.decode(odd, POST_SPECS, Context(Labels(COCO_90))).boxes == []
+
+
+def test_a_negative_class_in_a_map_is_no_class_name():
+    task = get_task("segmentation")
+    classes = np.zeros((1, 16, 16), np.int64)
+    classes[0, :4] = -1
+    answer = task.decode((classes,), (spec("ArgMax", (1, 16, 16), "int64"),), Context(Labels(("bg", "cat"))))
+    assert task.summary(answer) == "bg 75%, class -1 25%"
+
+
+def test_nan_or_infinite_outputs_give_no_answer_and_no_agreement():
+    from edgebench.tasks.base import Broken, agreement_of, nonfinite, summary_of
+
+    y = np.full((1, 1000), np.nan, np.float32)
+    problems = nonfinite((y, np.array([np.inf, 1.0])), (spec("y", (1, 1000)), spec("z", (2,))))
+    assert problems == ("output y: 1000 NaN of 1000 values", "output z: 1 infinite of 2 values")
+    broken = Broken(problems)
+    task = get_task("classification")
+    assert summary_of(task, broken).startswith("no answer: output y: 1000 NaN")
+    good = task.decode((np.eye(1, 1000, 3, dtype=np.float32),), (spec("y", (1, 1000)),), Context())
+    assert not agreement_of(task, broken, good).passed and not agreement_of(task, good, broken).passed
+    assert broken.record() == {"broken": list(problems)}
+
+
+def test_labels_files_with_a_byte_order_mark_or_brackets_are_lines(tmp_path):
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("\ufeffcat\ndog\n".encode())
+    assert read_labels(bom).names == ("cat", "dog")
+    brackets = tmp_path / "unused.txt"
+    brackets.write_text("[unused]\n{curly}\n")
+    assert read_labels(brackets).names == ("[unused]", "{curly}")
+
+
+def test_control_characters_are_shown_escaped():
+    from edgebench.errors import printable
+
+    assert printable("\x1b[2Jevil\tname\n") == "\\x1b[2Jevil\\tname\\n"
+    assert printable("person 0.91") == "person 0.91"

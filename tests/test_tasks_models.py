@@ -254,3 +254,93 @@ def test_the_report_draws_the_detectors_boxes_and_says_each_answer(zoo, onnx_mod
     assert f'answer_{generic.run_id[:12]}' not in html                    # nothing to draw for tensors
     assert "1 object: pickup_suv_van" in html and "Task: detection" in html
     assert "yes: min cosine over outputs 1.000 (needs 0.98)" in html
+
+
+def _nan_model(path: Path, out_shape, output_name: str = "y") -> Path:
+    """An image model whose output is all NaN (0 / 0 of the image's mean)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=0), helper.make_node("Sub", ["m", "m"], ["z"]),
+         helper.make_node("Div", ["z", "z"], ["v"]), helper.make_node("Expand", ["v", "shape"], [output_name])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, out_shape)],
+        [helper.make_tensor("shape", TensorProto.INT64, [len(out_shape)], out_shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("shape", [[1, 1000], [1, 17, 3], [1, 21, 64, 64], [1, 5, 7]])
+def test_nan_outputs_keep_their_timing_and_give_no_answer(tmp_path, shape):
+    from edgebench.bench.execute import run
+
+    result = run(RunConfig(model=str(_nan_model(tmp_path / "nan.onnx", shape)), protocol=FAST,
+                           targets=("onnxruntime-fp32", "openvino-fp32")))
+    ok = {r.target: r for r in result.results}
+    assert all(r.status == "ok" and r.latency_ms.median > 0 for r in ok.values())
+    assert all(r.summary.startswith("no answer: output y:") and "NaN" in r.summary for r in ok.values())
+    assert ok["openvino-fp32"].agrees_with_reference is False and ok["onnxruntime-fp32"].is_reference
+
+
+def test_control_characters_in_tensor_names_never_reach_the_terminal(tmp_path):
+    model = _nan_model(tmp_path / "evil.onnx", [1, 5, 7], output_name="\x1b[2J\x1b[31mEVIL\tname")
+    proc = run_cli("run", "--model", model, "--targets", "onnxruntime-fp32", "--runs", "3", "--settle", "0",
+                   "--no-save", env={"COLUMNS": "250"})
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout + proc.stderr and "\\x1b[2J\\x1b[31mEVIL\\tname" in proc.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--input-shape", "images=1x3x320x320"), "disagrees with the file's [1, 3, 160, 160]"),
+    (("--input-shape", "nosuch=1x3x160x160"), "the model has no input 'nosuch'"),
+    (("--labels", "{labels}"), None),
+])
+def test_input_shapes_and_labels_that_contradict_the_file_are_one_line(onnx_models, tmp_path, args, words):
+    labels = tmp_path / "eleven.txt"
+    labels.write_text("\n".join(f"c{i}" for i in range(11)))
+    args = [a.format(labels=labels) for a in args]
+    line = _one_line_error(run_cli("run", "--model", onnx_models["detector"], *args, "--runs", "3", "--no-save"))
+    assert (words or "the labels file names 11 classes") in line
+
+
+def _mean_classifier(path: Path, channels: int, classes: int) -> Path:
+    """An image 'classifier' whose scores are the photo's mean, one per class: [1, C, 32, 32] -> [1, N]."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2, 3], keepdims=0),
+         helper.make_node("Unsqueeze", ["m", "one"], ["u"]), helper.make_node("Expand", ["u", "shape"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, classes])],
+        [helper.make_tensor("one", TensorProto.INT64, [1], [1]),
+         helper.make_tensor("shape", TensorProto.INT64, [2], [1, classes])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_vector_with_the_wrong_number_of_labels_is_one_line(tmp_path, zoo):
+    model = _mean_classifier(tmp_path / "ten.onnx", 3, 10)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(f"c{i}" for i in range(11)))
+    line = _one_line_error(run_cli("run", "--model", model, "--labels", labels, "--runs", "3", "--no-save"))
+    assert "the labels file names 11 classes" in line and "has 10" in line
+    labels.write_text("\n".join(f"c{i}" for i in range(10)))
+    proc = run_cli("run", "--model", model, "--labels", labels, "--image", zoo / "squat.bmp", "--targets",
+                   "onnxruntime-fp32", "--runs", "3", "--settle", "0", "--no-save", env={"COLUMNS": "250"})
+    assert proc.returncode == 0 and "task: classification" in proc.stdout, proc.stderr
+
+
+def test_a_grey_image_input_gets_the_photo_in_grey(tmp_path, zoo):
+    from edgebench.bench.execute import predict
+
+    model = _mean_classifier(tmp_path / "grey.onnx", 1, 4)
+    answers = predict(RunConfig(model=str(model), image=zoo / "squat.bmp", task="classification",
+                                targets=("onnxruntime-fp32", "openvino-fp32")))
+    assert set(answers) == {"onnxruntime-fp32", "openvino-fp32"}
+    assert all(a.top5[0].label == "class 0" for a in answers.values())

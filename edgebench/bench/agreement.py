@@ -22,13 +22,18 @@ def mark_agreement(results: list[TargetResult], answers: dict, task, reference,
                    reference_target: str | None = None) -> None:
     """Set agreement (the task's figure, its threshold and verdict), agrees_with_reference and
     is_reference on every result. answers: id(result) -> that target's answer."""
+    from edgebench.tasks.base import Broken, agreement_of
+
     for r in results:
         r.is_reference = reference_target is not None and r.target == reference_target
         answer = answers.get(id(r)) or stored_answer(r)
         if reference is None or answer is None:
             r.agreement, r.agrees_with_reference = None, None
             continue
-        agreement = task.agreement(answer, reference)
+        if r.is_reference:   # the reference is what agreement is measured against
+            r.agreement, r.agrees_with_reference = None, not isinstance(answer, Broken)
+            continue
+        agreement = agreement_of(task, answer, reference)
         r.agreement = agreement.record()
         r.agrees_with_reference = agreement.passed
 

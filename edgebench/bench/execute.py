@@ -21,7 +21,7 @@ from edgebench.bench.config import RunConfig
 from edgebench.bench.outcome import Measured, target_result
 from edgebench.bench.plan import Attempt, Plan, PlannedTarget, attempt, make_plan, prepare
 from edgebench.bench.sustained import device_sampler, summarize
-from edgebench.errors import Terminated
+from edgebench.errors import Terminated, printable
 from edgebench.protocol import Protocol
 from edgebench.results.schema import Prediction, ReferencePrediction, RunResult, SkippedTarget, TargetResult
 from edgebench.tensors import input_specs, output_specs
@@ -88,8 +88,14 @@ class Photo:
             self._tensors[key] = (x, (time.perf_counter() - started) * 1e3)
         x, normalise_ms = self._tensors[key]
         started = time.perf_counter()
+        if _channels(spec) == 1:   # a grey input: the photo's mean over its colour channels
+            x = x.mean(axis=1, keepdims=True)
         x = to_input(np.repeat(x, spec.shape[0], axis=0) if spec.shape[0] > 1 else x, spec)
         return x, self.decode_ms + normalise_ms + (time.perf_counter() - started) * 1e3
+
+
+def _channels(spec) -> int:
+    return spec.shape[1] if spec.layout == "NCHW" else spec.shape[3]
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,7 @@ def feed_inputs(plan: Plan, session, photo: Photo) -> Fed:
 
 def decode(plan: Plan, session, output, photo: Photo):
     """The task's answer from one inference's outputs (the first item of a batch)."""
-    from edgebench.tasks.base import Context
+    from edgebench.tasks.base import Broken, Context, nonfinite
     from edgebench.tasks.inputs import image_input
     from edgebench.tensors import as_tuple
 
@@ -136,6 +142,9 @@ def decode(plan: Plan, session, output, photo: Photo):
     context = Context(plan.labels_for(output_specs(session)),
                       specs[index].image_size if index is not None else None,
                       photo.pil.size if photo is not None else None)
+    broken = nonfinite(outputs, output_specs(session))
+    if broken:   # NaN or infinity in: nothing a task reads, and no figure may come out of it
+        return Broken(broken), context.labels.source
     return plan.task.task.decode(outputs, output_specs(session), context), context.labels.source
 
 
@@ -191,7 +200,7 @@ def _new_run(plan: Plan, photo: Photo) -> RunResult:
         run_id=uuid.uuid4().hex,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         edgebench_version=__version__, device=device_info(), model=plan.source.describe(),
-        task=plan.task.name, task_why=plan.task.why,
+        task=plan.task.name, task_why=printable(plan.task.why)[:400],
         image={"path": str(photo.path), "sha256": sha256_of(photo.path), "size": list(photo.pil.size)},
         harness_overhead=harness_overhead(),
         skipped=[SkippedTarget(target=s.target, reason=s.reason) for s in plan.skipped],
@@ -308,10 +317,13 @@ def _settle_reference(plan: Plan, photo: Photo, run_result: RunResult, answers: 
 
 
 def _reference_record(task, target: str, answer, timed: bool) -> ReferencePrediction:
+    from edgebench.errors import printable
+    from edgebench.tasks.base import summary_of
+
     record = answer.record()
     top5 = [Prediction(**r) for r in record.get("top5", [])]
     return ReferencePrediction(target=target, top1=top5[0] if top5 else None, top5=top5, timed=timed,
-                               task=task.name, answer=record, summary=task.summary(answer))
+                               task=task.name, answer=record, summary=printable(summary_of(task, answer))[:400])
 
 
 def _untimed_reference(plan: Plan, photo: Photo):

@@ -86,9 +86,12 @@ def _measured_fields(d: Measured) -> dict:
 def _answer_fields(d: Measured) -> dict:
     """The task's answer as results keep it; a classifier's top-5 also in top1/top5, where
     results of every schema version have it."""
+    from edgebench.errors import printable
+    from edgebench.tasks.base import summary_of
+
     record = d.answer.record()
     top5 = [Prediction(**r) for r in record.get("top5", [])]
-    return dict(task=d.task.name, answer=record, summary=d.task.summary(d.answer),
+    return dict(task=d.task.name, answer=record, summary=printable(summary_of(d.task, d.answer))[:400],
                 top1=top5[0] if top5 else None, top5=top5)
 
 

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 from edgebench.bench.config import RunConfig
 from edgebench.bench.memory import PeakMemory
-from edgebench.errors import TargetUnavailable, UserError
+from edgebench.errors import TargetUnavailable, UserError, printable
 from edgebench.models.artifact import Artifact
 from edgebench.models.source import ModelSource, open_source
 from edgebench.runtimes.base import BATCH, TARGETS, THROUGHPUT, Runtime, Session, TargetDef, load_runtime
@@ -238,6 +238,9 @@ def choose_task(config: RunConfig, source: ModelSource) -> TaskChoice:
 
     labels = read_labels(config.labels) if config.labels is not None else None
     declared = task_key(source.declared_task)
+    if config.input_shapes and source.tensors is None:
+        raise UserError(f"--input-shape gives open dimensions of a model file's inputs; {source.name} is not a "
+                        "file with open dimensions")
     if config.task != "auto":
         if declared is not None and declared != config.task:
             raise UserError(f"--task {config.task}: {source.name} is a {declared} model (its "
@@ -249,6 +252,10 @@ def choose_task(config: RunConfig, source: ModelSource) -> TaskChoice:
         counts = (1000, 1001) + ((len(labels.names),) if labels is not None else ())
         inferred = infer_task(*_with_shapes(source.tensors, config.input_shapes), label_counts=counts)
         name, why = inferred.task, inferred.reason
+        if labels is not None and name == "embedding":   # a vector the labels were meant for, but do not fit
+            width = get_task("classification").classes(source.tensors[1])
+            raise UserError(f"the labels file names {len(labels.names)} classes; {source.name}'s output "
+                            f"has {width} (or give --task embedding to read it as a feature vector)")
     else:
         name, why = "classification", "the model says nothing else"
     task = get_task(name)
@@ -262,14 +269,24 @@ def choose_task(config: RunConfig, source: ModelSource) -> TaskChoice:
 
 
 def _with_shapes(tensors, shapes):
-    """A file's (inputs, outputs) with the shapes given by --input-shape put in."""
+    """A file's (inputs, outputs) with the shapes given by --input-shape put in; one line for a
+    name no input has, or a shape that contradicts a dimension the file fixes."""
     import dataclasses
 
-    asked = dict(shapes)
-    inputs = tuple(dataclasses.replace(spec, shape=shape, layout=image_layout(shape))
-                   if (shape := asked.get(spec.name) or (asked.get("") if i == 0 else None)) else spec
-                   for i, spec in enumerate(tensors[0]))
-    return inputs, tensors[1]
+    inputs = list(tensors[0])
+    names = [spec.name for spec in inputs]
+    for name, shape in shapes:
+        index = 0 if name == "" and inputs else names.index(name) if name in names else None
+        if index is None:
+            raise UserError(f"--input-shape {name}=...: the model has no input {name!r} "
+                            f"(its inputs: {', '.join(repr(n) for n in names) or 'none'})")
+        spec = inputs[index]
+        fixed = [d for d in spec.shape]
+        if len(shape) != len(fixed) or any(f > 0 and f != d for f, d in zip(fixed, shape)):
+            raise UserError(f"--input-shape {spec.name}={'x'.join(map(str, shape))} disagrees with the file's "
+                            f"{list(fixed)} (0: open; only open dimensions can be given)")
+        inputs[index] = dataclasses.replace(spec, shape=tuple(shape), layout=image_layout(tuple(shape)))
+    return tuple(inputs), tensors[1]
 
 
 def class_names(choice: TaskChoice | None, source: ModelSource, output_specs):
@@ -324,11 +341,11 @@ def attempt(planned: PlannedTarget, work: Callable[[Session], T], task=None) -> 
         outcome.value = work(session)
         outcome.memory = _memory_use(planned, memory, before, load_peak, after_load, session)
     except TargetUnavailable as exc:
-        outcome.status, outcome.error = "unavailable", str(exc)
+        outcome.status, outcome.error = "unavailable", printable(str(exc))
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - a runtime's failure must not stop the others
-        outcome.status, outcome.error = "failed", describe_error(exc)
+        outcome.status, outcome.error = "failed", printable(describe_error(exc))
     finally:
         if session is not None:
             session.close()

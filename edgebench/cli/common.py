@@ -22,7 +22,9 @@ def fail(message: str, code: int = USER_ERROR_EXIT) -> typer.Exit:
     from rich.markup import escape
 
     # The message is plain text: "[@version]" in it must not be taken for rich markup.
-    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
+    from edgebench.errors import printable
+
+    err_console.print(f"[bold red]error:[/] {escape(printable(message))}", markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from edgebench.cli.common import console
+from edgebench.errors import printable
 from edgebench.results.schema import in_flight, sweep_label
 
 _COMMON_METHODS = ("load: loading and compiling the model; first: its first inference; MB load/run: peak "
@@ -55,6 +56,8 @@ def print_run(result, detail: bool = False, meter_off: bool = False, wide: bool 
         h = result.harness_overhead
         console.print(f"harness overhead (NullRuntime, measured): median {h.median_us:.2f} us, "
                       f"p99 {h.p99_us:.2f} us per inference", markup=False)
+    if result.error and result.status != "complete":   # why a stored run failed or stopped
+        console.print(f"run {result.status}: {printable(result.error)}", markup=False, style="yellow")
     if detail:
         _print_device(result)
 
@@ -341,8 +344,13 @@ def _print_reference(result) -> None:
     console.print(f"reference (float): {escape(ref.target)}, {how}; its answer: {escape(_reference_answer(ref))}")
     if result.agreement_rule:
         console.print(f"agreement: {escape(result.agreement_rule)}")
+    if (ref.answer or {}).get("broken"):
+        console.print("[bold red]warning:[/] the float reference's outputs hold NaN or infinite values: no "
+                      "target's answer can be checked against it")
+        _print_int8_checks(result)
+        return
     for r in result.results:
-        if r.agrees_with_reference is False:
+        if r.agrees_with_reference is False and not r.is_reference:
             figure = _figure(r.agreement)
             console.print(f"[bold red]warning:[/] {escape(sweep_label(r))} says {escape(answer_text(r))}, the float "
                           f"reference says {escape(_reference_answer(ref))}{escape(figure)}: its {r.precision} "
@@ -397,7 +405,7 @@ def _print_inferred(result) -> None:
 
 
 def _describe_input(spec: dict) -> str:
-    name = f"{spec['name']} " if len(spec.get("name") or "") < 40 and spec.get("name") else ""
+    name = f"{printable(spec['name'])} " if len(spec.get("name") or "") < 40 and spec.get("name") else ""
     text = f"{name}{spec['dtype']} {spec['layout'] or 'non-image'} {'x'.join(map(str, spec['shape']))}"
     q = spec.get("quantization")
     return text + (f", quantized scale {q['scale']:.4g} zero point {q['zero_point']}" if q else "")

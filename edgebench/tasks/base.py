@@ -58,6 +58,50 @@ class Agreement:
                 "figures": {k: round(float(v), 6) for k, v in self.figures.items()}}
 
 
+@dataclass(frozen=True)
+class Broken:
+    """The answer of a target whose outputs hold NaN or infinite values: nothing a task can read.
+    Its timing stands; it agrees with no reference."""
+
+    problems: tuple[str, ...]
+    task: str = "broken"
+
+    def record(self) -> dict:
+        return {"broken": list(self.problems)}
+
+    def summary(self) -> str:
+        return "no answer: " + "; ".join(self.problems)
+
+
+def nonfinite(outputs: tuple, specs) -> tuple[str, ...]:
+    """'output y: 1000 NaN' for each float output that holds NaN or infinite values."""
+    import numpy as np
+
+    problems = []
+    for array, spec in zip(outputs, specs):
+        array = np.asarray(array)
+        if array.dtype.kind != "f" or array.size == 0:
+            continue
+        nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+        if nan or inf:
+            counts = ", ".join(f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "infinite")) if n)
+            problems.append(f"output {spec.name}: {counts} of {array.size} values")
+    return tuple(problems)
+
+
+def summary_of(task, answer) -> str:
+    """The one-line answer: the task's, or why there is none."""
+    return answer.summary() if isinstance(answer, Broken) else task.summary(answer)
+
+
+def agreement_of(task, answer, reference) -> Agreement:
+    """The task's agreement, or a failed one when either side has no answer (broken outputs)."""
+    if isinstance(answer, Broken) or isinstance(reference, Broken):
+        whose = "its" if isinstance(answer, Broken) else "the reference's"
+        return Agreement(f"finite outputs ({whose} hold NaN or infinity)", 0.0, 1.0, False)
+    return task.agreement(answer, reference)
+
+
 class Answer(Protocol):
     """A decoded prediction. record() is what results store (small, JSON); the object itself
     keeps what agreement needs (full maps, vectors, tensors) for the length of a run."""

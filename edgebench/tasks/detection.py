@@ -85,6 +85,22 @@ def raw_head(specs) -> tuple[int, str] | None:
     return None
 
 
+def _probabilities(scores: np.ndarray) -> np.ndarray:
+    """Scores as probabilities: a head that outputs logits (values outside [0, 1]) gets a sigmoid."""
+    if scores.size and (scores.min() < 0 or scores.max() > 1):
+        return 1 / (1 + np.exp(-np.clip(scores, -60, 60)))
+    return scores
+
+
+def _sane_class(value) -> bool:
+    """A class id a label can be looked up by: a whole number from 0 (post-processing outputs are floats)."""
+    return bool(np.isfinite(value)) and 0 <= value < 2**31 and float(value).is_integer()
+
+
+def _has_area(corners) -> bool:
+    return corners[2] > corners[0] and corners[3] > corners[1]
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box in a (n, 4) against every box in b (m, 4), corners y0, x0, y1, x1."""
     if not len(a) or not len(b):
@@ -141,20 +157,22 @@ class Detection(ImageInputs):
 
     def _postprocessed(self, arrays, context) -> Detected:
         boxes, classes, scores, count = (a.reshape(-1) if k else a.reshape(-1, 4) for k, a in enumerate(arrays))
-        n = min(int(count[0]), len(scores))
-        found = [Box(*np.clip(boxes[i], 0, 1).tolist(), int(classes[i]), context.labels.name(int(classes[i])),
-                     float(scores[i])) for i in range(n) if scores[i] >= FOUND]
+        n = max(0, min(int(count[0]), len(scores), len(boxes)))
+        corners = np.clip(boxes[:n], 0, 1)
+        kept = [i for i in range(n) if scores[i] >= FOUND and _sane_class(classes[i]) and _has_area(corners[i])]
+        found = [Box(*corners[i].tolist(), int(classes[i]), context.labels.name(int(classes[i])),
+                     min(1.0, float(scores[i]))) for i in kept]
         return Detected(sorted(found, key=lambda b: -b.score), POSTPROCESS)
 
     def _raw(self, head: np.ndarray, layout: str, context) -> Detected:
         rows = head if layout == "anchors-first" else head.T
         if layout == "anchors-first":   # x, y, w, h, objectness, class scores
-            class_scores = rows[:, 5:] * rows[:, 4:5]
+            class_scores = _probabilities(rows[:, 5:]) * _probabilities(rows[:, 4:5])
         else:                           # x, y, w, h, class scores
-            class_scores = rows[:, 4:]
+            class_scores = _probabilities(rows[:, 4:])
         classes = class_scores.argmax(axis=1)
         scores = class_scores[np.arange(len(rows)), classes]
-        chosen = scores >= FOUND
+        chosen = (scores >= FOUND) & (rows[:, 2] > 0) & (rows[:, 3] > 0)   # boxes with an area
         xywh, classes, scores = rows[chosen, :4], classes[chosen], scores[chosen]
         height, width = context.input_size or (1, 1)
         if xywh.size and xywh.max() <= 2.0:   # already relative to the image
@@ -162,6 +180,8 @@ class Detection(ImageInputs):
         corners = np.stack([(xywh[:, 1] - xywh[:, 3] / 2) / height, (xywh[:, 0] - xywh[:, 2] / 2) / width,
                             (xywh[:, 1] + xywh[:, 3] / 2) / height, (xywh[:, 0] + xywh[:, 2] / 2) / width], axis=1)
         corners = np.clip(corners, 0, 1)
+        inside = np.array([_has_area(c) for c in corners], dtype=bool)   # wholly off the image: gone
+        corners, scores, classes = corners[inside], scores[inside], classes[inside]
         kept = nms(corners, scores, classes)
         return Detected([Box(*corners[i].tolist(), int(classes[i]), context.labels.name(int(classes[i])),
                              float(scores[i])) for i in kept], f"raw {layout} head, per-class NMS at IoU 0.45")

@@ -50,12 +50,13 @@ def read_labels(path: Path) -> Labels:
     if path.stat().st_size > MAX_LABELS_BYTES:
         raise UserError(f"{path} is over {MAX_LABELS_BYTES >> 20} MiB: not a labels file")
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")   # a byte-order mark is not part of the first name
     except UnicodeDecodeError as exc:
         raise UserError(f"{path} is not UTF-8 text (byte {exc.start}): a labels file is one name per line") from None
     if "\x00" in text:
         raise UserError(f"{path} holds NUL bytes: a labels file is one name per line")
-    names = _json_names(path, text) if text.lstrip()[:1] in ("[", "{") else _line_names(text)
+    # JSON by its suffix: a plain list may well start with "[" (a name such as "[unused]")
+    names = _json_names(path, text) if path.suffix.lower() == ".json" else _line_names(text)
     if not names:
         raise UserError(f"{path} holds no names")
     bad = next((n for n in names if not n.isprintable() or len(n) > 256), None)

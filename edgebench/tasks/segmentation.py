@@ -42,8 +42,8 @@ class Segmented:
         """(index, label, share of pixels) per class present, largest first."""
         values, counts = np.unique(self.classes, return_counts=True)
         total = self.classes.size
-        rows = [(int(v), self.names[int(v)] if int(v) < len(self.names) else f"class {int(v)}", c / total)
-                for v, c in zip(values, counts)]
+        rows = [(int(v), self.names[int(v)] if 0 <= v < len(self.names) and self.names[int(v)] else f"class {int(v)}",
+                 c / total) for v, c in zip(values, counts)]
         return sorted(rows, key=lambda row: -row[2])
 
     def record(self) -> dict:
