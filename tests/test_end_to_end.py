@@ -31,12 +31,13 @@ def bird_run(tmp_path_factory):
 
 def test_all_seven_targets_say_chickadee_with_the_classic_protocol(bird_run):
     out, data = bird_run
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2 and data["task"] == "classification"
     results = {r["target"]: r for r in data["results"]}
     assert set(ALL_TARGETS) <= set(results)   # plus Keras where its extra is installed
     for name, r in results.items():
         assert r["status"] == "ok", (name, r["error"])
         assert r["top1"]["label"] == "chickadee", (name, r["top5"])
+        assert r["summary"].startswith("chickadee 0.") and r["answer"]["top5"][0]["label"] == "chickadee"
         assert r["protocol"] == {"name": "classic", "warmup": 1, "settle_s": 1.0, "runs": 250,
                                  "warmup_s": 0.0, "min_duration_s": 0.0, "repetitions": 1, "window_s": 0.0}
         assert len(r["samples_ms"]) == 250
