@@ -215,7 +215,7 @@ def test_one_version_holds_a_cpu_file_and_its_edge_tpu_twin(hub, coral, tmp_path
     assert results["litert-int8"]["status"] == "ok" and results["litert-int8"]["top1"]["label"] == "chickadee"
     assert results["litert-int8"]["artifact"]["sha256"] == sha["tflite"]
     # No Edge TPU here, so the run cannot show the twin's choice: ask the hub source itself.
-    from edgebench.models.source import HubSource
+    from edgebench.hub.source import HubSource
 
     monkeypatch.setenv("EDGEBENCH_HUB_URL", hub.url)
     monkeypatch.setenv("EDGEBENCH_CACHE_DIR", str(cache))

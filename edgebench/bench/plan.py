@@ -303,6 +303,10 @@ def class_names(choice: TaskChoice | None, source: ModelSource, output_specs):
             raise UserError(f"the labels file names {len(choice.labels.names)} classes; "
                             f"{source.name}'s output has {width}")
         return choice.labels
+    if width is not None:   # the source's names for this many classes (a card's, a zoo entry's, ImageNet's)
+        names, label_set = source.labels(width)
+        if tuple(names) != tuple(f"class {i}" for i in range(width)):
+            return Labels(tuple(names), label_set)
     own = source.own_labels()
     if own and (width is None or width == len(own)):
         return Labels(tuple(own), f"{source.name}'s own {len(own)} classes")
