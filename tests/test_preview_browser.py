@@ -62,9 +62,9 @@ def phone(chromium_phone):
     return chromium_phone
 
 
-@pytest.fixture(scope="module")
-def chromium_phone(camera_video):
-    """Headless Chromium emulating a 412x915 phone, its camera a fake one showing the parrot."""
+def phone_browser(camera_video: Path):
+    """Headless Chromium emulating a 412x915 phone whose camera is a fake one playing
+    camera_video (a Y4M file); yields the driver, quits it afterwards."""
     binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (binary and driver):
         pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/test.sh installs them)")
@@ -85,6 +85,12 @@ def chromium_phone(camera_video):
     browser = webdriver.Chrome(options=options, service=Service(driver))
     yield browser
     browser.quit()
+
+
+@pytest.fixture(scope="module")
+def chromium_phone(camera_video):
+    """The phone's browser, its camera showing the parrot."""
+    yield from phone_browser(camera_video)
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,12 @@ Screenshots are saved where the test prints (and were looked at)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
-from tests.test_preview_browser import PHONE, screenshot, stats, text_of, wait_for, write_y4m
+from tests.test_preview_browser import phone_browser, screenshot, stats, text_of, wait_for, write_y4m
 from tests.test_preview_server import start_preview
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -31,24 +30,7 @@ def traffic_camera(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(traffic_camera):
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (binary and driver):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (scripts/test.sh installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                 f"--use-file-for-fake-video-capture={traffic_camera}"):
-        options.add_argument(flag)
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    chrome = webdriver.Chrome(options=options, service=Service(driver))
-    yield chrome
-    chrome.quit()
+    yield from phone_browser(traffic_camera)
 
 
 def _overlay_pixels(browser) -> int:
