@@ -90,6 +90,8 @@ def explain(run: RunResult) -> Explanation:
     gaps, notes = [], []
     if not model.startswith(PUBLISHED_MODELS):
         notes.append(f"no published figure for model {model} (published figures are MobileNet v2 224x224)")
+        notes += [f"{sweep_label(r)}{_lowering(run, i)}" for i, r in enumerate(run.results)
+                  if r.status == "ok" and _lowering(run, i)]
         return Explanation(run.run_id, model, gaps, notes)
     for position, r in enumerate(run.results):
         label = sweep_label(r)
@@ -100,12 +102,23 @@ def explain(run: RunResult) -> Explanation:
         if not figures:
             notes.append(f"{label}: no published figure of the same setup class "
                          "(published: TFLite int8 CPU, TFLite int8 Edge TPU, Keras fp32 CPU; "
-                         f"on a {_device_class(run)} machine)")
+                         f"on a {_device_class(run)} machine)" + _lowering(run, position))
             continue
         for figure in figures:
             gaps.append(Gap(label, r.fps, figure.setup, figure.fps, figure.source.split(",")[0],
                             r.fps / figure.fps, causes(run, position, r, figure)))
     return Explanation(run.run_id, model, gaps, notes)
+
+
+def _lowering(run: RunResult, position: int) -> str:
+    """'; conditions that lower its figure: ...': the causes that apply to any figure of the
+    run (no published counterpart needed), or '' when none does."""
+    found = [_from_condition(run, "cpu governor", "CPU governor"),
+             _from_condition(run, "cpu frequency limit", "CPU frequency capped"),
+             _from_condition(run, "turbo", "turbo off"), _thermal(run, run.results[position]),
+             _other_processes(run, position), _from_condition(run, "memory pressure", "memory pressure")]
+    applying = [f"{c.name}: {c.evidence}" for c in found if c.verdict == APPLIES]
+    return f"; conditions that lower its figure: {'; '.join(applying)}" if applying else ""
 
 
 def _condition(run: RunResult, check: str):
