@@ -232,3 +232,14 @@ def test_the_same_run_without_the_hog(coral):
     # The machine may be shared: the verdict follows what was measured, and no hog is named.
     assert cause.verdict == (APPLIES if usage["cores"] >= 0.5 else NOT_APPLY), (cause, usage)
     assert f"other processes used {usage['cores']:.1f} cores" in cause.evidence
+
+
+def test_the_report_has_the_same_explanation(tmp_path):
+    from edgebench.report.html import build_report
+    from edgebench.results.reference import published
+
+    run = a_run(board=PI_BOARD, conditions=faked_pi(tmp_path))
+    html = build_report([run], published())
+    assert "Measured vs published: why they differ" in html
+    assert "edgetpu-int8: 450.0 fps measured vs 74 fps" in html and "Coral on a USB 2.0 port" in html
+    assert "why they differ" not in build_report([run], [])      # only beside the published figures
