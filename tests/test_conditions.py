@@ -323,13 +323,14 @@ def test_a_schema_2_run_without_conditions_still_reads():
     assert RunResult.model_validate(document).conditions == []
 
 
-def test_conditions_travel_through_export_import_and_the_store(tmp_path):
-    from edgebench.results.exchange import dump_json, load_runs
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_conditions_travel_through_export_import_and_the_store(tmp_path, fmt):
+    from edgebench.results.exchange import dump_csv, dump_json, load_runs
     from edgebench.results.store import Store
 
     run = powersave_run(tmp_path)
-    path = tmp_path / "runs.json"
-    path.write_text(dump_json([run]))
+    path = tmp_path / f"runs.{fmt}"
+    path.write_text((dump_json if fmt == "json" else dump_csv)([run]))
     [back] = load_runs(path)
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
     store.import_runs([back])
