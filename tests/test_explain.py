@@ -243,3 +243,45 @@ def test_the_report_has_the_same_explanation(tmp_path):
     assert "Measured vs published: why they differ" in html
     assert "edgetpu-int8: 450.0 fps measured vs 74 fps" in html and "Coral on a USB 2.0 port" in html
     assert "why they differ" not in build_report([run], [])      # only beside the published figures
+
+
+def hub_rows(run, fingerprint):
+    return [{"device": "Raspberry Pi 4 Model B", "fingerprint": fingerprint, "target": "litert-int8",
+             "precision": "int8", "median_ms": 2.0, "fps": 450.0, "run_id": "f" * 32},
+            {"device": "this one", "fingerprint": run.device.fingerprint(), "target": "litert-int8",
+             "precision": "int8", "median_ms": 1.1, "fps": 900.0, "run_id": run.run_id},   # the run itself
+            {"device": "x", "fingerprint": "0" * 16, "target": "torch-fp32", "precision": "fp32",
+             "median_ms": 9.0, "fps": 100.0, "run_id": "e" * 32}]
+
+
+def test_the_hubs_figures_for_the_model_are_compared_target_by_target():
+    from edgebench.conditions.explain import hub_figures
+
+    run = a_run(targets=("litert-int8",))
+    gaps = [g for g in explain(run, hub_figures(hub_rows(run, "1" * 16), "hub h o/m")).gaps if g.kind == "hub"]
+    assert [(g.target, g.published_fps, g.ratio) for g in gaps] == [("litert-int8", 450.0, 2.0)]
+    assert by_name(gaps[0])["different hardware"].verdict == APPLIES
+    same = explain(run, hub_figures(hub_rows(run, run.device.fingerprint()), "hub h o/m")).gaps[0]
+    assert same.kind == "hub" and by_name(same)["different hardware"].verdict == NOT_APPLY
+
+
+def test_explain_with_the_hub_model(tmp_path, store, monkeypatch):
+    import edgebench.hub.client as client
+
+    run = a_run(targets=("litert-int8",))
+    store.save(run)
+
+    class FakeHub:
+        url = "http://127.0.0.1:9"
+        def __enter__(self): return self
+        def __exit__(self, *_): return None
+        def results(self, ref):
+            assert ref.path == "ann/mnv2"
+            return hub_rows(run, "1" * 16)
+
+    monkeypatch.setattr(client, "HubClient", lambda: FakeHub())
+    out = cli("explain", run.run_id, "--hub-model", "hub://ann/mnv2", "--store", f"sqlite:///{tmp_path / 'r.db'}")
+    assert out.exit_code == 0, out.output
+    assert "litert-int8: 900.0 fps measured vs 450 fps on the hub" in out.output
+    bad = cli("explain", run.run_id, "--hub-model", "no-slash", "--store", f"sqlite:///{tmp_path / 'r.db'}")
+    assert bad.exit_code == 2 and bad.output.startswith("error:")

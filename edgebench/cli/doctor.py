@@ -4,7 +4,7 @@ RUN_ID` (a stored run's gap to the published figures, cause by cause)."""
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -57,6 +57,9 @@ def explain_command(
     run_id: Annotated[str, typer.Argument(help=RUN_ID_HELP)],
     store: StoreOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
+    hub_model: Annotated[Optional[str], typer.Option("--hub-model", help=(
+        "Also compare with the hub's results for this model (hub://owner/name; the hub at "
+        "$EDGEBENCH_HUB_URL): each target against other runs of the same target."))] = None,
 ) -> None:
     """Why a run's figures differ from the published ones: for each target with a published
     figure of the same model and setup class, measured/published and the causes that apply, each
@@ -68,11 +71,21 @@ def explain_command(
         from edgebench.conditions.explain import explain
 
         run = open_store(store).get(run_id)
-        explanation = explain(run)
+        explanation = explain(run, _hub_figures(hub_model) if hub_model else ())
         if as_json:
             console.print_json(json.dumps(explanation.as_dict()))
             return
         print_explanation(run, explanation)
+
+
+def _hub_figures(ref_text: str):
+    from edgebench.conditions.explain import hub_figures
+    from edgebench.hub.client import HubClient
+    from edgebench.refs import parse_ref
+
+    ref = parse_ref(ref_text)
+    with HubClient() as client:
+        return hub_figures(client.results(ref), f"hub {client.url} {ref.path}")
 
 
 def print_explanation(run, explanation) -> None:
@@ -85,8 +98,9 @@ def print_explanation(run, explanation) -> None:
         console.print("no conditions were stored with this run (recorded before edgebench checked them): "
                       "causes read from them are 'not checked'", markup=False, style="dim")
     for gap in explanation.gaps:
+        where = "on the hub" if gap.kind == "hub" else "published"
         table = Table(title=escape(f"{gap.target}: {gap.measured_fps:.1f} fps measured vs {gap.published_fps:g} fps "
-                                   f"published ({gap.figure}, {gap.source}): {gap.ratio:.2f}x"))
+                                   f"{where} ({gap.figure}, {gap.source}): {gap.ratio:.2f}x"))
         for col in ("cause", "verdict", "evidence", "estimate"):
             table.add_column(col, overflow="fold")
         for cause in gap.causes:

@@ -36,6 +36,7 @@ class Gap:
     source: str
     ratio: float
     causes: list[Cause] = field(default_factory=list)
+    kind: str = "published"   # published | hub (another run of the same target, from the hub)
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,42 @@ def counterparts(run: RunResult, r: TargetResult) -> list[PublishedFigure]:
             and (f.accelerator is None) == (accelerator is None) and _figure_class(f) == mine]
 
 
-def explain(run: RunResult) -> Explanation:
+@dataclass(frozen=True)
+class HubFigure(PublishedFigure):
+    """A result another run pushed to the hub for the same model, compared target by target."""
+
+    target: str = ""
+    run_id: str = ""
+    fingerprint: str = ""
+
+
+def hub_figures(results: list[dict], source: str) -> list[HubFigure]:
+    """The hub's per-device results for a model (its /results API rows) as figures to compare
+    against, each keeping its target, run and device fingerprint."""
+    figures = []
+    for row in results:
+        if not row.get("fps"):
+            continue
+        target, run_id = str(row.get("target")), str(row.get("run_id"))
+        figures.append(HubFigure(
+            setup=f"{row.get('device')}, hub run {run_id[:8]}", device=str(row.get("device")),
+            accelerator="Coral Edge TPU" if target.startswith("edgetpu") else None, runtime=target,
+            precision=str(row.get("precision")), fps=float(row["fps"]), ms=float(row.get("median_ms") or 0),
+            power_w=None, power_note=None, source=source, status="measured (hub)", target=target,
+            run_id=run_id, fingerprint=str(row.get("fingerprint"))))
+    return figures
+
+
+def explain(run: RunResult, hub: list[HubFigure] = ()) -> Explanation:
+    """The run's gaps to the published figures (and to `hub` figures of the same target, from
+    other runs: edgebench.conditions.explain.hub_figures)."""
     model = str(run.model.get("name", "?"))
     gaps, notes = [], []
+    for position, r in enumerate(run.results):
+        for figure in (f for f in hub if f.target == r.target and f.run_id != run.run_id):
+            if r.status == "ok" and r.fps:
+                gaps.append(Gap(sweep_label(r), r.fps, figure.setup, figure.fps, figure.source,
+                                r.fps / figure.fps, causes(run, position, r, figure), "hub"))
     if not model.startswith(PUBLISHED_MODELS):
         notes.append(f"no published figure for model {model} (published figures are MobileNet v2 224x224)")
         notes += [f"{sweep_label(r)}{_lowering(run, i)}" for i, r in enumerate(run.results)
@@ -162,6 +196,8 @@ def causes(run: RunResult, position: int, r: TargetResult, figure: PublishedFigu
 def _hardware(run: RunResult, figure: PublishedFigure) -> Cause:
     d = run.device
     here = (d.board or {}).get("model") or f"{d.cpu_model} ({d.cores_logical} logical cores)"
+    if isinstance(figure, HubFigure) and figure.fingerprint == d.fingerprint():
+        return Cause("different hardware", NOT_APPLY, f"the hub's run has this device's fingerprint ({figure.fingerprint})")
     return Cause("different hardware", APPLIES, f"published on {figure.device}; measured on {here}")
 
 
