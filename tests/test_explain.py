@@ -285,3 +285,15 @@ def test_explain_with_the_hub_model(tmp_path, store, monkeypatch):
     assert "litert-int8: 900.0 fps measured vs 450 fps on the hub" in out.output
     bad = cli("explain", run.run_id, "--hub-model", "no-slash", "--store", f"sqlite:///{tmp_path / 'r.db'}")
     assert bad.exit_code == 2 and bad.output.startswith("error:")
+
+
+def test_garbage_in_stored_condition_data_is_not_checked_not_a_crash(tmp_path):
+    """An imported run's free-form condition data may hold anything."""
+    from edgebench.conditions.base import condition
+
+    garbage = [condition("other processes", "processes", "warn", "r", "s", "m", "v", cores="lots",
+                         by_target=[{"position": 0, "cores": "x", "top": "y"}, 7]),
+               condition("usable cores", "threads", "warn", "r", "s", "m", "v", online="four", usable=None)]
+    causes = by_name(explain(a_run(targets=("litert-int8",), conditions=garbage)).gaps[0])
+    assert causes["other processes on the cores"].verdict == NOT_CHECKED
+    assert causes["fewer threads than cores"].verdict == NOT_CHECKED

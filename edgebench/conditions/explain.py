@@ -139,9 +139,19 @@ def explain(run: RunResult, hub: list[HubFigure] = ()) -> Explanation:
                          f"on a {_device_class(run)} machine)" + _lowering(run, position))
             continue
         for figure in figures:
-            gaps.append(Gap(label, r.fps, figure.setup, figure.fps, figure.source.split(",")[0],
+            gaps.append(Gap(label, r.fps, figure.setup, figure.fps, _cited(figure.source),
                             r.fps / figure.fps, causes(run, position, r, figure)))
     return Explanation(run.run_id, model, gaps, notes)
+
+
+def _number(value) -> bool:
+    """A usable stored figure: stored data read back (an imported run) may hold anything."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def _cited(source: str) -> str:
+    """A published figure's source in a few words: 'Sterckval 2019', 'Coral, "Edge TPU performance benchmarks"'."""
+    return "Sterckval 2019" if source.startswith("Sterckval 2019") else source.split(" (")[0][:80]
 
 
 def _lowering(run: RunResult, position: int) -> str:
@@ -225,8 +235,12 @@ def _other_processes(run: RunResult, position: int) -> Cause:
         return Cause(name, NOT_CHECKED, "other processes' CPU use was not recorded with this run")
     if c.status == "unavailable":
         return Cause(name, NOT_CHECKED, c.meaning)
-    mine = [u for u in c.data.get("by_target", []) if u.get("position") == position]
+    by_target = c.data.get("by_target")
+    mine = [u for u in by_target if isinstance(u, dict) and u.get("position") == position] \
+        if isinstance(by_target, list) else []
     usage = mine[0] if mine else c.data
+    if not _number(usage.get("cores")):
+        return Cause(name, NOT_CHECKED, "the stored figure of other processes' CPU use is not a number")
     evidence = f"{describe(usage)} during its timed loop ({usage.get('seconds', 0):.2f} s; {c.source})"
     if usage.get("cores", 0.0) >= BUSY_CORES:
         return Cause(name, APPLIES, evidence, f"{usage['cores']:.1f} of {usage.get('cpus', '?')} cores taken "
@@ -240,9 +254,10 @@ def _threads(run: RunResult, r: TargetResult) -> Cause:
     usable = _condition(run, "usable cores")
     cores = (usable.data.get("online") if usable is not None and usable.status != "unavailable"
              else run.device.cores_logical)
-    if not isinstance(threads, int) or not cores:
+    if not isinstance(threads, int) or not _number(cores):
         return Cause(name, NOT_CHECKED, "the target's thread count or the core count was not recorded")
     limit = usable.data.get("usable") if usable is not None and usable.status == "warn" else None
+    limit = limit if _number(limit) else None
     evidence = f"{threads} thread(s) on {cores} cores" + (f" ({usable.value})" if limit else "")
     if threads < cores or (limit is not None and limit < cores):
         return Cause(name, APPLIES, evidence, _thread_estimate(run, r))

@@ -132,7 +132,10 @@ def _busiest(before: dict, after: dict, seconds: float) -> list[dict]:
 
 
 def describe(usage: dict) -> str:
-    top = ", ".join(f"{u['name']} (pid {u['pid']}) {u['cores']:.1f}" for u in usage.get("top", []))
+    """'other processes used 1.2 cores (python (pid 42) 1.0)'; stored data read back (an
+    imported run) may be anything, so only well-formed entries are named."""
+    top = ", ".join(f"{u['name']} (pid {u['pid']}) {u['cores']:.1f}" for u in usage.get("top") or []
+                    if isinstance(u, dict) and isinstance(u.get("cores"), (int, float)))
     return f"other processes used {usage['cores']:.1f} cores" + (f" ({top})" if top else "")
 
 
