@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 import types
 from pathlib import Path
 
@@ -152,6 +153,34 @@ def test_vcgencmd_neighbours(tmp_path, body, status, words):
     script(tmp_path / "bin", "vcgencmd", body)
     c = pi.throttled(probe(tmp_path, tmp_path / "bin", timeout_s=0.5))
     assert c.status == status and words in c.meaning
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")        # a zombie has ended; only its parent has not reaped it
+
+
+def test_a_hanging_command_is_killed_with_its_children(tmp_path):
+    """The stand-in leaves a child that does not hold the pipe: killing only the shell would
+    leave that child running for 10 minutes."""
+    put(tmp_path, "proc/device-tree/model", "Raspberry Pi 4 Model B")
+    pid_file = tmp_path / "child.pid"
+    script(tmp_path / "bin", "vcgencmd", f"sleep 600 >/dev/null 2>&1 &\necho $! > {pid_file}\nwait")
+    c = pi.throttled(probe(tmp_path, tmp_path / "bin", timeout_s=0.5))
+    child = int(pid_file.read_text())
+    try:
+        assert c.status == "unavailable" and "did not answer within 0.5 s" in c.meaning
+        for _ in range(50):                # SIGKILL is delivered asynchronously
+            if not _alive(child):
+                break
+            time.sleep(0.02)
+        assert not _alive(child)
+    finally:
+        if _alive(child):
+            os.kill(child, 9)
 
 
 def test_not_a_pi_without_vcgencmd(tmp_path):
