@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.conditions import check_all, cpu, coral, jetson, memory, nvml, pi, thermal, threads
+from edgebench.conditions import (
+    check_all,
+    coral,
+    cpu,
+    jetson,
+    memory,
+    nvml,
+    pi,
+    thermal,
+    threads,
+)
 from edgebench.conditions.base import Probe
 from edgebench.conditions.processes import OtherProcesses, during_run
 from tests.conftest import make_run
@@ -70,6 +80,7 @@ def test_a_governor_file_that_is_a_fifo_huge_or_garbage_is_not_read_as_a_governo
     os.mkfifo(base / "scaling_governor")          # opening it for reading would block forever
     put(tmp_path, "sys/devices/system/cpu/cpu1/cpufreq/scaling_governor", "x" * (1 << 20))
     put(tmp_path, "sys/devices/system/cpu/cpu2/cpufreq/scaling_governor", "\x00\x01garbage governor!!")
+    (tmp_path / "sys/devices/system/cpu/cpu3/cpufreq/scaling_governor").mkdir(parents=True)   # unreadable as text
     c = cpu.governor(probe(tmp_path))
     assert c.status == "unavailable" and "no cpufreq" in c.meaning
 

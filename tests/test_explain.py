@@ -266,7 +266,7 @@ def test_the_hubs_figures_for_the_model_are_compared_target_by_target():
 
 
 def test_explain_with_the_hub_model(tmp_path, store, monkeypatch):
-    import edgebench.hub.client as client
+    from edgebench.hub import client
 
     run = a_run(targets=("litert-int8",))
     store.save(run)

@@ -4,7 +4,7 @@ RUN_ID` (a stored run's gap to the published figures, cause by cause)."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -57,7 +57,7 @@ def explain_command(
     run_id: Annotated[str, typer.Argument(help=RUN_ID_HELP)],
     store: StoreOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
-    hub_model: Annotated[Optional[str], typer.Option("--hub-model", help=(
+    hub_model: Annotated[str | None, typer.Option("--hub-model", help=(
         "Also compare with the hub's results for this model (hub://owner/name; the hub at "
         "$EDGEBENCH_HUB_URL): each target against other runs of the same target."))] = None,
 ) -> None:

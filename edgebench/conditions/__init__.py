@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-from edgebench.conditions.base import Probe, condition, unavailable
+from edgebench.conditions.base import Probe, unavailable
 from edgebench.results.schema import Condition
 
 # One module per family, in the order they are shown.
@@ -23,9 +23,10 @@ FAMILIES = {"cpu": "edgebench.conditions.cpu", "thermal": "edgebench.conditions.
 __all__ = ["FAMILIES", "Probe", "check_all", "warnings_of"]
 
 
-def check_all(probe: Probe = Probe(), families=None) -> list[Condition]:
-    """Every check of the named families (default all). A check that breaks is recorded as
-    unavailable with its error: a check never stops a run."""
+def check_all(probe: Probe | None = None, families=None) -> list[Condition]:
+    """Every check of the named families (default all) through `probe` (default: this machine).
+    A check that breaks is recorded as unavailable with its error: a check never stops a run."""
+    probe = probe or Probe()
     found: list[Condition] = []
     for family in families or FAMILIES:
         module = importlib.import_module(FAMILIES[family])

@@ -6,6 +6,7 @@ Where psutil is installed (and the root is the real one) the busiest other proce
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -59,8 +60,8 @@ def others_cores(before: Counters, after: Counters) -> float | None:
 class OtherProcesses:
     """Start before a timed loop, stop after it: {'cores', 'peak_cores', 'seconds', 'top'}."""
 
-    def __init__(self, probe: Probe = Probe(), interval_s: float = SAMPLE_S):
-        self.probe, self.interval_s = probe, interval_s
+    def __init__(self, probe: Probe | None = None, interval_s: float = SAMPLE_S):
+        self.probe, self.interval_s = probe or Probe(), interval_s
         self._stop = threading.Event()
         self._thread = None
         self._first = self._last = None
@@ -105,8 +106,6 @@ class OtherProcesses:
 def _process_times() -> dict:
     """{pid: (name, CPU seconds)} of every other process, where psutil is installed."""
     try:
-        import os
-
         import psutil
     except ImportError:
         return {}
