@@ -42,11 +42,11 @@ def _print_conditions(conditions) -> None:
     from rich.table import Table
 
     table = Table(title="conditions on this machine (edgebench doctor)")
-    for col in ("check", "status", "value", "what it means for the figures", "read from"):
+    for col in ("check", "status", "found", "what it means for the figures", "what was read, from where"):
         table.add_column(col, overflow="fold")
     for c in conditions:
         table.add_row(escape(c.check), f"[{STYLE[c.status]}]{c.status}[/]", escape(c.value or "-"),
-                      escape(c.meaning), escape(c.source))
+                      escape(c.meaning), escape(f"{c.read}: {c.source}"))
     console.print(table)
     warned = sum(c.status == "warn" for c in conditions)
     console.print(f"{warned} warning(s); {sum(c.status == 'unavailable' for c in conditions)} check(s) "
