@@ -202,19 +202,49 @@ def _new_run(plan: Plan, photo: Photo) -> RunResult:
         edgebench_version=__version__, device=device_info(), model=plan.source.describe(),
         task=plan.task.name, task_why=printable(plan.task.why)[:400],
         image={"path": str(photo.path), "sha256": sha256_of(photo.path), "size": list(photo.pil.size)},
-        harness_overhead=harness_overhead(),
+        harness_overhead=harness_overhead(), conditions=_conditions_now(),
         skipped=[SkippedTarget(target=s.target, reason=s.reason) for s in plan.skipped],
         results=[])
+
+
+def _conditions_now() -> list:
+    """The cheap checks (sysfs, procfs, vcgencmd/nvpmodel when present, NVML): tens of ms."""
+    from edgebench.conditions import check_all
+
+    return check_all()
 
 
 def _time_targets(plan: Plan, photo: Photo, events: RunEvents, recorder: Recorder | None,
                   run_result: RunResult, answers: dict) -> None:
     """Time each planned target in turn; an interruption records the target it stopped, then
-    goes on up."""
+    goes on up. Other processes' CPU use during each timed loop joins the run's conditions."""
+    load: list[dict] = []
+    try:
+        _time_each(plan, photo, events, recorder, run_result, answers, load)
+    finally:
+        _record_load(run_result, load)
+
+
+def _record_load(run_result: RunResult, load: list[dict]) -> None:
+    from edgebench.conditions.processes import during_run
+
+    if not load:
+        return
+    seconds = sum(u["seconds"] for u in load) or 1e-9
+    overall = {"cores": round(sum(u["cores"] * u["seconds"] for u in load) / seconds, 2),
+               "peak_cores": max(u["peak_cores"] for u in load), "seconds": round(seconds, 3),
+               "cpus": load[0]["cpus"],
+               "top": max((u for u in load), key=lambda u: u["cores"])["top"]}
+    run_result.conditions.append(during_run(overall, "during the timed loops", load))
+
+
+def _time_each(plan: Plan, photo: Photo, events: RunEvents, recorder: Recorder | None,
+               run_result: RunResult, answers: dict, load: list[dict]) -> None:
     for position, planned in enumerate(plan.targets):
         interrupted = None
         try:
-            outcome = attempt(planned, lambda session: _measure(session, planned, plan, photo, events),
+            outcome = attempt(planned, lambda session: _measure(session, planned, plan, photo, events,
+                                                                _load_of(load, position, planned.name)),
                               plan.task.task)
         except KeyboardInterrupt as exc:
             outcome, interrupted = Attempt(status="interrupted", error=_interruption(exc)), exc
@@ -229,8 +259,17 @@ def _time_targets(plan: Plan, photo: Photo, events: RunEvents, recorder: Recorde
             raise interrupted
 
 
-def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: RunEvents) -> Measured:
-    from edgebench.bench.runner import measure
+def _load_of(load: list[dict], position: int, target: str):
+    """Where one target's timed loop records other processes' CPU use."""
+    def record(usage: dict | None) -> None:
+        if usage is not None:
+            load.append({"position": position, "target": target, **usage})
+    return record
+
+
+def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: RunEvents,
+             record_load=None) -> Measured:
+    from edgebench.conditions.processes import OtherProcesses
 
     fed = feed_inputs(plan, session, photo)
     meter = plan.meters.get(planned.target.device)
@@ -238,13 +277,14 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
     name = planned.name
     events.target_started(name, protocol.runs * protocol.repetitions)
     progress = lambda done, total: events.target_progress(name, done, total)  # noqa: E731
-    streams = 1
-    if plan.config.scenario == "offline":
-        m, streams = _measure_offline(session, planned, fed.x, protocol, progress, meter, plan.config.streams,
-                                      plan.task.task)
-    else:
-        sampler = device_sampler() if protocol.window_s else None
-        m = measure(session, fed.x, protocol, progress, meter, sampler)
+    others = OtherProcesses().start()
+    try:
+        m, streams = _timed(session, planned, plan, fed, protocol, progress, meter)
+    finally:
+        if record_load is not None:
+            record_load(others.stop())
+        else:
+            others.stop()
     answer, label_set = decode(plan, session, m.output, photo)
     energy = None
     if m.energy:
@@ -259,6 +299,17 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
     return Measured(m, protocol, input_specs(session), fed.preprocessing, fed.why, fed.preprocess_ms,
                     answer, plan.task.task, label_set, energy, meter.name if meter is not None else None,
                     window, sustained, plan.config.scenario, streams)
+
+
+def _timed(session, planned: PlannedTarget, plan: Plan, fed: Fed, protocol: Protocol, progress, meter):
+    """The timed loop of the run's scenario: (measurement, inferences in flight)."""
+    from edgebench.bench.runner import measure
+
+    if plan.config.scenario == "offline":
+        return _measure_offline(session, planned, fed.x, protocol, progress, meter, plan.config.streams,
+                                plan.task.task)
+    sampler = device_sampler() if protocol.window_s else None
+    return measure(session, fed.x, protocol, progress, meter, sampler), 1
 
 
 def _measure_offline(session, planned: PlannedTarget, x, protocol: Protocol, progress, meter,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from edgebench.cli import (accuracy, fleet, hub, models, preview, profile, report, results, retrain, run,
-                           targets)
+from edgebench.cli import (accuracy, doctor, fleet, hub, models, preview, profile, report, results, retrain,
+                           run, targets)
 
 app = typer.Typer(
     name="edgebench",
@@ -24,6 +24,8 @@ app.command("report")(report.report_command)
 app.command("compare")(report.compare_command)
 app.command("preview")(preview.preview_command)
 app.command("retrain")(retrain.retrain_command)
+app.command("doctor")(doctor.doctor_command)
+app.command("explain")(doctor.explain_command)
 app.add_typer(models.app, name="models")
 app.add_typer(results.app, name="results")
 app.add_typer(hub.app, name="hub")

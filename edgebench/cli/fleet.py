@@ -470,6 +470,14 @@ def _target_text(result: dict) -> str:
     return f"median {latency.get('median', float('nan')):.3f} ms, {result.get('fps') or 0:.1f} fps, answer: {answer}"
 
 
+def conditions_cell(device: str, run) -> str:
+    """'board-b: governor powersave': what the run's stored conditions warn of, beside its row."""
+    from edgebench.conditions import short
+
+    warnings = short(getattr(run, "conditions", None) or [])
+    return f"{device}: {warnings}" if warnings else "-"
+
+
 def _print_summary(summary, store) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -477,7 +485,7 @@ def _print_summary(summary, store) -> None:
     if not summary.jobs:
         return
     table = Table(title=escape(f"fleet run {summary.fleet_run[:8]}: {len(summary.jobs)} job(s)"))
-    for col in ("device", "model", "status", "run", "targets (median ms)", "job s"):
+    for col in ("device", "model", "status", "run", "targets (median ms)", "job s", "conditions"):
         table.add_column(col, overflow="fold")
     for s in sorted(summary.jobs, key=lambda s: (s.device, int(s.job.job_id))):
         results = getattr(s.run, "results", []) or []
@@ -486,7 +494,8 @@ def _print_summary(summary, store) -> None:
         wall = f"{s.ended - s.started:.1f}" if s.started and s.ended else "-"
         colour = "green" if s.status == "ok" else "red"
         table.add_row(escape(s.device), escape(s.job.model.label), f"[{colour}]{escape(s.status)}[/]",
-                      escape(s.run.run_id[:12] if s.run is not None else "-"), escape(cells), wall)
+                      escape(s.run.run_id[:12] if s.run is not None else "-"), escape(cells), wall,
+                      escape(conditions_cell(s.device, s.run)))
     console.print(table)
     for s in summary.failed:
         kept = ""

@@ -56,10 +56,21 @@ def print_run(result, detail: bool = False, meter_off: bool = False, wide: bool 
         h = result.harness_overhead
         console.print(f"harness overhead (NullRuntime, measured): median {h.median_us:.2f} us, "
                       f"p99 {h.p99_us:.2f} us per inference", markup=False)
+    _print_condition_warnings(result)
     if result.error and result.status != "complete":   # why a stored run failed or stopped
         console.print(f"run {result.status}: {printable(result.error)}", markup=False, style="yellow")
     if detail:
         _print_device(result)
+
+
+def _print_condition_warnings(result) -> None:
+    """What the conditions checked with the run say can lower its figures (edgebench doctor)."""
+    warnings = [c for c in result.conditions if c.status == "warn"]
+    for c in warnings:
+        console.print(f"warning: {c.check}: {c.value}: {c.meaning}", markup=False, style="yellow")
+    if warnings:
+        console.print(f"`edgebench explain {result.run_id[:12]}` weighs them against published figures",
+                      markup=False, style="dim")
 
 
 def _print_results_table(result, ranking, wide: bool, wide_hint: str) -> None:

@@ -603,7 +603,16 @@ def result_out(row: ResultRow, version: str) -> dict:
             "runtime": row.runtime, "precision": row.precision, "median_ms": row.median_ms,
             "fps": row.fps, "energy_j_per_inference": row.energy_j, "energy_method": row.energy_method,
             "run_id": row.run_id, "created": row.document.get("run_created", row.created),
-            **_answer_of(row.document.get("result") or {})}
+            **_answer_of(row.document.get("result") or {}),
+            "conditions": _warnings_of(row.document.get("conditions") or [])}
+
+
+def _warnings_of(conditions: list) -> str | None:
+    """The stored run's condition warnings in a few words ('governor powersave; ...'); None for
+    results pushed before conditions were recorded."""
+    words = [str(c.get("value") or c.get("check")) for c in conditions
+             if isinstance(c, dict) and c.get("status") == "warn"]
+    return "; ".join(words)[:300] if conditions else None
 
 
 def _answer_of(result: dict) -> dict:

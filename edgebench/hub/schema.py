@@ -271,3 +271,5 @@ class DeviceResult(BaseModel):
     answer: _line(400) | None = Field(default=None, description="the task's one-line answer")
     agreement: _line(200) | None = Field(default=None, description="against the run's float reference: "
                                          "reference, yes or NO, with the task's figure")
+    conditions: _line(300) | None = Field(default=None, description="what the run's stored conditions warned of "
+                                          "('governor powersave; ...'); empty: none; None: not recorded")

@@ -43,12 +43,19 @@ def build_report(runs: list[RunResult], reference: list[PublishedFigure],
     return template.render(
         generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         version=__version__, runs=runs, reference=reference, images=images, left_out=left_out,
-        comparisons=comparisons,
+        comparisons=comparisons, explanations=_explanations(runs) if reference else {},
         captions={name: answer_captions.get(name) or CHART_CAPTIONS.get(name) or CHART_CAPTIONS[name.split("_")[0]]
                   for name in images}, run_label=lambda run: run_label(run, names),   # headings give the run's id and time themselves
         ranking=ranking_verdict, int8_agreement=int8_agreement, accelerator=accelerator_name, threads=threads_used, scenario=scenario_used, mib=_mib,
         memory_method=memory_method, scenarios=scenarios_described, timing_methods=timing_methods,
         answer=answer_text, agreement=agreement_text)
+
+
+def _explanations(runs: list[RunResult]) -> dict:
+    """{run id: its gap to the published figures, cause by cause} (edgebench explain)."""
+    from edgebench.conditions.explain import explain
+
+    return {run.run_id: explain(run) for run in runs}
 
 
 def answer_text(result) -> str:

@@ -362,6 +362,22 @@ class ProcessInfo(BaseModel):
 RunStatus = Literal["complete", "interrupted", "failed", "running", "abandoned"]
 
 
+class Condition(BaseModel):
+    """One check of the conditions a run was measured under (edgebench.conditions): what was
+    read, from where, what it said, and what that means for the figures."""
+
+    check: _name(64)
+    family: _name(32)
+    status: Literal["ok", "warn", "unavailable"] = Field(
+        description="ok: read, nothing that slows the figures; warn: read, and it can slow them; "
+                    "unavailable: cannot be checked on this machine (meaning says why)")
+    read: _name(400) = Field(description="what was read")
+    source: _name(400) = Field(description="where it was read from (a file, a command, a library)")
+    value: _name(400) | None = Field(default=None, description="what it said, in words")
+    meaning: _name(600) = Field(description="what it means for the figures")
+    data: dict = Field(default_factory=dict, description="the values as numbers, for explanations")
+
+
 class RunResult(BaseModel):
     schema_version: int = Field(SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
     run_id: RunId
@@ -381,6 +397,10 @@ class RunResult(BaseModel):
     skipped: list[SkippedTarget] = Field(default_factory=list)
     error: str | None = Field(default=None, description="why a failed run stopped")
     process: ProcessInfo | None = Field(default=None, description="the process that recorded the run")
+    # Added within schema 2: runs stored before it read with no conditions (never "checked: fine").
+    conditions: list[Condition] = Field(default_factory=list, max_length=256, description=(
+        "the conditions checked at the start of the run, and other processes' CPU use during its "
+        "timed loops (edgebench.conditions)"))
     results: list[TargetResult] = Field(max_length=MAX_TARGETS)
 
     @model_validator(mode="after")

@@ -61,7 +61,8 @@ def _row(run, r) -> dict:
             "energy_method": r.energy.method if r.energy else None,
             "document": {"result": r.model_dump(mode="json", exclude={"samples_ms"}),
                          "device": run.device.model_dump(mode="json", exclude={"hostname"}),
-                         "run_created": run.created, "edgebench_version": run.edgebench_version}}
+                         "run_created": run.created, "edgebench_version": run.edgebench_version,
+                         "conditions": [c.model_dump(mode="json") for c in run.conditions]}}
 
 
 def _device_label(device, target_device: str) -> str:
