@@ -129,8 +129,9 @@ def feed_inputs(plan: Plan, session, photo: Photo) -> Fed:
     return Fed(x, chosen.get("ms", 0.0), chosen.get("prep"), chosen.get("why", ""))
 
 
-def decode(plan: Plan, session, output, photo: Photo):
-    """The task's answer from one inference's outputs (the first item of a batch)."""
+def decode(plan: Plan, session, output, photo: Photo, min_score: float | None = None):
+    """The task's answer from one inference's outputs (the first item of a batch). min_score:
+    a detector's lowest box score kept (None: the task's own floor)."""
     from edgebench.tasks.base import Broken, Context, nonfinite
     from edgebench.tasks.inputs import image_input
     from edgebench.tensors import as_tuple
@@ -141,7 +142,7 @@ def decode(plan: Plan, session, output, photo: Photo):
     outputs = tuple(y[:1] if batch > 1 and np.ndim(y) and np.shape(y)[0] == batch else y for y in as_tuple(output))
     context = Context(plan.labels_for(output_specs(session)),
                       specs[index].image_size if index is not None else None,
-                      photo.pil.size if photo is not None else None)
+                      photo.pil.size if photo is not None else None, min_score)
     broken = nonfinite(outputs, output_specs(session))
     if broken:   # NaN or infinity in: nothing a task reads, and no figure may come out of it
         return Broken(broken), context.labels.source

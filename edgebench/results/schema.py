@@ -399,7 +399,9 @@ class ConfidenceInterval(BaseModel):
     low: Score
     high: Score
     confidence: Score = 0.95
-    method: Literal["wilson"] = Field(default="wilson", description="Wilson score interval (scipy's binomtest)")
+    method: Literal["wilson", "bootstrap"] = Field(
+        default="wilson", description="wilson: Wilson score interval (scipy's binomtest); bootstrap: the 2.5th "
+                                      "and 97.5th percentiles of the figure over images drawn with replacement")
 
     def percent(self) -> str:
         """'61.0-100.0': the interval in percent, as the tables print it."""
@@ -419,6 +421,14 @@ class ImagePrediction(BaseModel):
     true_label: Name | None = None
 
 
+class AccuracyFigure(BaseModel):
+    """One figure of a task's accuracy (mAP@[.5:.95], mIoU, PCK@0.2, ...), in [0, 1]."""
+    name: ShortName
+    value: Score
+    interval: ConfidenceInterval | None = None
+    note: str | None = Field(default=None, max_length=400, description="how it was computed, in a line")
+
+
 class TargetAccuracy(BaseModel):
     target: str
     runtime_version: str | None
@@ -436,6 +446,10 @@ class TargetAccuracy(BaseModel):
     top5_interval: ConfidenceInterval | None = None
     agreement_with_reference: float | None = None   # fraction of images whose top-1 matches fp32
     predictions: list[ImagePrediction] = Field(default_factory=list)   # top-1 per image, in image order
+    task: str = "classification"
+    figures: list[AccuracyFigure] = Field(default_factory=list, description="detection, segmentation, pose: "
+                                          "the task's figures, headline first (classification: top1/top5 above)")
+    details: dict = Field(default_factory=dict, description="per-class figures and counts behind `figures`")
 
     @model_validator(mode="before")
     @classmethod
@@ -455,6 +469,10 @@ class AccuracyResult(BaseModel):
     reference_target: str | None
     device: dict
     results: list[TargetAccuracy]
+    task: str = "classification"
+    dataset: dict | None = Field(default=None, description="what identifies the labelled set: its format, "
+                                 "files and sha256 fingerprints")
+    notes: list[str] = Field(default_factory=list, description="what the figures cover (e.g. the categories scored)")
 
     @model_validator(mode="after")
     def _name_older_predictions(self):
