@@ -280,7 +280,8 @@ def read_masks(image_dir: Path, mask_dir: Path | None = None,
             raise UserError(f"{what} directory not found: {shown(folder)}")
     masks = {p.stem: p for p in find_images(mask_dir) if p.suffix.lower() in (".png", ".bmp")}
     same_folder = mask_dir.resolve() == image_dir.resolve()
-    images = [p for p in find_images(image_dir) if not (same_folder and p.stem.endswith("_mask"))]
+    mask_files = set(masks.values())
+    images = [p for p in find_images(image_dir) if not (same_folder and p in mask_files and p.stem.endswith("_mask"))]
     pairs, left_out = [], 0
     for image in images:
         mask = _mask_for(image, masks)
