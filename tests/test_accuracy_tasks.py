@@ -292,3 +292,91 @@ def test_deeplab_miou_on_the_coral_masks_per_target(tmp_path):
         assert r["status"] == "ok" and ious["bird"] >= 0.85 and ious["dog"] >= 0.85, r
         miou = next(f for f in r["figures"] if f["name"] == "mIoU")
         assert miou["value"] == pytest.approx(np.mean(list(ious.values())))
+
+
+def _person(image_id, box, points, visible):
+    flat = [v for (x, y), vis in zip(points, visible) for v in (x, y, vis)]
+    return {"image_id": image_id, "category_id": 1, "bbox": box, "area": box[2] * box[3], "iscrowd": 0,
+            "keypoints": flat}
+
+
+def _pose_set(tmp_path, image_dir, keypoints=17):
+    """One person on each of two 100x100 images, COCO's 17 keypoints."""
+    k = np.arange(keypoints)
+    first = np.stack([20 + 3 * k, 15 + 4 * k], axis=1).tolist()            # all visible
+    second = np.stack([15 + 2 * k, 20 + 2 * k], axis=1).tolist()           # the first 10 visible
+    truth = {"images": TRUTH["images"][:2],
+             "categories": [{"id": 1, "name": "person", "keypoints": [f"k{i}" for i in range(keypoints)]}],
+             "annotations": [{**_person(1, [10, 10, 80, 80], first, [2] * keypoints), "id": 1},
+                             {**_person(2, [10, 10, 50, 50], second, [2] * 10 + [0] * (keypoints - 10)), "id": 2}]}
+    return read_coco(_write(tmp_path, truth), image_dir), np.array(first, float), np.array(second, float)
+
+
+def _posed(xy, size=100):
+    from edgebench.tasks.pose import Posed
+
+    return Posed(np.column_stack([xy[:, 1] / size, xy[:, 0] / size, np.full(len(xy), 0.9)]))
+
+
+def test_pose_pck_by_hand_and_oks_ap_from_pycocotools(tmp_path, image_dir):
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from edgebench.bench.scored import _pose
+    from edgebench.tasks.base import Labels
+
+    data, first, second = _pose_set(tmp_path, image_dir)
+    assert data.kind == "pose" and data.keypoints == 17
+    # image 1 exact; image 2 (PCK reach 0.2 x 50 = 10 px): visible points 0-3 moved 15 px (misses),
+    # 4-9 moved 5 px (hits), the invisible rest anywhere. Visible 17 + 10; within reach 17 + 6.
+    guess = second.copy()
+    guess[:4, 0] += 15
+    guess[4:10, 1] += 5
+    guess[10:] = 90
+    figures, details, _ = _pose([_posed(first), _posed(guess)], Labels(), [(100, 100)] * 2, data, resamples=0)
+    by = {f.name: f.value for f in figures}
+    assert by["PCK@0.2"] == pytest.approx(23 / 27) and details["keypoints_scored"] == 27
+    results = [{"image_id": i, "category_id": 1, "score": 0.9,
+                "keypoints": [v for x, y in xy for v in (x, y, 2)]} for i, xy in ((1, first), (2, guess))]
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = copy.deepcopy(data.truth)
+        gt.createIndex()
+        e = COCOeval(gt, gt.loadRes(results), "keypoints")
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    assert by["OKS AP"] == pytest.approx(e.stats[0]) and by["OKS AP50"] == pytest.approx(e.stats[1])
+    assert 0 < by["OKS AP"] < 1
+    # neighbour: poses of another keypoint count have no OKS (no sigmas for them), PCK still
+    other, first3, _ = _pose_set(tmp_path, image_dir, keypoints=3)
+    figures, _, notes = _pose([_posed(first3), _posed(first3)], Labels(), [(100, 100)] * 2, other, resamples=0)
+    assert [f.name for f in figures] == ["PCK@0.2"] and any("no OKS AP" in n for n in notes)
+
+
+@pytest.mark.slow
+def test_a_detector_scored_on_every_onnx_target(tmp_path):
+    from typer.testing import CliRunner
+
+    from benchmarks.accuracy_sets import shapes
+    from edgebench.cli.app import app
+    from tests import task_models
+
+    folder = shapes(tmp_path, 6)
+    model = task_models.raw_head_detector(tmp_path / "tiny.onnx")
+    out = tmp_path / "det.json"
+    result = CliRunner().invoke(app, [
+        "accuracy", "-m", str(model), "--images", str(folder), "--annotations", str(folder / "instances.json"),
+        "--class-names", str(folder / "labels.txt"), "-t", "onnxruntime-fp32,openvino-fp32", "--bootstrap", "20",
+        "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "mAP@[.5:.95] % (95% CI)" in result.output and "AP50" in result.output
+    assert "scored on 3 of the 3 annotated categories" in result.output
+    saved = json.loads(out.read_text())
+    assert saved["task"] == "detection" and saved["dataset"]["images"] == 6
+    values = {r["target"]: [f["value"] for f in r["figures"]] for r in saved["results"]}
+    assert set(values) == {"onnxruntime-fp32", "openvino-fp32"}
+    assert values["onnxruntime-fp32"] == pytest.approx(values["openvino-fp32"], abs=0.01)   # the same float model

@@ -24,6 +24,8 @@ ProgressCallback = Callable[[str, int, int], None]
 # Boxes are kept from this score for AP (the run screen's answer keeps them from 0.25): COCO's
 # AP integrates precision down to the least confident box, and pycocotools keeps 100 per image.
 MIN_SCORE = 0.01
+FEW_IMAGES = 30
+COCO_KEYPOINTS = 17
 PCK_FRACTION = 0.2     # of the longer side of the person's ground-truth box
 TASK_OF_DATA = {"detection": "COCO boxes (--annotations)", "pose": "COCO keypoints (--annotations)",
                 "segmentation": "masks (--masks)"}
@@ -46,6 +48,11 @@ def evaluate_set(config: RunConfig, data, on_progress: ProgressCallback | None =
     notes: list[str] = []
     results = [_target(planned, plan, data, kind, resamples, notes, on_progress) for planned in plan.targets]
     images = [str(p) for p, _ in data.pairs] if kind == "segmentation" else [str(i.path) for i in data.images]
+    if 1 < len(images) < FEW_IMAGES:
+        notes.append(f"{len(images)} images: a bootstrap interval over so few shows only the variation they hold "
+                     f"(about {FEW_IMAGES} or more make it mean something)")
+    elif len(images) == 1:
+        notes.append("1 image: no interval (a bootstrap over one image cannot vary)")
     return AccuracyResult(model=source.name, image_dir=str(data.image_dir), task=kind,
                           images=[{"path": p} for p in images], reference_target=None,
                           device=device_info().model_dump(mode="json"), results=results,
@@ -177,7 +184,7 @@ def _segmentation(answers, labels, sizes, data, resamples):
 def _bootstrap(per_image: list, figure, resamples: int, seed: int = 0):
     """95% percentile intervals of figure(sum of a resample of per_image) for each figure it
     returns; None each when no resamples are asked for."""
-    if resamples <= 0:
+    if resamples <= 0 or len(per_image) < 2:   # one image cannot vary
         return None, None
     rng = np.random.default_rng(seed)
     stacked = np.stack(per_image)
@@ -205,19 +212,24 @@ def _pose(answers, labels, sizes, data, resamples):
         results.append({"image_id": image.id, "category_id": person, "keypoints": flat.tolist(),
                         "score": float(np.mean(points[:, 2]))})
         hits.append(_pck_counts(xy, data, image.id))
-    figures = coco.evaluate(data.truth, results, "keypoints", [person], resamples)
     counts = np.array(hits, dtype=np.float64)
     pck = counts[:, 0].sum() / counts[:, 1].sum() if counts[:, 1].sum() else 0.0
     pck_ci = _bootstrap(list(counts), lambda c: (c[0] / c[1] if c[1] else 0.0,), resamples)[0]
+    pck_figure = AccuracyFigure(name=f"PCK@{PCK_FRACTION}", value=float(pck), interval=_interval(pck_ci),
+                                note=f"a visible keypoint within {PCK_FRACTION} x the longer side of the person's "
+                                     "ground-truth box; one pose per image, scored against the largest person")
+    details = {"keypoints_scored": int(counts[:, 1].sum())}
+    notes = ["pose: one predicted person per image; PCK normaliser: the longer side of the largest annotated "
+             "person's box"]
+    if data.keypoints != COCO_KEYPOINTS:   # OKS weighs each keypoint by COCO's 17 sigmas: no others exist
+        notes.append(f"no OKS AP: OKS needs COCO's 17 keypoints (their published sigmas), these poses have "
+                     f"{data.keypoints}")
+        return [pck_figure], details, notes
+    figures = coco.evaluate(data.truth, results, "keypoints", [person], resamples)
     how = f"pycocotools OKS, COCO's keypoint sigmas; 95% CI: {resamples} bootstrap resamples of the images"
     return ([AccuracyFigure(name="OKS AP", value=figures.ap, interval=_interval(figures.ap_interval), note=how),
              AccuracyFigure(name="OKS AP50", value=figures.ap50, interval=_interval(figures.ap50_interval), note=how),
-             AccuracyFigure(name=f"PCK@{PCK_FRACTION}", value=float(pck), interval=_interval(pck_ci),
-                            note=f"a visible keypoint within {PCK_FRACTION} x the longer side of the person's "
-                                 "ground-truth box; one pose per image, scored against the largest person")],
-            {"coco_stats": [round(s, 6) for s in figures.stats], "keypoints_scored": int(counts[:, 1].sum())},
-            ["pose: one predicted person per image; PCK normaliser: the longer side of the largest annotated "
-             "person's box"])
+             pck_figure], {**details, "coco_stats": [round(s, 6) for s in figures.stats]}, notes)
 
 
 def _person_category(data) -> int:

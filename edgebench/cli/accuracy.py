@@ -41,7 +41,7 @@ def accuracy_command(
                               "names; default: the model's own, or COCO's / PASCAL VOC's).")] = None,
     bootstrap: Annotated[Optional[int], typer.Option(
         min=0, max=100_000, help="Bootstrap resamples of the images for the 95% intervals of detection, "
-                                 "segmentation and pose figures (default 1000; 0: no interval).")] = None,
+                                 "segmentation and pose figures (default 200; 0: no interval).")] = None,
 ) -> None:
     """Accuracy per target: top-1/top-5 for classifiers; mAP, mIoU or OKS AP with --annotations / --masks.
 
@@ -173,7 +173,8 @@ def task_table(result) -> Table:
     names = [f.name for f in ok[0].figures] if ok else []
     data = result.dataset or {}
     fingerprint = data.get("annotations_sha256") or data.get("sha256") or ""
-    table = Table(title=escape(f"{result.model}: {result.task} accuracy on {len(result.images)} images "
+    count = len(result.images)
+    table = Table(title=escape(f"{result.model}: {result.task} accuracy on {count} image{'s' if count != 1 else ''} "
                                f"in {result.image_dir}"),
                   caption=escape("Measured: one untimed inference per image per target. " +
                                  (ok[0].figures[0].note or "" if ok else "") +

@@ -88,7 +88,7 @@ def _field(entry: dict, key: str, check, expected: str, where: str):
     return entry[key]
 
 
-def read_coco(annotations: Path, image_dir: Path, kind: str = "detection", limit: int | None = None) -> CocoSet:
+def read_coco(annotations: Path, image_dir: Path, kind: str = "auto", limit: int | None = None) -> CocoSet:
     """Read and check a COCO-format file. kind "detection" needs each annotation's bbox; "pose"
     its keypoints too; "auto": pose when the categories list keypoints (COCO's person_keypoints). Every listed image (the first `limit` by id) must exist in image_dir."""
     from edgebench.fileio import read_text, shown
