@@ -157,6 +157,11 @@ def _task_accuracy(images, model, targets, limit, threads, offline, out, input_s
         reasons = "; ".join(f"{r.target}: {r.error}" for r in result.results) or "no target applies"
         raise UserError(f"no target ran - {reasons}")
     console.print(task_table(result))
+    for r in result.results:
+        per_class = r.details.get("iou_per_class") if r.status == "ok" else None
+        if per_class:   # what a mean hides: a class of a few mask pixels scores 0 and weighs as much as any
+            shown = ", ".join(f"{name} {value * 100:.1f}" for name, value in per_class.items())
+            console.print(f"{r.target} IoU % per class: {shown}", markup=False)
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
     for r in result.results:
