@@ -380,3 +380,22 @@ def test_a_detector_scored_on_every_onnx_target(tmp_path):
     values = {r["target"]: [f["value"] for f in r["figures"]] for r in saved["results"]}
     assert set(values) == {"onnxruntime-fp32", "openvino-fp32"}
     assert values["onnxruntime-fp32"] == pytest.approx(values["openvino-fp32"], abs=0.01)   # the same float model
+
+
+def test_model_classes_meet_annotation_categories_by_name():
+    from edgebench.bench.scored import category_match
+    from edgebench.tasks.base import Labels
+    from edgebench.tasks.labels import COCO_80, COCO_90
+
+    coco_categories = {i + 1: name for i, name in enumerate(COCO_90) if name != "n/a"}   # COCO's own ids
+    assert len(coco_categories) == 80 and coco_categories[90] == "toothbrush"
+    # a one-class person detector: scored on person alone
+    mapping, scored = category_match(Labels(("person",)), coco_categories)
+    assert mapping == {"person": 1} and scored == [1]
+    # an 80-class model's index 79 and a 90-id TF model's index 89 are both COCO's id 90
+    for names in (COCO_80, COCO_90):
+        mapping, scored = category_match(Labels(names), coco_categories)
+        assert mapping["toothbrush"] == 90 and len(scored) == 80 and "n/a" not in mapping
+    # names differing by case, spaces or underscores still meet; others are left out
+    mapping, scored = category_match(Labels(("Traffic_Light", "spaceship")), coco_categories)
+    assert mapping == {"Traffic_Light": 10} and scored == [10]
