@@ -147,8 +147,11 @@ def _detection(answers, labels, sizes, data, resamples):
                                      (box.xmax - box.xmin) * image.width, (box.ymax - box.ymin) * image.height]})
     figures = coco.evaluate(data.truth, results, "bbox", scored, resamples)
     names = [data.categories[c] for c in scored]
+    present = {a["category_id"] for a in data.truth["annotations"]} & set(scored)
     note = [f"scored on {len(scored)} of the {len(data.categories)} annotated categories, those the model "
-            f"can name: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}"]
+            f"can name: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}"
+            + ("" if len(present) == len(scored) else f" ({len(scored) - len(present)} without objects in these "
+               "images: no AP, left out of the mean)")]
     how = f"pycocotools, boxes from score {MIN_SCORE}, at most 100 per image; 95% CI: {resamples} bootstrap resamples of the images"
     return ([AccuracyFigure(name="mAP@[.5:.95]", value=figures.ap, interval=_interval(figures.ap_interval), note=how),
              AccuracyFigure(name="AP50", value=figures.ap50, interval=_interval(figures.ap50_interval), note=how)],
