@@ -399,3 +399,63 @@ def test_model_classes_meet_annotation_categories_by_name():
     # names differing by case, spaces or underscores still meet; others are left out
     mapping, scored = category_match(Labels(("Traffic_Light", "spaceship")), coco_categories)
     assert mapping == {"Traffic_Light": 10} and scored == [10]
+
+
+# -- beside the speed: run --accuracy-images, the store, the report, the hub ----------------------
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--annotations", "x.json"], "give it too"),
+    (["--masks", "."], "give it too"),
+    (["--accuracy-images", "."], "needs its ground truth"),
+])
+def test_run_refuses_half_a_labelled_set_in_one_line(args, fragment):
+    from typer.testing import CliRunner
+
+    from edgebench.cli.app import app
+
+    result = CliRunner().invoke(app, ["run", "--no-save", *args])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and fragment in lines[0], result.output
+
+
+def test_task_accuracy_reads_the_same_on_the_report_and_the_hub():
+    from edgebench.hub.db import _answer_of
+    from edgebench.results.schema import AccuracyFigure, ConfidenceInterval, TaskAccuracy
+
+    accuracy = TaskAccuracy(task="detection", images=40, dataset={"annotations_sha256": "ab" * 32}, figures=[
+        AccuracyFigure(name="mAP@[.5:.95]", value=0.412, interval=ConfidenceInterval(low=0.35, high=0.47,
+                                                                                     method="bootstrap")),
+        AccuracyFigure(name="AP50", value=0.6)])
+    text = "mAP@[.5:.95] 41.2% (35.0-47.0), AP50 60.0% on 40 images, data sha256 abababababab"
+    assert accuracy.text() == text
+    assert _answer_of({"accuracy": accuracy.model_dump(mode="json")})["accuracy"] == text
+    assert _answer_of({})["accuracy"] is None and _answer_of({"accuracy": {"task": 3}})["accuracy"] is None
+
+
+@pytest.mark.slow
+def test_a_run_scores_its_targets_and_stores_the_figures_with_the_fingerprint(tmp_path):
+    from typer.testing import CliRunner
+
+    from edgebench.cli.app import app
+    from edgebench.report.html import build_report
+    from edgebench.results.store import Store
+
+    if not (ZOO / "bird_segmentation_mask.bmp").is_file():
+        pytest.skip("../shared/fixtures/coral-zoo is not present")
+    store = tmp_path / "results.db"
+    result = CliRunner().invoke(app, [
+        "run", "-m", str(ZOO / "deeplabv3_mnv2_pascal_quant.tflite"), "--image", str(ZOO / "bird_segmentation.bmp"),
+        "-t", "litert-int8", "--runs", "3", "--settle", "0", "--store", str(store),
+        "--accuracy-images", str(ZOO), "--mask-map", "dog_segmentation_mask.bmp:0=12,1=0,2=255",
+        "--labels", str(ZOO / "pascal_voc_segmentation_labels.txt")])
+    assert result.exit_code == 0, result.output
+    assert "segmentation accuracy on 2 labelled images" in result.output and "mIoU % (95% CI)" in result.output
+    saved = Store(str(store))
+    run = saved.get(saved.list_runs()[0]["run_id"])
+    accuracy = run.results[0].accuracy
+    assert accuracy is not None and accuracy.task == "segmentation" and accuracy.images == 2
+    assert len(accuracy.dataset["sha256"]) == 64 and "dog_segmentation_mask.bmp" in accuracy.dataset["mask_maps"]
+    assert [f.name for f in accuracy.figures] == ["mIoU", "pixel accuracy"] and accuracy.figures[0].value > 0.5
+    assert any("dog_segmentation_mask.bmp read as" in n for n in run.accuracy_notes)
+    html = build_report([run], [])
+    assert accuracy.text().split(" on ")[0].replace("%", "") in html.replace("%", "")

@@ -150,12 +150,14 @@ def decode(plan: Plan, session, output, photo: Photo, min_score: float | None = 
 
 
 def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
-        recorder: Recorder | None = None) -> RunResult:
+        recorder: Recorder | None = None, labelled=None) -> RunResult:
     """Benchmark config.model on every selected target. Example:
 
     >>> from edgebench import run, RunConfig
     >>> result = run(RunConfig(targets=("litert-int8",)))
 
+    labelled: ground truth (models.annotated.CocoSet / MaskSet) every timed target is also
+    scored on, after all timing (each result's `accuracy`).
     Ctrl-C raises RunInterrupted carrying the targets finished so far (already recorded).
     """
     from edgebench.models.images import default_image
@@ -163,6 +165,10 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     events = events or SilentEvents()
     photo = Photo(Path(config.image) if config.image else default_image())
     plan = make_plan(config, events.prepare_step)
+    if labelled is not None:
+        from edgebench.bench.scored import check_task
+
+        check_task(plan, labelled)   # before minutes of timing, not after
     events.prepared()
     run_result = _new_run(plan, photo)
     if recorder is not None:
@@ -172,6 +178,10 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     try:
         _time_targets(plan, photo, events, recorder, run_result, answers)
         _settle_reference(plan, photo, run_result, answers)
+        if labelled is not None:
+            from edgebench.bench.scored import score_targets
+
+            run_result.accuracy_notes = score_targets(plan, run_result.results, labelled)
     except KeyboardInterrupt as exc:  # what finished is already recorded
         run_result.status, run_result.error, interrupted = "interrupted", _interruption(exc), exc
     except BaseException as exc:

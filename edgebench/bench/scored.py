@@ -39,12 +39,10 @@ def evaluate_set(config: RunConfig, data, on_progress: ProgressCallback | None =
     from edgebench.tasks import coco
 
     resamples = coco.RESAMPLES if resamples is None else resamples
-    kind = "segmentation" if not hasattr(data, "truth") else data.kind
+    kind = data_task(data)
     source = open_source(config.model, config.allow_download)
     plan = make_plan(config, source=source)
-    if plan.task.name != kind:
-        raise UserError(f"{source.name} is read as a {plan.task.name} model ({plan.task.why}), but the ground "
-                        f"truth given is {TASK_OF_DATA[kind]}: give a {kind} model or --task {kind}")
+    check_task(plan, data)
     notes: list[str] = []
     results = [_target(planned, plan, data, kind, resamples, notes, on_progress) for planned in plan.targets]
     images = [str(p) for p, _ in data.pairs] if kind == "segmentation" else [str(i.path) for i in data.images]
@@ -57,6 +55,40 @@ def evaluate_set(config: RunConfig, data, on_progress: ProgressCallback | None =
                           images=[{"path": p} for p in images], reference_target=None,
                           device=device_info().model_dump(mode="json"), results=results,
                           dataset=data.fingerprint(), notes=list(dict.fromkeys(notes)))
+
+
+def data_task(data) -> str:
+    """The task a labelled set scores: "detection" or "pose" (COCO), "segmentation" (masks)."""
+    return data.kind if hasattr(data, "truth") else "segmentation"
+
+
+def check_task(plan: Plan, data) -> None:
+    """A one-line error when the model's task is not the one the ground truth scores."""
+    kind = data_task(data)
+    if plan.task.name != kind:
+        raise UserError(f"{plan.source.name} is read as a {plan.task.name} model ({plan.task.why}), but the ground "
+                        f"truth given is {TASK_OF_DATA[kind]}: give a {kind} model or --task {kind}")
+
+
+def score_targets(plan: Plan, results: list, data, resamples: int | None = None) -> list[str]:
+    """A run's second pass: each target timed without error answers every labelled image once
+    (untimed, after all timing), and its figures go on its result (`accuracy`, stored with the
+    run). The notes to print under the figures are returned."""
+    from edgebench.results.schema import TaskAccuracy
+    from edgebench.tasks import coco
+
+    resamples = coco.RESAMPLES if resamples is None else resamples
+    kind, notes, fingerprint = data_task(data), [], data.fingerprint()
+    for planned, result in zip(plan.targets, results):   # one result per planned target, in order
+        if result.status != "ok":
+            continue
+        scored = _target(planned, plan, data, kind, resamples, notes, None)
+        if scored.status == "ok":
+            result.accuracy = TaskAccuracy(task=kind, images=scored.images, figures=scored.figures,
+                                           dataset=fingerprint)
+        else:
+            notes.append(f"{planned.name}: no accuracy ({scored.status}: {scored.error})")
+    return [note[:400] for note in dict.fromkeys(notes)]
 
 
 def _target(planned: PlannedTarget, plan: Plan, data, kind: str, resamples: int, notes: list[str],

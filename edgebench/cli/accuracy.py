@@ -128,28 +128,15 @@ def _say_if_too_few(result) -> None:
 def _task_accuracy(images, model, targets, limit, threads, offline, out, input_shape, annotations, masks,
                    mask_map, class_names, bootstrap) -> None:
     from edgebench.bench.config import RunConfig
-    from edgebench.bench.scored import evaluate_set
+    from edgebench.bench.scored import data_task, evaluate_set
     from edgebench.cli.options import parse_shapes
     from edgebench.cli.run import split_targets
     from edgebench.errors import UserError
-    from edgebench.models.annotated import parse_mask_maps, read_coco, read_masks
 
-    if annotations is not None and (masks is not None or mask_map is not None):
-        raise UserError("--annotations (boxes, keypoints) and --masks/--mask-map (segmentation) are two "
-                        "kinds of ground truth: give one")
     if out is not None:
         check_writable(out)
-    # The ground truth is read and checked before anything is prepared.
-    if annotations is not None:
-        data = read_coco(annotations, images, "auto", limit)
-        task = data.kind
-    else:
-        try:
-            mapping = parse_mask_maps(mask_map)
-        except UserError as exc:
-            raise UserError(f"--mask-map: {exc}") from None
-        data = read_masks(images, masks, mapping, limit)
-        task = "segmentation"
+    data = read_ground_truth(images, annotations, masks, mask_map, limit)
+    task = data_task(data)
     config = RunConfig(model=model, targets=split_targets(targets), threads=threads, task=task,
                        labels=class_names, input_shapes=parse_shapes(input_shape), allow_download=not offline)
     result = evaluate_set(config, data, resamples=bootstrap)
@@ -170,6 +157,24 @@ def _task_accuracy(images, model, targets, limit, threads, offline, out, input_s
     if out is not None:
         write_text_atomically(out, result.model_dump_json(indent=2))
         console.print(f"results written to {out}", markup=False)
+
+
+def read_ground_truth(images: Path, annotations: Path | None, masks: Path | None, mask_map: list[str] | None,
+                      limit: int | None = None):
+    """The labelled set the options name, read and checked before anything is prepared."""
+    from edgebench.errors import UserError
+    from edgebench.models.annotated import parse_mask_maps, read_coco, read_masks
+
+    if annotations is not None and (masks is not None or mask_map):
+        raise UserError("--annotations (boxes, keypoints) and --masks/--mask-map (segmentation) are two "
+                        "kinds of ground truth: give one")
+    if annotations is not None:
+        return read_coco(annotations, images, "auto", limit)
+    try:
+        mapping = parse_mask_maps(mask_map)
+    except UserError as exc:
+        raise UserError(f"--mask-map: {exc}") from None
+    return read_masks(images, masks, mapping, limit)
 
 
 def task_table(result) -> Table:

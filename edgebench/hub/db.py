@@ -619,7 +619,22 @@ def _answer_of(result: dict) -> dict:
     if result.get("is_reference"):
         verdict = "reference"
     task = result.get("task") or ("classification" if top1 else None)
-    return {"task": task, "answer": answer[:400] if answer else None, "agreement": verdict}
+    return {"task": task, "answer": answer[:400] if answer else None, "agreement": verdict,
+            "accuracy": accuracy_text(result.get("accuracy"))}
+
+
+def accuracy_text(accuracy: dict | None) -> str | None:
+    """A pushed result's figures on labelled data, as the per-device table shows them."""
+    from pydantic import ValidationError
+
+    from edgebench.results.schema import TaskAccuracy
+
+    if not accuracy:
+        return None
+    try:
+        return TaskAccuracy.model_validate(accuracy).text()
+    except ValidationError:   # stored by a later edgebench in a shape this one does not know
+        return None
 
 
 def _sane(*numbers: float | None) -> bool:

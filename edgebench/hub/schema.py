@@ -271,3 +271,6 @@ class DeviceResult(BaseModel):
     answer: _line(400) | None = Field(default=None, description="the task's one-line answer")
     agreement: _line(200) | None = Field(default=None, description="against the run's float reference: "
                                          "reference, yes or NO, with the task's figure")
+    accuracy: _line(400) | None = Field(default=None, description="on labelled data scored in the same run "
+                                        "(run --accuracy-images): the task's figures, 95% intervals, images "
+                                        "and the data set's sha256")

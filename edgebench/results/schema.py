@@ -226,6 +226,10 @@ class HarnessOverhead(BaseModel):
 class TargetResult(BaseModel):
     model_config = ConfigDict(validate_assignment=True)
 
+    # Scored on labelled data in the same run (edgebench run --annotations/--masks); defined below.
+    accuracy: TaskAccuracy | None = Field(default=None, description="the target's accuracy on labelled data "
+                                          "(detection, segmentation, pose), with the data set's fingerprint")
+
     target: ShortName
     runtime: ShortName
     runtime_version: str | None
@@ -374,6 +378,8 @@ class RunResult(BaseModel):
     task: ShortName | None = Field(default=None, description="the task the outputs were read as")
     task_why: _name(400) | None = Field(default=None, description="why that task")
     agreement_rule: _name(400) | None = Field(default=None, description="what makes a target agree")
+    accuracy_notes: list[_name(400)] = Field(default_factory=list, description="what the targets' `accuracy` "
+                                             "figures cover (the categories scored, masks left out, ...)")
     harness_overhead: HarnessOverhead | None = None
     thermal_after_c: dict[str, float] = Field(default_factory=dict)
     reference_target: str | None = None
@@ -427,6 +433,27 @@ class AccuracyFigure(BaseModel):
     value: Score
     interval: ConfidenceInterval | None = None
     note: str | None = Field(default=None, max_length=400, description="how it was computed, in a line")
+
+
+class TaskAccuracy(BaseModel):
+    """A target's figures on a labelled set, scored beside its timing in one run."""
+    task: ShortName
+    images: Count
+    figures: list[AccuracyFigure]
+    dataset: dict = Field(default_factory=dict, description="format, files and sha256 fingerprints of the set")
+
+    def text(self) -> str:
+        """'mIoU 57.5% (47.1-98.9), pixel accuracy 98.0% (97.9-99.5) on 2 images, data sha256
+        2313ef14a57c': the figures under their task's names, as the report and the hub show them."""
+        figures = ", ".join(f"{f.name} {f.value * 100:.1f}%" + (f" ({f.interval.percent()})" if f.interval else "")
+                            for f in self.figures)
+        sha = self.dataset.get("annotations_sha256") or self.dataset.get("sha256") or ""
+        return (f"{figures} on {self.images} image{'s' if self.images != 1 else ''}"
+                + (f", data sha256 {str(sha)[:12]}" if sha else ""))[:400]
+
+
+TargetResult.model_rebuild()   # its `accuracy` names TaskAccuracy, defined above only now
+RunResult.model_rebuild()
 
 
 class TargetAccuracy(BaseModel):
