@@ -603,7 +603,8 @@ def result_out(row: ResultRow, version: str) -> dict:
             "runtime": row.runtime, "precision": row.precision, "median_ms": row.median_ms,
             "fps": row.fps, "energy_j_per_inference": row.energy_j, "energy_method": row.energy_method,
             "run_id": row.run_id, "created": row.document.get("run_created", row.created),
-            **_answer_of(row.document.get("result") or {})}
+            **_answer_of(row.document.get("result") or {}),
+            "accuracy": accuracy_text((row.document.get("result") or {}).get("accuracy"))}
 
 
 def _answer_of(result: dict) -> dict:
@@ -619,8 +620,7 @@ def _answer_of(result: dict) -> dict:
     if result.get("is_reference"):
         verdict = "reference"
     task = result.get("task") or ("classification" if top1 else None)
-    return {"task": task, "answer": answer[:400] if answer else None, "agreement": verdict,
-            "accuracy": accuracy_text(result.get("accuracy"))}
+    return {"task": task, "answer": answer[:400] if answer else None, "agreement": verdict}
 
 
 def accuracy_text(accuracy: dict | None) -> str | None:
