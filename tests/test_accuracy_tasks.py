@@ -459,3 +459,15 @@ def test_a_run_scores_its_targets_and_stores_the_figures_with_the_fingerprint(tm
     assert any("dog_segmentation_mask.bmp read as" in n for n in run.accuracy_notes)
     html = build_report([run], [])
     assert accuracy.text().split(" on ")[0].replace("%", "") in html.replace("%", "")
+
+
+def test_a_classification_folder_gets_a_fingerprint_that_follows_its_labels(tmp_path):
+    from edgebench.bench.accuracy import fingerprint
+    from edgebench.models.labelled import LabelledImage
+
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(tmp_path / "a.png")
+    one = fingerprint([LabelledImage(tmp_path / "a.png", 19)], tmp_path)
+    assert one["images"] == 1 and len(one["sha256"]) == 64
+    assert fingerprint([LabelledImage(tmp_path / "a.png", 20)], tmp_path)["sha256"] != one["sha256"]   # relabelled
+    Image.new("RGB", (8, 8), (10, 20, 31)).save(tmp_path / "a.png")
+    assert fingerprint([LabelledImage(tmp_path / "a.png", 19)], tmp_path)["sha256"] != one["sha256"]   # re-encoded
