@@ -166,7 +166,8 @@ def _detection(answers, labels, sizes, data, resamples):
         raise UserError(f"none of the model's {len(labels.names)} class names ({', '.join(labels.names[:5])}"
                         f"{', ...' if len(labels.names) > 5 else ''}) is a category of "
                         f"{data.annotations_file.name} ({', '.join(list(data.categories.values())[:5])}, ...): "
-                        "nothing to score (give --labels with the annotation's names)")
+                        "nothing to score (name the model's classes as the annotations do: accuracy --class-names FILE, "
+                        "run --labels FILE)")
     results, unscored = [], 0
     for image, answer in zip(data.images, answers):
         for box in answer.boxes:
