@@ -10,10 +10,17 @@ already on this machine (nothing is downloaded, no image is committed):
              names are tests/task_models.py's CLASSES, so its seeded (untrained) ONNX detector can
              be scored on every ONNX-reading target: a plumbing check, not a model's accuracy.
 
+  persons/   3 photos with every person boxed by hand for this project (approximate to ~10 px;
+             people cut by the frame boxed to the edge) and the bus: scikit-image's astronaut.png
+             (NASA, public domain) from the installed scikit-image, and Ultralytics' bus.jpg and
+             zidane.jpg (shipped in the ultralytics wheel, AGPL-3.0), taken from an installed
+             ultralytics or from its wheel (--ultralytics-wheel, e.g. after `pip download --no-deps
+             ultralytics`). 7 persons, 1 bus; categories use COCO's ids (person 1, bus 6).
+
 No PyPI package was found that ships COCO val images together with their annotations
 (see RESULTS.md for what was searched), so there is no COCO-val subset here.
 
-    python -m benchmarks.accuracy_sets OUT_DIR [--shapes 40]
+    python -m benchmarks.accuracy_sets OUT_DIR [--shapes 40] [--ultralytics-wheel WHEEL]
 """
 
 from __future__ import annotations
@@ -78,13 +85,54 @@ def shapes(out: Path, count: int, seed: int = 0) -> Path:
     return folder
 
 
+def _box(x0, y0, x1, y1):
+    return [x0, y0, x1 - x0, y1 - y0]
+
+
+# (file, width, height, person boxes as corners x0, y0, x1, y1 in the photo's pixels)
+PERSONS = [("bus.jpg", 810, 1080, [(55, 398, 239, 900), (222, 407, 342, 861), (667, 395, 810, 878), (0, 555, 78, 867)]),
+           ("zidane.jpg", 1280, 720, [(128, 203, 1150, 720), (753, 42, 1136, 720)]),
+           ("astronaut.png", 512, 512, [(19, 17, 367, 512)])]
+BUS = (20, 228, 800, 700)   # in bus.jpg
+
+
+def persons(out: Path, ultralytics_wheel: Path | None = None) -> Path:
+    import importlib.util
+    import zipfile
+
+    folder = out / "persons"
+    folder.mkdir(parents=True, exist_ok=True)
+    skimage = Path(importlib.util.find_spec("skimage").origin).parent
+    shutil.copy(skimage / "data" / "astronaut.png", folder / "astronaut.png")
+    spec = importlib.util.find_spec("ultralytics")
+    for name in ("bus.jpg", "zidane.jpg"):
+        if spec is not None:
+            shutil.copy(Path(spec.origin).parent / "assets" / name, folder / name)
+        elif ultralytics_wheel is not None:
+            (folder / name).write_bytes(zipfile.ZipFile(ultralytics_wheel).read(f"ultralytics/assets/{name}"))
+        else:
+            raise SystemExit("persons: install ultralytics or pass --ultralytics-wheel (pip download --no-deps ultralytics)")
+    data = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "person"}, {"id": 6, "name": "bus"}]}
+    for image_id, (name, width, height, boxes) in enumerate(PERSONS, start=1):
+        data["images"].append({"id": image_id, "file_name": name, "width": width, "height": height})
+        labelled = [(1, _box(*corners)) for corners in boxes] + ([(6, _box(*BUS))] if name == "bus.jpg" else [])
+        for category, box in labelled:
+            data["annotations"].append({"id": len(data["annotations"]) + 1, "image_id": image_id,
+                                        "category_id": category, "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
+    (folder / "instances.json").write_text(json.dumps(data, indent=1))
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--shapes", type=int, default=40, help="synthetic images to draw")
+    parser.add_argument("--ultralytics-wheel", type=Path, help="where bus.jpg and zidane.jpg come from, "
+                        "when ultralytics is not installed")
     args = parser.parse_args()
     print(traffic(args.out))
     print(shapes(args.out, args.shapes))
+    print(persons(args.out, args.ultralytics_wheel))
 
 
 if __name__ == "__main__":
