@@ -471,3 +471,24 @@ def test_a_classification_folder_gets_a_fingerprint_that_follows_its_labels(tmp_
     assert fingerprint([LabelledImage(tmp_path / "a.png", 20)], tmp_path)["sha256"] != one["sha256"]   # relabelled
     Image.new("RGB", (8, 8), (10, 20, 31)).save(tmp_path / "a.png")
     assert fingerprint([LabelledImage(tmp_path / "a.png", 19)], tmp_path)["sha256"] != one["sha256"]   # re-encoded
+
+
+def test_sizes_that_do_not_fit_are_refused_before_any_model(tmp_path, image_dir):
+    data = copy.deepcopy(TRUTH)
+    data["images"][0].update(width=200)
+    with pytest.raises(UserError, match="a.png is 100x100 but .* says 200x100"):
+        read_coco(_write(tmp_path, data), image_dir)
+    (tmp_path / "not_an_image.png").write_text("hello")
+    data = copy.deepcopy(TRUTH)
+    data["images"][0].update(file_name="not_an_image.png")
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in ("b.png", "c.png"):
+        (folder / name).write_bytes((image_dir / name).read_bytes())
+    (folder / "not_an_image.png").write_text("hello")
+    with pytest.raises(UserError, match="cannot be read as an image"):
+        read_coco(_write(tmp_path, data), folder)
+    Image.new("RGB", (4, 2)).save(tmp_path / "m.jpg")
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "m_mask.png")
+    with pytest.raises(UserError, match="m_mask.png is 3x3 but its image is 4x2"):
+        read_masks(tmp_path)

@@ -136,13 +136,6 @@ def _interval(bounds) -> ConfidenceInterval | None:
     return None if bounds is None else ConfidenceInterval(low=bounds[0], high=bounds[1], method="bootstrap")
 
 
-def _check_sizes(data, sizes) -> None:
-    for image, (width, height) in zip(data.images, sizes):
-        if (width, height) != (image.width, image.height):
-            raise UserError(f"{image.path.name} is {width}x{height} but {data.annotations_file.name} says "
-                            f"{image.width}x{image.height}: its boxes would not fit the photo")
-
-
 # -- detection -----------------------------------------------------------------------------------
 
 def category_match(labels, categories: dict[int, str]) -> tuple[dict[str, int], list[int]]:
@@ -160,7 +153,6 @@ def category_match(labels, categories: dict[int, str]) -> tuple[dict[str, int], 
 def _detection(answers, labels, sizes, data, resamples):
     from edgebench.tasks import coco
 
-    _check_sizes(data, sizes)
     mapping, scored = category_match(labels, data.categories)
     if not scored:
         raise UserError(f"none of the model's {len(labels.names)} class names ({', '.join(labels.names[:5])}"
@@ -235,7 +227,6 @@ def _bootstrap(per_image: list, figure, resamples: int, seed: int = 0):
 def _pose(answers, labels, sizes, data, resamples):
     from edgebench.tasks import coco
 
-    _check_sizes(data, sizes)
     person = _person_category(data)
     results, hits = [], []
     for image, answer in zip(data.images, answers):

@@ -166,7 +166,24 @@ def _images(data: dict, name: str, image_dir: Path, limit: int | None) -> list[A
         if found is None or not stat.S_ISREG(found.st_mode):
             raise UserError(f"{name} lists {image.path.name} (image id {image.id}), which is not in "
                             f"{shown(image_dir)}")
+        size = _image_size(image.path)
+        if size != (image.width, image.height):   # the boxes are in the listed size's pixels
+            raise UserError(f"{image.path.name} is {size[0]}x{size[1]} but {name} says {image.width}x{image.height}: "
+                            "its boxes would not fit the photo")
     return images
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header, or one line saying it is no image."""
+    from PIL import Image, UnidentifiedImageError
+
+    from edgebench.fileio import shown
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UserError(f"{shown(path)} cannot be read as an image: {exc}") from None
 
 
 def _annotation(entry: dict, where: str, categories: dict[int, str], kind: str, width: int) -> tuple[dict, int]:
@@ -257,13 +274,10 @@ def parse_mask_maps(texts: list[str] | None) -> dict[str, dict[int, int]]:
     return maps
 
 
-def _mask_for(image: Path, masks: dict[str, Path]) -> Path | None:
-    """The mask of an image: <stem>_mask.<ext> or, in a folder of its own, <stem>.<ext>."""
-    own = masks.get(f"{image.stem}_mask")
-    if own is not None:
-        return own
-    found = masks.get(image.stem)
-    return found if found is not None and found != image else None
+def _mask_for(stem: str, masks: dict[str, Path]) -> Path | None:
+    """The mask of an image (its path in its folder, without suffix): <stem>_mask.<ext> or, in a
+    folder of its own, <stem>.<ext>, at the same place under the masks folder."""
+    return masks.get(f"{stem}_mask") or masks.get(stem)
 
 
 def read_masks(image_dir: Path, mask_dir: Path | None = None,
@@ -278,13 +292,16 @@ def read_masks(image_dir: Path, mask_dir: Path | None = None,
         found = stat_or_none(folder, f"{what} directory")
         if found is None or not stat.S_ISDIR(found.st_mode):
             raise UserError(f"{what} directory not found: {shown(folder)}")
-    masks = {p.stem: p for p in find_images(mask_dir) if p.suffix.lower() in (".png", ".bmp")}
+    def stem(path: Path, root: Path) -> str:
+        return path.relative_to(root).with_suffix("").as_posix()
+
+    masks = {stem(p, mask_dir): p for p in find_images(mask_dir) if p.suffix.lower() in (".png", ".bmp")}
     same_folder = mask_dir.resolve() == image_dir.resolve()
     mask_files = set(masks.values())
     images = [p for p in find_images(image_dir) if not (same_folder and p in mask_files and p.stem.endswith("_mask"))]
     pairs, left_out = [], 0
     for image in images:
-        mask = _mask_for(image, masks)
+        mask = _mask_for(stem(image, image_dir), masks)
         if mask is None or mask == image:
             left_out += 1
         else:
@@ -292,6 +309,10 @@ def read_masks(image_dir: Path, mask_dir: Path | None = None,
     if not pairs:
         raise UserError(f"no image in {shown(image_dir)} has a mask in {shown(mask_dir)} (a mask is "
                         "<image name>_mask.png/.bmp, or <image name>.png/.bmp in a folder of its own)")
+    for image, mask in pairs:   # before any model is prepared, not after its first inference
+        if _image_size(image) != _image_size(mask):
+            raise UserError(f"mask {shown(mask)} is {'x'.join(map(str, _image_size(mask)))} but its image is "
+                            f"{'x'.join(map(str, _image_size(image)))}")
     named = {m.name for _, m in pairs}
     stray = next((n for n in (mask_maps or {}) if n != ALL_MASKS and n not in named), None)
     if stray is not None:
