@@ -45,7 +45,22 @@ def evaluate_items(plan: Plan, items: list[LabelledImage], directory: Path,
     return AccuracyResult(model=plan.source.name, image_dir=str(directory),
                           images=[{"path": str(i.path), "label_index": i.label_index} for i in items],
                           reference_target=reference.target if reference else None,
-                          device=device_info().model_dump(mode="json"), results=accuracies)
+                          device=device_info().model_dump(mode="json"), results=accuracies,
+                          dataset=fingerprint(items, directory))
+
+
+def fingerprint(items: list[LabelledImage], directory: Path) -> dict:
+    """What identifies a labelled folder: a sha256 over every image's name, label and content
+    (the same images relabelled, or re-encoded, give another)."""
+    import hashlib
+
+    from edgebench.models.artifact import sha256_of
+
+    h = hashlib.sha256()
+    for item in items:
+        h.update(f"{item.path.name}\0{item.label_index}\0{sha256_of(item.path)}\n".encode())
+    return {"format": "labelled image folder", "image_dir": str(directory), "images": len(items),
+            "sha256": h.hexdigest()}
 
 
 def _traits(acc: TargetAccuracy) -> Traits:

@@ -129,8 +129,9 @@ def feed_inputs(plan: Plan, session, photo: Photo) -> Fed:
     return Fed(x, chosen.get("ms", 0.0), chosen.get("prep"), chosen.get("why", ""))
 
 
-def decode(plan: Plan, session, output, photo: Photo):
-    """The task's answer from one inference's outputs (the first item of a batch)."""
+def decode(plan: Plan, session, output, photo: Photo, min_score: float | None = None):
+    """The task's answer from one inference's outputs (the first item of a batch). min_score:
+    a detector's lowest box score kept (None: the task's own floor)."""
     from edgebench.tasks.base import Broken, Context, nonfinite
     from edgebench.tasks.inputs import image_input
     from edgebench.tensors import as_tuple
@@ -141,7 +142,7 @@ def decode(plan: Plan, session, output, photo: Photo):
     outputs = tuple(y[:1] if batch > 1 and np.ndim(y) and np.shape(y)[0] == batch else y for y in as_tuple(output))
     context = Context(plan.labels_for(output_specs(session)),
                       specs[index].image_size if index is not None else None,
-                      photo.pil.size if photo is not None else None)
+                      photo.pil.size if photo is not None else None, min_score)
     broken = nonfinite(outputs, output_specs(session))
     if broken:   # NaN or infinity in: nothing a task reads, and no figure may come out of it
         return Broken(broken), context.labels.source
@@ -149,12 +150,14 @@ def decode(plan: Plan, session, output, photo: Photo):
 
 
 def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
-        recorder: Recorder | None = None) -> RunResult:
+        recorder: Recorder | None = None, labelled=None) -> RunResult:
     """Benchmark config.model on every selected target. Example:
 
     >>> from edgebench import run, RunConfig
     >>> result = run(RunConfig(targets=("litert-int8",)))
 
+    labelled: ground truth (models.annotated.CocoSet / MaskSet) every timed target is also
+    scored on, after all timing (each result's `accuracy`).
     Ctrl-C raises RunInterrupted carrying the targets finished so far (already recorded).
     """
     from edgebench.models.images import default_image
@@ -162,6 +165,10 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     events = events or SilentEvents()
     photo = Photo(Path(config.image) if config.image else default_image())
     plan = make_plan(config, events.prepare_step)
+    if labelled is not None:
+        from edgebench.bench.scored import check_task
+
+        check_task(plan, labelled)   # before minutes of timing, not after
     events.prepared()
     run_result = _new_run(plan, photo)
     if recorder is not None:
@@ -171,6 +178,10 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     try:
         _time_targets(plan, photo, events, recorder, run_result, answers)
         _settle_reference(plan, photo, run_result, answers)
+        if labelled is not None:
+            from edgebench.bench.scored import score_targets
+
+            run_result.accuracy_notes = score_targets(plan, run_result.results, labelled)
     except KeyboardInterrupt as exc:  # what finished is already recorded
         run_result.status, run_result.error, interrupted = "interrupted", _interruption(exc), exc
     except BaseException as exc:

@@ -51,6 +51,10 @@ def run_command(
     duration: Annotated[Optional[str], typer.Option(help="Sustained run: time each target for this long (e.g. 90s, 5m, 1h; 1 s to 24 h), with fps, CPU clock and temperatures per second, and a throttling verdict.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the results as JSON here.")] = None,
     wide: Annotated[bool, typer.Option("--wide", help="Show every column of the results table, however wide the table (by default columns are left out to fit the terminal, the least needed first, and the screen names them).")] = False,
+    accuracy_images: Annotated[Optional[Path], typer.Option("--accuracy-images", help="Also score every target on these labelled images, after timing: with --annotations (COCO boxes or keypoints) or --masks (segmentation); `edgebench accuracy --help` tells the formats.")] = None,
+    annotations: Annotated[Optional[Path], typer.Option("--annotations", help="COCO-format JSON for --accuracy-images (detection: mAP@[.5:.95], AP50; pose: OKS AP, PCK@0.2).")] = None,
+    masks: Annotated[Optional[Path], typer.Option("--masks", help="Class-index masks for --accuracy-images (segmentation: mIoU, pixel accuracy; default: beside the images).")] = None,
+    mask_map: Annotated[Optional[list[str]], typer.Option("--mask-map", help="Read mask values as other classes, [MASK-FILE:]VALUE=CLASS,... (repeatable).")] = None,
 ) -> None:
     """Benchmark a model on every available runtime with the article's protocol.
 
@@ -63,12 +67,13 @@ def run_command(
         if out is not None:
             check_writable(out)   # before the run, not after it
 
+        labelled = _labelled(accuracy_images, annotations, masks, mask_map)
         chosen = sustained(parse_duration(duration)) if duration else None
         config = RunConfig(model=model, image=image, targets=split_targets(targets), scenario=scenario,
                            streams=streams, **options.config_fields(chosen))
         recorder = _store(options.store) if options.save else None
         screen = {"meter_off": options.meter == "none", "wide": wide, "wide_hint": WIDE_HINT}
-        result = _run_live(config, recorder, out, screen)
+        result = _run_live(config, recorder, out, screen, labelled)
         if not any(r.status == "ok" for r in result.results):
             # Nothing was measured: one line with every target's reason, no empty table.
             reasons = "; ".join(f"{r.target}: {r.error}" for r in result.results) or "no target applies"
@@ -87,7 +92,22 @@ def _store(url: str | None):
     return Store(url)
 
 
-def _run_live(config, recorder, out: Path | None, screen: dict):
+def _labelled(images: Path | None, annotations: Path | None, masks: Path | None, mask_map: list[str] | None):
+    """The ground truth to score every target on, or None; read before anything is prepared."""
+    from edgebench.errors import UserError
+
+    if images is None:
+        if annotations is not None or masks is not None or mask_map:
+            raise UserError("--annotations, --masks and --mask-map score the images of --accuracy-images: give it too")
+        return None
+    if annotations is None and masks is None and not mask_map:
+        raise UserError("--accuracy-images needs its ground truth: --annotations FILE (COCO) or --masks DIR")
+    from edgebench.cli.accuracy import read_ground_truth
+
+    return read_ground_truth(images, annotations, masks, mask_map)
+
+
+def _run_live(config, recorder, out: Path | None, screen: dict, labelled=None):
     """The run under a live progress display; Ctrl-C prints what finished and exits 130."""
     from edgebench.bench.execute import RunInterrupted, run
 
@@ -95,7 +115,7 @@ def _run_live(config, recorder, out: Path | None, screen: dict):
     try:
         try:
             with signals_as_interrupts():
-                return run(config, events, recorder)
+                return run(config, events, recorder, labelled)
         finally:
             events.stop()
     except RunInterrupted as interrupted:

@@ -47,6 +47,7 @@ def print_run(result, detail: bool = False, meter_off: bool = False, wide: bool 
         if table is not None:
             console.print(table)
     _print_sustained(result)
+    _print_accuracy(result)
     if not meter_off and _no_energy(result):
         console.print(ENERGY_HOWTO, markup=False, style="dim")
     _print_reference(result)
@@ -340,6 +341,42 @@ def _print_sustained(result) -> None:
         console.print(f"sustained {escape(sweep_label(r))}: {len(s.windows)} windows of {s.window_s:g} s; fps "
                       f"{s.first_minute_fps:.1f} at the start -> {s.last_minute_fps:.1f} at the end "
                       f"({s.last_vs_first:.2f}x); {verdict} - {escape(s.evidence)}")
+
+
+def accuracy_table(result) -> Table | None:
+    """The targets' figures on labelled data (run --accuracy-images), beside their speed; None
+    when the run scored none. Columns are the task's own figures (mAP@[.5:.95], mIoU, ...)."""
+    scored = [r for r in result.results if getattr(r, "accuracy", None) is not None]
+    if not scored:
+        return None
+    first = scored[0].accuracy
+    data = first.dataset or {}
+    fingerprint = data.get("annotations_sha256") or data.get("sha256") or ""
+    table = Table(title=escape(f"{first.task} accuracy on {first.images} labelled image"
+                               f"{'s' if first.images != 1 else ''} ({data.get('format', 'labelled set')}"
+                               f"{', sha256 ' + fingerprint[:12] if fingerprint else ''})"),
+                  caption=escape("Measured after timing: one untimed inference per image per target; "
+                                 + (first.figures[0].note or "" if first.figures else "")))
+    table.add_column("target", no_wrap=True)
+    table.add_column("median ms", justify="right")
+    names = [f.name for f in first.figures]
+    for name in names:
+        table.add_column(f"{name} % (95% CI)", justify="right")
+    for r in scored:
+        cells = {f.name: f"{f.value * 100:.1f}" + (f" ({f.interval.percent()})" if f.interval else "")
+                 for f in r.accuracy.figures}
+        median = f"{r.latency_ms.median:.3f}" if r.latency_ms is not None else "-"
+        table.add_row(escape(r.target), median, *(cells.get(n, "-") for n in names))
+    return table
+
+
+def _print_accuracy(result) -> None:
+    table = accuracy_table(result)
+    if table is None:
+        return
+    console.print(table)
+    for note in getattr(result, "accuracy_notes", None) or []:
+        console.print(f"note: {note}", markup=False)
 
 
 def _print_reference(result) -> None:

@@ -604,7 +604,8 @@ def result_out(row: ResultRow, version: str) -> dict:
             "fps": row.fps, "energy_j_per_inference": row.energy_j, "energy_method": row.energy_method,
             "run_id": row.run_id, "created": row.document.get("run_created", row.created),
             **_answer_of(row.document.get("result") or {}),
-            "conditions": _warnings_of(row.document.get("conditions") or [])}
+            "conditions": _warnings_of(row.document.get("conditions") or []),
+            "accuracy": accuracy_text((row.document.get("result") or {}).get("accuracy"))}
 
 
 def _warnings_of(conditions: list) -> str | None:
@@ -629,6 +630,20 @@ def _answer_of(result: dict) -> dict:
         verdict = "reference"
     task = result.get("task") or ("classification" if top1 else None)
     return {"task": task, "answer": answer[:400] if answer else None, "agreement": verdict}
+
+
+def accuracy_text(accuracy: dict | None) -> str | None:
+    """A pushed result's figures on labelled data, as the per-device table shows them."""
+    from pydantic import ValidationError
+
+    from edgebench.results.schema import TaskAccuracy
+
+    if not accuracy:
+        return None
+    try:
+        return TaskAccuracy.model_validate(accuracy).text()
+    except ValidationError:   # stored by a later edgebench in a shape this one does not know
+        return None
 
 
 def _sane(*numbers: float | None) -> bool:

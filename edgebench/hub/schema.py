@@ -273,3 +273,6 @@ class DeviceResult(BaseModel):
                                          "reference, yes or NO, with the task's figure")
     conditions: _line(300) | None = Field(default=None, description="what the run's stored conditions warned of "
                                           "('governor powersave; ...'); empty: none; None: not recorded")
+    accuracy: _line(400) | None = Field(default=None, description="on labelled data scored in the same run "
+                                        "(run --accuracy-images): the task's figures, 95% intervals, images "
+                                        "and the data set's sha256")

@@ -226,6 +226,10 @@ class HarnessOverhead(BaseModel):
 class TargetResult(BaseModel):
     model_config = ConfigDict(validate_assignment=True)
 
+    # Scored on labelled data in the same run (edgebench run --annotations/--masks); defined below.
+    accuracy: TaskAccuracy | None = Field(default=None, description="the target's accuracy on labelled data "
+                                          "(detection, segmentation, pose), with the data set's fingerprint")
+
     target: ShortName
     runtime: ShortName
     runtime_version: str | None
@@ -390,6 +394,8 @@ class RunResult(BaseModel):
     task: ShortName | None = Field(default=None, description="the task the outputs were read as")
     task_why: _name(400) | None = Field(default=None, description="why that task")
     agreement_rule: _name(400) | None = Field(default=None, description="what makes a target agree")
+    accuracy_notes: list[_name(400)] = Field(default_factory=list, description="what the targets' `accuracy` "
+                                             "figures cover (the categories scored, masks left out, ...)")
     harness_overhead: HarnessOverhead | None = None
     thermal_after_c: dict[str, float] = Field(default_factory=dict)
     reference_target: str | None = None
@@ -419,7 +425,9 @@ class ConfidenceInterval(BaseModel):
     low: Score
     high: Score
     confidence: Score = 0.95
-    method: Literal["wilson"] = Field(default="wilson", description="Wilson score interval (scipy's binomtest)")
+    method: Literal["wilson", "bootstrap"] = Field(
+        default="wilson", description="wilson: Wilson score interval (scipy's binomtest); bootstrap: the 2.5th "
+                                      "and 97.5th percentiles of the figure over images drawn with replacement")
 
     def percent(self) -> str:
         """'61.0-100.0': the interval in percent, as the tables print it."""
@@ -439,6 +447,35 @@ class ImagePrediction(BaseModel):
     true_label: Name | None = None
 
 
+class AccuracyFigure(BaseModel):
+    """One figure of a task's accuracy (mAP@[.5:.95], mIoU, PCK@0.2, ...), in [0, 1]."""
+    name: ShortName
+    value: Score
+    interval: ConfidenceInterval | None = None
+    note: str | None = Field(default=None, max_length=400, description="how it was computed, in a line")
+
+
+class TaskAccuracy(BaseModel):
+    """A target's figures on a labelled set, scored beside its timing in one run."""
+    task: ShortName
+    images: Count
+    figures: list[AccuracyFigure]
+    dataset: dict = Field(default_factory=dict, description="format, files and sha256 fingerprints of the set")
+
+    def text(self) -> str:
+        """'mIoU 57.5% (47.1-98.9), pixel accuracy 98.0% (97.9-99.5) on 2 images, data sha256
+        2313ef14a57c': the figures under their task's names, as the report and the hub show them."""
+        figures = ", ".join(f"{f.name} {f.value * 100:.1f}%" + (f" ({f.interval.percent()})" if f.interval else "")
+                            for f in self.figures)
+        sha = self.dataset.get("annotations_sha256") or self.dataset.get("sha256") or ""
+        return (f"{figures} on {self.images} image{'s' if self.images != 1 else ''}"
+                + (f", data sha256 {str(sha)[:12]}" if sha else ""))[:400]
+
+
+TargetResult.model_rebuild()   # its `accuracy` names TaskAccuracy, defined above only now
+RunResult.model_rebuild()
+
+
 class TargetAccuracy(BaseModel):
     target: str
     runtime_version: str | None
@@ -456,6 +493,10 @@ class TargetAccuracy(BaseModel):
     top5_interval: ConfidenceInterval | None = None
     agreement_with_reference: float | None = None   # fraction of images whose top-1 matches fp32
     predictions: list[ImagePrediction] = Field(default_factory=list)   # top-1 per image, in image order
+    task: str = "classification"
+    figures: list[AccuracyFigure] = Field(default_factory=list, description="detection, segmentation, pose: "
+                                          "the task's figures, headline first (classification: top1/top5 above)")
+    details: dict = Field(default_factory=dict, description="per-class figures and counts behind `figures`")
 
     @model_validator(mode="before")
     @classmethod
@@ -475,6 +516,10 @@ class AccuracyResult(BaseModel):
     reference_target: str | None
     device: dict
     results: list[TargetAccuracy]
+    task: str = "classification"
+    dataset: dict | None = Field(default=None, description="what identifies the labelled set: its format, "
+                                 "files and sha256 fingerprints")
+    notes: list[str] = Field(default_factory=list, description="what the figures cover (e.g. the categories scored)")
 
     @model_validator(mode="after")
     def _name_older_predictions(self):

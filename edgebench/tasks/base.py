@@ -34,11 +34,14 @@ class Labels:
 @dataclass(frozen=True)
 class Context:
     """What decoding needs beside the outputs: class names, the image input's (height, width)
-    in pixels (None without one), and the photo's (width, height) (None without a photo)."""
+    in pixels (None without one), and the photo's (width, height) (None without a photo).
+    min_score: the lowest score a detector's box is kept from (None: the task's own floor);
+    scoring against ground truth keeps more, since AP counts the low-confidence boxes too."""
 
     labels: Labels = Labels()
     input_size: tuple[int, int] | None = None
     photo_size: tuple[int, int] | None = None
+    min_score: float | None = None
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,11 @@ def _probabilities(scores: np.ndarray) -> np.ndarray:
     return scores
 
 
+def _floor(context) -> float:
+    """The lowest score kept: FOUND, unless the context asks for another (accuracy's AP)."""
+    return FOUND if context.min_score is None else context.min_score
+
+
 def _sane_class(value) -> bool:
     """A class id a label can be looked up by: a whole number from 0 (post-processing outputs are floats)."""
     return bool(np.isfinite(value)) and 0 <= value < 2**31 and float(value).is_integer()
@@ -159,7 +164,8 @@ class Detection(ImageInputs):
         boxes, classes, scores, count = (a.reshape(-1) if k else a.reshape(-1, 4) for k, a in enumerate(arrays))
         n = max(0, min(int(count[0]), len(scores), len(boxes)))
         corners = np.clip(boxes[:n], 0, 1)
-        kept = [i for i in range(n) if scores[i] >= FOUND and _sane_class(classes[i]) and _has_area(corners[i])]
+        floor = _floor(context)
+        kept = [i for i in range(n) if scores[i] >= floor and _sane_class(classes[i]) and _has_area(corners[i])]
         found = [Box(*corners[i].tolist(), int(classes[i]), context.labels.name(int(classes[i])),
                      min(1.0, float(scores[i]))) for i in kept]
         return Detected(sorted(found, key=lambda b: -b.score), POSTPROCESS)
@@ -172,7 +178,7 @@ class Detection(ImageInputs):
             class_scores = _probabilities(rows[:, 4:])
         classes = class_scores.argmax(axis=1)
         scores = class_scores[np.arange(len(rows)), classes]
-        chosen = (scores >= FOUND) & (rows[:, 2] > 0) & (rows[:, 3] > 0)   # boxes with an area
+        chosen = (scores >= _floor(context)) & (rows[:, 2] > 0) & (rows[:, 3] > 0)   # boxes with an area
         xywh, classes, scores = rows[chosen, :4], classes[chosen], scores[chosen]
         height, width = context.input_size or (1, 1)
         if xywh.size and xywh.max() <= 2.0:   # already relative to the image

@@ -126,3 +126,30 @@ class Segmentation(ImageInputs):
     def overlay(self, answer):
         return {"kind": "segmentation", **small_map(answer.classes),
                 "labels": {str(i): label for i, label, _ in answer.fractions()}}
+
+
+def confusion(predicted: np.ndarray, truth: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, classes) pixel counts, rows the true class, columns the predicted one, over the
+    pixels of `truth` that are not IGNORE; the prediction is brought to the mask's size by nearest
+    neighbour. A true class outside 0..classes-1 is a ValueError (the mask does not fit the model)."""
+    predicted = resized(np.asarray(predicted), truth.shape).astype(np.int64)
+    truth = np.asarray(truth).astype(np.int64)
+    scored = truth != IGNORE
+    t, p = truth[scored], predicted[scored]
+    if t.size and (t.min() < 0 or t.max() >= classes):
+        raise ValueError(f"mask class {int(t.max() if t.max() >= classes else t.min())} is outside the model's "
+                         f"0..{classes - 1}")
+    p = np.clip(p, 0, classes - 1)
+    return np.bincount(t * classes + p, minlength=classes * classes).reshape(classes, classes)
+
+
+def miou_and_pixel_accuracy(matrix: np.ndarray) -> tuple[float, float, dict[int, float]]:
+    """From a summed confusion matrix: mean IoU over the classes that occur (in the masks or the
+    predictions: a class neither holds has no IoU and is left out, as PASCAL VOC's and mmseg's
+    evaluations do), pixel accuracy, and the IoU of each class that occurs."""
+    tp = np.diag(matrix).astype(np.float64)
+    union = matrix.sum(axis=0) + matrix.sum(axis=1) - tp
+    ious = {int(c): float(tp[c] / union[c]) for c in np.flatnonzero(union)}
+    total = matrix.sum()
+    return (float(np.mean(list(ious.values()))) if ious else 0.0,
+            float(tp.sum() / total) if total else 0.0, ious)
