@@ -220,6 +220,31 @@ def tflite_tensor_runner(model_path: Path):
 _WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
+def tflite_int8_recipe(float_layers: tuple[str, ...] = ()) -> list[dict]:
+    """ai-edge-quantizer's static_wi8_ai8 (int8 activations, per-channel int8 weights), with
+    the ops whose tensor names match one of `float_layers` (regular expressions) left float."""
+    from ai_edge_quantizer import qtyping, recipe, recipe_manager
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    manager = recipe_manager.RecipeManager()
+    manager.load_quantization_recipe(recipe.static_wi8_ai8())
+    for pattern in float_layers:
+        manager.add_quantization_config(pattern, qtyping.TFLOperationName.ALL_SUPPORTED, None,
+                                        AlgorithmName.NO_QUANTIZE)
+    return manager.get_quantization_recipe()
+
+
+def tflite_float_ops(model_path: Path) -> int:
+    """How many compute ops of a TFLite file run in float (not counting QUANTIZE/DEQUANTIZE)."""
+    from edgebench.runtimes.litert import create_interpreter
+
+    interpreter = create_interpreter(model_path)
+    kinds = {d["index"]: np.dtype(d["dtype"]).kind for d in interpreter.get_tensor_details()}
+    return sum(1 for op in interpreter._get_ops_details()   # noqa: SLF001
+               if op["op_name"] not in ("QUANTIZE", "DEQUANTIZE", "DELEGATE")   # XNNPACK's partitions
+               and op["outputs"] and kinds.get(op["outputs"][0]) == "f")
+
+
 def tflite_fast_bias_correction(float_path: Path, int8_path: Path, samples_nhwc: list[np.ndarray]) -> int:
     """Fast bias correction of a full-integer TFLite file, patched in place: for each
     convolution / fully-connected op, the mean per-channel shift that quantizing its input and

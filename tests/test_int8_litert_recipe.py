@@ -1,0 +1,92 @@
+"""Issue 26: LiteRT's int8 mobilenet_v2 loses too much in its last 160-channel blocks, so the
+recipe keeps them float. Measured against the float TFLite file it was quantized from, on the
+shared dev images (read in place; skipped where ../shared is absent).
+
+The old recipe (all int8) agreed with fp32 on 290 of the 300 dev images with a mean |logit
+error| of 0.283; the new one 0.19 (RESULTS.md, issue 26). The logit error is the robust
+figure (a mean over 300 x 1000 logits, where top-1 agreement moves by whole images), so the
+test holds it below 0.24, halfway between, and agreement at >= 96% beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from edgebench.models import prepare
+from edgebench.models.prepare import Preparer
+from edgebench.models.zoo import MOBILENET_V2
+from tests.conftest import REPO
+
+DEV_SET = REPO.parent / "shared" / "data" / "imagenet-sample-dev"
+MAX_MEAN_LOGIT_ERROR = 0.24
+MIN_AGREEMENT = 0.96
+
+
+def test_tflite_int8_key_changes_with_its_revision_only(monkeypatch):
+    """Old int8 files (built before the float layers) are rebuilt; the other variants stay cached."""
+    monkeypatch.setattr(prepare, "package_version", lambda dist: "1.0")
+    preparer = Preparer(MOBILENET_V2)
+    before = {v: preparer.key(v) for v in prepare.RECIPES}
+    recipe = prepare.RECIPES[("tflite", "int8")]
+    monkeypatch.setitem(prepare.RECIPES, ("tflite", "int8"), replace(recipe, revision=0))
+    after = {v: preparer.key(v) for v in prepare.RECIPES}
+    assert [v for v in prepare.RECIPES if before[v] != after[v]] == [("tflite", "int8")]
+
+
+def test_tflite_int8_key_follows_the_float_layers(monkeypatch):
+    monkeypatch.setattr(prepare, "package_version", lambda dist: "1.0")
+    keys = {layers: Preparer(replace(MOBILENET_V2, litert_int8_float_layers=layers)).key(("tflite", "int8"))
+            for layers in ((), MOBILENET_V2.litert_int8_float_layers, ("InvertedResidual_16",))}
+    assert len(set(keys.values())) == 3
+
+
+def test_recipe_leaves_the_named_layers_float():
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    from edgebench.models.quantize import tflite_int8_recipe
+
+    plain = tflite_int8_recipe()
+    assert [r["algorithm_key"] for r in plain] == [AlgorithmName.MIN_MAX_UNIFORM_QUANT]
+    mixed = tflite_int8_recipe(MOBILENET_V2.litert_int8_float_layers)
+    assert [r["regex"] for r in mixed[1:]] == list(MOBILENET_V2.litert_int8_float_layers)
+    assert all(r["algorithm_key"] == AlgorithmName.NO_QUANTIZE for r in mixed[1:])
+
+
+def _logits(path, images, prep) -> np.ndarray:
+    from edgebench.models.images import load_image, to_float_nchw
+    from edgebench.runtimes.litert import create_interpreter
+
+    interpreter = create_interpreter(path, num_threads=2)
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    rows = []
+    for image in images:
+        x = to_float_nchw(load_image(image), prep).transpose(0, 2, 3, 1)
+        if inp["dtype"] != np.float32:
+            scale, zero = inp["quantization"]
+            x = np.clip(np.round(x / scale) + zero, -128, 127).astype(inp["dtype"])
+        interpreter.set_tensor(inp["index"], np.ascontiguousarray(x))
+        interpreter.invoke()
+        y = interpreter.get_tensor(out["index"]).astype(np.float64).ravel()
+        if out["dtype"] != np.float32:
+            scale, zero = out["quantization"]
+            y = (y - zero) * scale
+        rows.append(y)
+    return np.array(rows)
+
+
+@pytest.mark.slow
+def test_litert_int8_mobilenet_v2_stays_close_to_fp32_on_imagenet_images():
+    if not DEV_SET.is_dir():
+        pytest.skip("../shared/data/imagenet-sample-dev is not present")
+    images = sorted(DEV_SET.glob("*.JPEG"))
+    preparer = Preparer(MOBILENET_V2)
+    int8, fp32 = preparer.get(("tflite", "int8")), preparer.get(("tflite", "fp32"))
+    q = _logits(int8.path, images, MOBILENET_V2.preprocessing)
+    f = _logits(fp32.path, images, MOBILENET_V2.preprocessing)
+    error = float(np.abs(q - f).mean())
+    agreement = float((q.argmax(1) == f.argmax(1)).mean())
+    assert error < MAX_MEAN_LOGIT_ERROR, f"mean |logit error| {error:.3f} on {len(images)} images"
+    assert agreement >= MIN_AGREEMENT, f"top-1 agreement {agreement:.1%} on {len(images)} images"
