@@ -17,6 +17,11 @@ Why each is there (measured on 300 labelled ImageNet images, `benchmarks/RESULTS
   never. Depthwise convolutions keep 8 bits: their kernels do not sum pairs (measured: the
   int8 kernels then match the exact quantized arithmetic). LiteRT's XNNPACK kernels widen to
   16 bits before adding, so the TFLite file keeps 8-bit weights.
+* TFLite: the layers a zoo model names in `litert_int8_float_layers` stay float (mobilenet_v2:
+  its 7x7 stage, blocks 14-17). Measured per layer on 1000 ImageNet samples, int8 error there
+  was what pushed top-1 below 99% of fp32's; 16-bit activations would fix it too, but XNNPACK
+  has no 16x8 kernels (4.6x slower), while float ops run at XNNPACK's float speed
+  (docs/guides/int8-recipe.md).
 * Fast bias correction: for each convolution, the mean per-channel shift that quantizing its
   weights and input causes (measured on float activations of the calibration images) is
   subtracted from its bias (means over up to MAX_BIAS_SAMPLES calibration samples), as NNCF's
