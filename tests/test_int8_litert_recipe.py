@@ -25,31 +25,42 @@ MAX_MEAN_LOGIT_ERROR = 0.24
 MIN_AGREEMENT = 0.96
 
 
-def test_tflite_int8_key_changes_with_its_revision_only(monkeypatch):
-    """Old int8 files (built before the float layers) are rebuilt; the other variants stay cached."""
+@pytest.fixture
+def versions(monkeypatch):
     monkeypatch.setattr(prepare, "package_version", lambda dist: "1.0")
-    preparer = Preparer(MOBILENET_V2)
-    before = {v: preparer.key(v) for v in prepare.RECIPES}
-    recipe = prepare.RECIPES[("tflite", "int8")]
-    monkeypatch.setitem(prepare.RECIPES, ("tflite", "int8"), replace(recipe, revision=0))
-    after = {v: preparer.key(v) for v in prepare.RECIPES}
-    assert [v for v in prepare.RECIPES if before[v] != after[v]] == [("tflite", "int8")]
 
 
-def test_tflite_int8_key_follows_the_float_layers(monkeypatch):
-    monkeypatch.setattr(prepare, "package_version", lambda dist: "1.0")
-    keys = {layers: Preparer(replace(MOBILENET_V2, litert_int8_float_layers=layers)).key(("tflite", "int8"))
-            for layers in ((), MOBILENET_V2.litert_int8_float_layers, ("InvertedResidual_16",))}
-    assert len(set(keys.values())) == 3
+def test_float_layers_key_the_tflite_int8_variant_only(versions):
+    """mobilenet_v2's old int8 file (no float layers) is rebuilt; its other variants stay cached."""
+    mixed, plain = Preparer(MOBILENET_V2), Preparer(replace(MOBILENET_V2, litert_int8_float_layers=()))
+    changed = [v for v in prepare.RECIPES if mixed.key(v) != plain.key(v)]
+    assert changed == [("tflite", "int8")]
+    other = Preparer(replace(MOBILENET_V2, litert_int8_float_layers=("InvertedResidual_16",)))
+    assert other.key(("tflite", "int8")) not in (mixed.key(("tflite", "int8")), plain.key(("tflite", "int8")))
+
+
+def test_a_model_without_float_layers_keeps_its_key(versions):
+    """Its int8 file is built exactly as before (same ai-edge-quantizer recipe), so the key is the
+    one it had before the field existed: no needless rebuild (efficientnet_lite0, retrained models)."""
+    import hashlib
+    import json
+
+    plain = Preparer(replace(MOBILENET_V2, litert_int8_float_layers=()))
+    material = {"source_sha256": MOBILENET_V2.weights.sha256, "variant": ["tflite", "int8"],
+                "toolchain": {"ai-edge-quantizer": "1.0", "ai-edge-litert": "1.0"},
+                "recipe": prepare.RECIPE_VERSION, "from": plain.key(("tflite", "fp32")),
+                "calibration": plain.calibration_key()}
+    old_key = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
+    assert plain.key(("tflite", "int8")) == old_key
 
 
 def test_recipe_leaves_the_named_layers_float():
+    from ai_edge_quantizer import recipe
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
     from edgebench.models.quantize import tflite_int8_recipe
 
-    plain = tflite_int8_recipe()
-    assert [r["algorithm_key"] for r in plain] == [AlgorithmName.MIN_MAX_UNIFORM_QUANT]
+    assert tflite_int8_recipe() == recipe.static_wi8_ai8()
     mixed = tflite_int8_recipe(MOBILENET_V2.litert_int8_float_layers)
     assert [r["regex"] for r in mixed[1:]] == list(MOBILENET_V2.litert_int8_float_layers)
     assert all(r["algorithm_key"] == AlgorithmName.NO_QUANTIZE for r in mixed[1:])

@@ -38,9 +38,6 @@ from edgebench.paths import cache_dir
 #    float logits (ONNX); percentile ranges (TFLite); calibration set in the key; int8 check.
 # 5: ONNX exported with a dynamic batch dimension (ONNX Runtime --batch).
 RECIPE_VERSION = 5
-# The LiteRT int8 recipe alone: 1: the layers a model names in litert_int8_float_layers stay
-#    float (issue 26: mobilenet_v2 lost 1.2% of its top-1 in its 7x7 stage).
-TFLITE_INT8_REVISION = 1
 
 Variant = tuple[str, str]  # (format, precision)
 
@@ -55,10 +52,9 @@ class Recipe:
     builder: str                 # function name in this module
     source: Variant | None = None  # variant it is built from, if not the checkpoint
     calibrated: bool = False       # quantized on calibration images (keyed and checked)
-    # Bump when this one builder's output changes (RECIPE_VERSION rebuilds every variant); 0
-    # leaves the key as it was before revisions existed, so other variants stay cached.
-    revision: int = 0
-    spec_fields: tuple[str, ...] = ()   # ModelSpec fields the builder reads (keyed too)
+    # ModelSpec fields the builder reads: keyed when set, so a model that sets one rebuilds and
+    # the others keep their (unchanged) files.
+    spec_fields: tuple[str, ...] = ()
 
 
 RECIPES: dict[Variant, Recipe] = {
@@ -68,7 +64,7 @@ RECIPES: dict[Variant, Recipe] = {
                                "pip install 'edgebench[convert]'", "_convert_tflite_fp32"),
     ("tflite", "int8"): Recipe(".tflite", ("ai-edge-quantizer", "ai-edge-litert"),
                                "pip install 'edgebench[convert]'", "_quantize_tflite_int8",
-                               source=("tflite", "fp32"), calibrated=True, revision=TFLITE_INT8_REVISION,
+                               source=("tflite", "fp32"), calibrated=True,
                                spec_fields=("litert_int8_float_layers",)),
     ("onnx", "int8"): Recipe(".onnx", ("onnxruntime", "onnx"),
                              "pip install 'edgebench[onnx]'", "_quantize_onnx_int8",
@@ -185,10 +181,9 @@ class Preparer:
         }
         if recipe.calibrated:
             material["calibration"] = self.calibration_key()
-        if recipe.revision:
-            material["revision"] = recipe.revision
         for field in recipe.spec_fields:
-            material[field] = getattr(self.spec, field)
+            if getattr(self.spec, field):
+                material[field] = list(getattr(self.spec, field))
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
     def path(self, variant: Variant) -> Path:
@@ -303,7 +298,7 @@ class Preparer:
             tmp.unlink(missing_ok=True)
         meta = {"model": self.spec.name, "format": variant[0], "precision": variant[1],
                 "sha256": digest, "source_sha256": self.spec.weights.sha256,
-                "toolchain": toolchain, "recipe": RECIPE_VERSION, "revision": recipe.revision,
+                "toolchain": toolchain, "recipe": RECIPE_VERSION,
                 "build_s": round(time.perf_counter() - started, 2), **details}
         meta_path = path.with_suffix(".json")
         meta_path.with_suffix(".tmp").write_text(json.dumps(meta, indent=2))
