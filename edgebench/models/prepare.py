@@ -52,6 +52,9 @@ class Recipe:
     builder: str                 # function name in this module
     source: Variant | None = None  # variant it is built from, if not the checkpoint
     calibrated: bool = False       # quantized on calibration images (keyed and checked)
+    # ModelSpec fields the builder reads: keyed when set, so a model that sets one rebuilds and
+    # the others keep their (unchanged) files.
+    spec_fields: tuple[str, ...] = ()
 
 
 RECIPES: dict[Variant, Recipe] = {
@@ -61,7 +64,8 @@ RECIPES: dict[Variant, Recipe] = {
                                "pip install 'edgebench[convert]'", "_convert_tflite_fp32"),
     ("tflite", "int8"): Recipe(".tflite", ("ai-edge-quantizer", "ai-edge-litert"),
                                "pip install 'edgebench[convert]'", "_quantize_tflite_int8",
-                               source=("tflite", "fp32"), calibrated=True),
+                               source=("tflite", "fp32"), calibrated=True,
+                               spec_fields=("litert_int8_float_layers",)),
     ("onnx", "int8"): Recipe(".onnx", ("onnxruntime", "onnx"),
                              "pip install 'edgebench[onnx]'", "_quantize_onnx_int8",
                              source=("onnx", "fp32"), calibrated=True),
@@ -177,6 +181,9 @@ class Preparer:
         }
         if recipe.calibrated:
             material["calibration"] = self.calibration_key()
+        for field in recipe.spec_fields:
+            if getattr(self.spec, field):
+                material[field] = list(getattr(self.spec, field))
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
     def path(self, variant: Variant) -> Path:
@@ -391,10 +398,12 @@ def _convert_tflite_fp32(prep: Preparer, _source, out: Path) -> dict:
 
 
 def _quantize_tflite_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
-    """Full-integer TFLite (int8 I/O) with ai-edge-quantizer; activation ranges are replaced by
-    percentiles of the float model's tensors (edgebench/models/quantize.py says why)."""
+    """TFLite with int8 I/O and int8 ops, through ai-edge-quantizer; activation ranges are
+    replaced by percentiles of the float model's tensors, and the layers the model names in
+    `litert_int8_float_layers` stay float (edgebench/models/quantize.py and
+    docs/guides/int8-recipe.md say why)."""
     from ai_edge_litert.interpreter import Interpreter
-    from ai_edge_quantizer import quantizer, recipe
+    from ai_edge_quantizer import quantizer
 
     from edgebench.models import quantize
 
@@ -402,7 +411,8 @@ def _quantize_tflite_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
     signature, io = next(iter(signatures.items()))
     input_name = io["inputs"][0]
     samples = [x.transpose(0, 2, 3, 1).copy() for x in prep.calibration_nchw()]
-    qt = quantizer.Quantizer(str(source.path), recipe.static_wi8_ai8())
+    float_layers = prep.spec.litert_int8_float_layers
+    qt = quantizer.Quantizer(str(source.path), quantize.tflite_int8_recipe(float_layers))
     _stage(f"calibrating on {len(samples)} samples")
     ranges = qt.calibrate({signature: [{input_name: x} for x in samples]})
     _stage(f"activation ranges ({quantize.PERCENTILE:g}th percentile)")
@@ -420,11 +430,15 @@ def _quantize_tflite_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
     result.export_model(str(out), overwrite=True)
     _stage("fast bias correction")
     corrected = quantize.tflite_fast_bias_correction(source.path, out, samples)
-    return {"quantizer": "ai-edge-quantizer static_wi8_ai8 (full integer, int8 I/O)",
+    kept_float = quantize.tflite_float_ops(out)
+    kind = (f"int8 ops except {kept_float} kept float ({', '.join(float_layers)})" if kept_float
+            else "full integer")
+    return {"quantizer": f"ai-edge-quantizer static_wi8_ai8 ({kind}, int8 I/O)",
             "calibration_samples": len(samples),
             "calibration_policy": f"activation ranges: {quantize.PERCENTILE:g}th percentile ({replaced} "
                                   f"tensors); output logits' max widened x{LOGIT_MAX_FACTOR:g}; fast bias "
                                   f"correction of {corrected} convolution/fully-connected biases",
+            "float_ops": kept_float,
             "widened_tensors": widened}
 
 

@@ -17,6 +17,11 @@ Why each is there (measured on 300 labelled ImageNet images, `benchmarks/RESULTS
   never. Depthwise convolutions keep 8 bits: their kernels do not sum pairs (measured: the
   int8 kernels then match the exact quantized arithmetic). LiteRT's XNNPACK kernels widen to
   16 bits before adding, so the TFLite file keeps 8-bit weights.
+* TFLite: the layers a zoo model names in `litert_int8_float_layers` stay float (mobilenet_v2:
+  its 7x7 stage, blocks 14-17). Measured per layer on 1000 ImageNet samples, int8 error there
+  was what pushed top-1 below 99% of fp32's; 16-bit activations would fix it too, but XNNPACK
+  has no 16x8 kernels (4.6x slower), while float ops run at XNNPACK's float speed
+  (docs/guides/int8-recipe.md).
 * Fast bias correction: for each convolution, the mean per-channel shift that quantizing its
   weights and input causes (measured on float activations of the calibration images) is
   subtracted from its bias (means over up to MAX_BIAS_SAMPLES calibration samples), as NNCF's
@@ -218,6 +223,31 @@ def tflite_tensor_runner(model_path: Path):
 
 
 _WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def tflite_int8_recipe(float_layers: tuple[str, ...] = ()) -> list[dict]:
+    """ai-edge-quantizer's static_wi8_ai8 (int8 activations, per-channel int8 weights), with
+    the ops whose tensor names match one of `float_layers` (regular expressions) left float."""
+    from ai_edge_quantizer import qtyping, recipe, recipe_manager
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    manager = recipe_manager.RecipeManager()
+    manager.load_quantization_recipe(recipe.static_wi8_ai8())
+    for pattern in float_layers:
+        manager.add_quantization_config(pattern, qtyping.TFLOperationName.ALL_SUPPORTED, None,
+                                        AlgorithmName.NO_QUANTIZE)
+    return manager.get_quantization_recipe()
+
+
+def tflite_float_ops(model_path: Path) -> int:
+    """How many compute ops of a TFLite file run in float (not counting QUANTIZE/DEQUANTIZE)."""
+    from edgebench.runtimes.litert import create_interpreter
+
+    interpreter = create_interpreter(model_path)
+    kinds = {d["index"]: np.dtype(d["dtype"]).kind for d in interpreter.get_tensor_details()}
+    return sum(1 for op in interpreter._get_ops_details()   # noqa: SLF001
+               if op["op_name"] not in ("QUANTIZE", "DEQUANTIZE", "DELEGATE")   # XNNPACK's partitions
+               and op["outputs"] and kinds.get(op["outputs"][0]) == "f")
 
 
 def tflite_fast_bias_correction(float_path: Path, int8_path: Path, samples_nhwc: list[np.ndarray]) -> int:

@@ -74,6 +74,10 @@ class ModelSpec:
     calibration_images: tuple[str, ...] = ()
     check_images: tuple[str, ...] = ()
     calibration_key: tuple[tuple[str, object], ...] = ()
+    # Regular expressions over the float TFLite file's tensor names: the ops they match stay
+    # float in the LiteRT int8 variant (between a DEQUANTIZE and a QUANTIZE), where int8
+    # loses more than the model can afford. docs/guides/int8-recipe.md says how they were found.
+    litert_int8_float_layers: tuple[str, ...] = ()
 
     def prebuilt_source(self, variant: tuple[str, str]) -> WeightsSource | None:
         return dict(self.prebuilt).get(variant)
@@ -98,6 +102,10 @@ MOBILENET_V2 = ModelSpec(
     variants=(("torch", "fp32"), ("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "int8"),
               ("onnx", "int8"), ("keras", "fp32")),
     license="BSD-3-Clause (torchvision)",
+    # The 7x7 stage's 160-channel blocks (features 14-16 in torchvision's numbering; litert-torch
+    # names them InvertedResidual_14..16): measured per layer, int8 noise there grows block by
+    # block until the residual stream is about as much error as signal (issue 26).
+    litert_int8_float_layers=(r"InvertedResidual_1[4-7](?!\d)",),
 )
 
 # EfficientNet-Lite0, converted from the official TensorFlow checkpoint (tensorflow/tpu,
