@@ -132,7 +132,13 @@ def test_the_detection_task_reads_the_head_as_the_graph_does(detector, original)
 
 def test_graph_settings_and_anchors_are_read_from_the_graph(graph_path):
     from edgebench.arch.ssdlite import feature_map_sizes
-    from edgebench.arch.tf_graph import anchor_specs, constants, postprocessing_settings, read_graph, ssdlite_state
+    from edgebench.arch.tf_graph import (
+        anchor_specs,
+        constants,
+        postprocessing_settings,
+        read_graph,
+        ssdlite_state,
+    )
 
     graph = read_graph(graph_path)
     values = constants(graph)
