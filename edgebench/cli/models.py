@@ -188,7 +188,7 @@ def _calibrated_variants(spec) -> list:
 
 def _check_lines(check: dict | None) -> list[str]:
     """The int8 check recorded when the variant was built, one line per runtime."""
-    from edgebench.models.int8_check import AGREEMENT_GOAL, agreement_interval, assess
+    from edgebench.models.int8_check import AGREEMENT_GOAL, agreement_interval, assess, detection_line
 
     if not check:
         return []
@@ -198,6 +198,10 @@ def _check_lines(check: dict | None) -> list[str]:
             lines.append(f"  check on {escape(runtime)}: [yellow]could not run[/] ({escape(entry['error'])})")
             continue
         found = assess(check, runtime)
+        if check.get("task") == "detection":
+            mark = "[green]ok[/]" if found is None else "[bold red]below the goal[/]"
+            lines.append(f"  check on {escape(runtime)}: {escape(detection_line(check, entry))} - {mark}")
+            continue
         mark = ("[green]ok[/]" if found is None else
                 f"[bold red]below the {AGREEMENT_GOAL:.0%} goal[/]" if found[0] == "warning" else
                 f"[yellow]below the {AGREEMENT_GOAL:.0%} goal, within sampling noise[/]")

@@ -25,15 +25,18 @@ from pathlib import Path
 import numpy as np
 
 AGREEMENT_GOAL = 0.95   # the issue's (and MLPerf-like) bar for top-1 agreement with fp32
+DETECTION_GOAL = 0.8    # a detector's mean box F1 against fp32: the detection task's MIN_F1
 DECISIVE_MARGIN = 1.0   # float top-1 logit minus runner-up: a sample that can judge agreement
 
 
 def check_int8(fmt: str, int8_path: Path, float_path: Path, samples: list[np.ndarray],
-               runtimes: list[str]) -> dict:
+               runtimes: list[str], task: str | None = None) -> dict:
     """{"samples", "decisive_samples", "against", "by_runtime": {runtime: {"top1_agreement" (on
     the decisive samples), "top1_agreement_ci95", "top1_agreement_all_samples",
     "mean_abs_logit_error" (all samples), "version"} or {"error"}}, "method"} for the int8 file
     on `runtimes` (registry keys)."""
+    if task == "detection":
+        return check_detector_int8(fmt, int8_path, float_path, samples, runtimes)
     from edgebench.models.artifact import Artifact
     from edgebench.runtimes.base import load_runtime
 
@@ -74,6 +77,78 @@ def check_int8(fmt: str, int8_path: Path, float_path: Path, samples: list[np.nda
 
 
 
+def check_detector_int8(fmt: str, int8_path: Path, float_path: Path, samples: list[np.ndarray],
+                        runtimes: list[str]) -> dict:
+    """The detection task's agreement (F1 of boxes matched at IoU 0.5, tasks/detection.py) of the
+    int8 file with the float file on each sample, per runtime: {"samples", "samples_with_objects",
+    "against", "by_runtime": {runtime: {"box_agreement" (mean F1 over the samples where either
+    side finds an object), "box_agreement_min", "mean_iou", "version"} or {"error"}}, "method"}.
+    A sample where neither side finds anything agrees trivially and is not counted."""
+    from edgebench.models.artifact import Artifact
+    from edgebench.runtimes.base import load_runtime
+
+    result = {"samples": len(samples), "against": f"{fmt}-fp32", "by_runtime": {}, "task": "detection",
+              "method": "held-back calibration images (never calibrated on), one inference per sample: the "
+                        "detection task's agreement (F1 of boxes matched at IoU 0.5) of the int8 file with "
+                        "the float file it was quantized from, averaged over the samples where either finds "
+                        f"an object; flagged below {DETECTION_GOAL:g}"}
+    if not samples or not runtimes:
+        return result
+    reference = None
+    for key in runtimes:
+        runtime = load_runtime(key)
+        try:
+            if reference is None:
+                reference = _detections(runtime, Artifact(Path(float_path), fmt, "fp32", "", "check"), samples)
+                result["reference_runtime"] = runtime.name
+            answers = _detections(runtime, Artifact(Path(int8_path), fmt, "int8", "", "check"), samples)
+        except Exception as exc:  # noqa: BLE001 - one runtime failing must not fail the build
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            result["by_runtime"][runtime.name] = {
+                "error": f"{type(exc).__name__}: {lines[-1][:300] if lines else 'no message'}"}
+            continue
+        result["by_runtime"][runtime.name] = {"version": runtime.version(), **box_agreement(answers, reference)}
+        result["samples_with_objects"] = result["by_runtime"][runtime.name]["samples_with_objects"]
+    return result
+
+
+def box_agreement(answers: list, references: list) -> dict:
+    """Mean and least F1 (and mean IoU of the matches) of answers against references, over the
+    pairs where either side reports an object."""
+    from edgebench.tasks.detection import Detection
+
+    task = Detection()
+    counted = [task.agreement(a, r) for a, r in zip(answers, references) if a.objects or r.objects]
+    if not counted:
+        return {"samples_with_objects": 0}
+    return {"samples_with_objects": len(counted),
+            "box_agreement": round(float(np.mean([c.value for c in counted])), 4),
+            "box_agreement_min": round(float(min(c.value for c in counted)), 4),
+            "mean_iou": round(float(np.mean([c.figures["mean_iou"] for c in counted])), 4)}
+
+
+def _detections(runtime, artifact, samples: list[np.ndarray]) -> list:
+    """The detection task's answers for float NCHW samples, one inference each."""
+    from edgebench.models.images import to_input
+    from edgebench.tasks.base import Context
+    from edgebench.tasks.detection import Detection
+
+    task = Detection()
+    options = runtime.options_type.build(runtime.name, {}, device="cpu", precision=artifact.precision)
+    session = runtime.load(artifact, options)
+    try:
+        specs = (session.output_spec,)
+        context = Context(input_size=session.input_spec.image_size)
+        answers = []
+        for x in samples:
+            session.set_input(to_input(x, session.input_spec))
+            session.invoke()
+            answers.append(task.decode((np.asarray(session.output()),), specs, context))
+        return answers
+    finally:
+        session.close()
+
+
 def agreement_interval(agreeing: int, samples: int) -> tuple[float, float]:
     """Exact (Clopper-Pearson) 95% confidence interval of an agreement fraction."""
     from scipy.stats import binomtest
@@ -108,6 +183,8 @@ def assess(check: dict | None, runtime: str) -> tuple[str, str] | None:
     (its whole 95% confidence interval is), ("note", line) when it is below the goal but the
     held-back sample is too small to tell; None when it meets the goal or nothing was recorded."""
     entry = (check or {}).get("by_runtime", {}).get(runtime)
+    if entry and "box_agreement" in entry:
+        return _assess_boxes(check, entry)
     if not entry or "top1_agreement" not in entry or entry["top1_agreement"] >= AGREEMENT_GOAL:
         return None
     counted = check.get("decisive_samples", check["samples"])
@@ -119,6 +196,26 @@ def assess(check: dict | None, runtime: str) -> tuple[str, str] | None:
     if high < AGREEMENT_GOAL:
         return "warning", measured + ": it is not the same model, and its speed is not that of the float one"
     return "note", measured + ": too few samples to tell (prepare with --calibration and more images)"
+
+
+def _assess_boxes(check: dict, entry: dict) -> tuple[str, str] | None:
+    """A detector's check: ("warning", line) when its int8 boxes agree with the float model's
+    below DETECTION_GOAL (mean F1 over the held-back samples with objects)."""
+    if entry["box_agreement"] >= DETECTION_GOAL:
+        return None
+    return "warning", (f"its int8 model's boxes agreed with the float model's at F1 {entry['box_agreement']:.2f} "
+                       f"(least {entry['box_agreement_min']:.2f}) on {entry['samples_with_objects']} held-back "
+                       f"calibration samples with objects when prepared (goal {DETECTION_GOAL:g}): it is not "
+                       "the same model, and its speed is not that of the float one")
+
+
+def detection_line(check: dict, entry: dict) -> str:
+    """One line of `models` describing a detector's recorded check on one runtime."""
+    if "box_agreement" not in entry:
+        return f"none of {check['samples']} held-back samples shows an object to either model"
+    return (f"boxes agree with {check['against']} at F1 {entry['box_agreement']:.2f} (least "
+            f"{entry['box_agreement_min']:.2f}, mean IoU {entry['mean_iou']:.2f}) on the "
+            f"{entry['samples_with_objects']} held-back samples with objects (of {check['samples']})")
 
 
 def warning_for(check: dict | None, runtime: str) -> str | None:

@@ -160,7 +160,7 @@ class Preparer:
                                             "changed since it was retrained: retrain it to rebuild its variants")
                 self._calibration_set = found
             else:
-                self._calibration_set = shipped_calibration_set()
+                self._calibration_set = shipped_calibration_set(self.spec.calibration_subject)
         return self._calibration_set
 
     def calibration_key(self) -> dict:
@@ -285,13 +285,14 @@ class Preparer:
             details = globals()[recipe.builder](self, source, tmp) or {}
             if recipe.calibrated:
                 from edgebench.models.int8_check import check_int8
+                from edgebench.tasks import task_key
 
                 details["calibration"] = self.calibration_set.describe()
                 held_back = self.held_back_nchw()
                 _stage(f"checking against {source.format}-{source.precision} on {len(held_back)} "
                        "held-back calibration samples")
                 details["int8_check"] = check_int8(variant[0], tmp, source.path, held_back,
-                                                   self.runtimes_running(variant))
+                                                   self.runtimes_running(variant), task_key(self.spec.task))
             digest = sha256_of(tmp)
             os.replace(tmp, path)  # atomic: readers see the old state or the whole new file
         finally:

