@@ -492,3 +492,51 @@ def test_sizes_that_do_not_fit_are_refused_before_any_model(tmp_path, image_dir)
     Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "m_mask.png")
     with pytest.raises(UserError, match="m_mask.png is 3x3 but its image is 4x2"):
         read_masks(tmp_path)
+
+
+def _figures(value: float):
+    from edgebench.results.schema import AccuracyFigure
+
+    return [AccuracyFigure(name="mAP@[.5:.95]", value=value), AccuracyFigure(name="AP50", value=0.9)]
+
+
+def test_an_int8_target_losing_more_than_a_point_is_named_against_its_own_runtimes_float():
+    from edgebench.bench.scored import int8_losses
+
+    scored = [("litert-fp32", "fp32", _figures(0.548)), ("litert-int8", "int8", _figures(0.521)),
+              ("onnxruntime-fp32", "fp32", _figures(0.560)), ("onnxruntime-int8", "int8", _figures(0.551)),
+              ("openvino-int8", "int8", _figures(0.537))]   # no openvino-fp32: held against the first float
+    lines = int8_losses(scored)
+    assert lines == [
+        "litert-int8 loses 2.7 points of mAP@[.5:.95] against litert-fp32 (54.8 -> 52.1%): more than the "
+        "1-point rule for int8",
+        "openvino-int8 loses 1.1 points of mAP@[.5:.95] against litert-fp32 (54.8 -> 53.7%): more than the "
+        "1-point rule for int8"]
+    # neighbours: exactly one point lost, a gain, no float at all, a float with no figures
+    assert int8_losses([("a-fp32", "fp32", _figures(0.5)), ("a-int8", "int8", _figures(0.49))]) == []
+    assert int8_losses([("a-fp32", "fp32", _figures(0.5)), ("a-int8", "int8", _figures(0.6))]) == []
+    assert int8_losses([("a-int8", "int8", _figures(0.1))]) == []
+    assert int8_losses([("a-fp32", "fp32", []), ("a-int8", "int8", _figures(0.1))]) == []
+
+
+def test_the_run_screen_shows_an_int8_loss_in_red(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from edgebench.cli import run_screen
+    from edgebench.results.schema import TaskAccuracy
+
+    class Run:   # the fields _print_accuracy reads
+        results = []
+        accuracy_notes = ["scored on person only"]
+        accuracy_warnings = ["litert-int8 loses 2.7 points of mAP@[.5:.95] against litert-fp32 (54.8 -> 52.1%)"]
+
+    Run.results = [type("R", (), {"target": "litert-int8", "latency_ms": None,
+                                  "accuracy": TaskAccuracy(task="detection", images=3, figures=_figures(0.521))})()]
+    out = io.StringIO()
+    monkeypatch.setattr(run_screen, "console", Console(width=250, file=out, force_terminal=True, highlight=False))
+    run_screen._print_accuracy(Run())
+    text = out.getvalue()
+    assert "note: scored on person only" in text
+    assert "\x1b[1;31mwarning:\x1b[0m litert-int8 loses 2.7 points" in text   # bold red

@@ -181,7 +181,7 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
         if labelled is not None:
             from edgebench.bench.scored import score_targets
 
-            run_result.accuracy_notes = score_targets(plan, run_result.results, labelled)
+            run_result.accuracy_notes, run_result.accuracy_warnings = score_targets(plan, run_result.results, labelled)
     except KeyboardInterrupt as exc:  # what finished is already recorded
         run_result.status, run_result.error, interrupted = "interrupted", _interruption(exc), exc
     except BaseException as exc:

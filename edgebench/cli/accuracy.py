@@ -151,6 +151,8 @@ def _task_accuracy(images, model, targets, limit, threads, offline, out, input_s
             console.print(f"{r.target} IoU % per class: {shown}", markup=False)
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
+    for warning in result.warnings:
+        console.print(f"[bold red]warning:[/] {escape(warning)}")
     for r in result.results:
         if r.status != "ok":
             console.print(f"[yellow]{escape(r.target)} {r.status}:[/] {escape(r.error or '')}")

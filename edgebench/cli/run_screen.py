@@ -377,6 +377,8 @@ def _print_accuracy(result) -> None:
     console.print(table)
     for note in getattr(result, "accuracy_notes", None) or []:
         console.print(f"note: {note}", markup=False)
+    for warning in getattr(result, "accuracy_warnings", None) or []:
+        console.print(f"[bold red]warning:[/] {escape(warning)}")
 
 
 def _print_reference(result) -> None:

@@ -396,6 +396,8 @@ class RunResult(BaseModel):
     agreement_rule: _name(400) | None = Field(default=None, description="what makes a target agree")
     accuracy_notes: list[_name(400)] = Field(default_factory=list, description="what the targets' `accuracy` "
                                              "figures cover (the categories scored, masks left out, ...)")
+    accuracy_warnings: list[_name(400)] = Field(default_factory=list, description="int8 targets whose labelled-"
+                                                "data figure lost more than the task's rule against fp32")
     harness_overhead: HarnessOverhead | None = None
     thermal_after_c: dict[str, float] = Field(default_factory=dict)
     reference_target: str | None = None
@@ -520,6 +522,8 @@ class AccuracyResult(BaseModel):
     dataset: dict | None = Field(default=None, description="what identifies the labelled set: its format, "
                                  "files and sha256 fingerprints")
     notes: list[str] = Field(default_factory=list, description="what the figures cover (e.g. the categories scored)")
+    warnings: list[str] = Field(default_factory=list, description="int8 targets that lost more than the task's "
+                                "rule against fp32 on this set")
 
     @model_validator(mode="after")
     def _name_older_predictions(self):
