@@ -376,7 +376,7 @@ def test_models_list_says_which_presets_need_a_download(zoo_dir, cache):
 
 
 def test_seed_chooses_the_models_that_are_here_and_cards_name_task_and_labels(zoo_dir, cache):
-    from edgebench.hub.publish import available_models, zoo_card
+    from edgebench.hub.publish import available_models, card_labels, local_files, zoo_card
     from edgebench.models.weights import installed_path
 
     (cache / "weights").mkdir(parents=True)
@@ -390,6 +390,12 @@ def test_seed_chooses_the_models_that_are_here_and_cards_name_task_and_labels(zo
     card = zoo_card(ZOO["deeplabv3_mnv2_pascal_coral"])
     assert card["task"] == "semantic-segmentation" and card["labels"][:2] == ["background", "aeroplane"]
     assert "git blob cfb544901b574fc95309f4d3cd33b81934642f1c" in card["source"]
+    birds = ZOO["mobilenet_v2_inat_bird_coral"]
+    labels = card_labels(birds, False, print, local_files(birds, zoo_dir, lambda _m: None))
+    assert len(zoo_card(birds, labels)["labels"]) == 965 and sorted(leftovers(cache)) == sorted(
+        cache / "weights" / s.filename for s in dict(ZOO["deeplabv3_mnv2_pascal_coral"].prebuilt).values())
+    with pytest.raises(UserError, match="inat_bird_labels.txt is not installed or cached"):
+        card_labels(birds, False, print)   # not here, and no download allowed
     detector = zoo_card(ZOO["efficientdet_lite0_coral"])
     assert detector["task"] == "object-detection" and len(detector["labels"]) == 90 and "coco90" in detector["tags"]
 
@@ -413,6 +419,8 @@ def test_run_downloads_the_preset_from_the_server_and_runs_it_on_litert(name, se
     tpu = results["edgetpu-int8"]
     assert tpu["status"] == "unavailable" and "\n" not in tpu["error"], tpu
     assert (tmp_path / "cache" / "weights" / cpu.filename).is_file()
+    if name != PRESENT[0]:
+        return
     # and offline, with the file cached, nothing more is asked of the server
     again = run_cli("run", "--model", name, "--targets", "litert-int8", "--runs", "2", "--settle", "0",
                     "--offline", "--image", image, "--out", tmp_path / "r2.json", env=env)
@@ -430,6 +438,8 @@ def test_offline_run_of_a_preset_not_downloaded_says_so(tmp_path):
 
 @pytest.mark.slow
 def test_hub_seed_publishes_the_presets_here_with_their_tasks(zoo_dir, tmp_path):
+    import httpx
+
     from tests.test_hub_cli import NO_NETWORK
 
     data, cache = tmp_path / "hub", tmp_path / "cache"
@@ -443,14 +453,14 @@ def test_hub_seed_publishes_the_presets_here_with_their_tasks(zoo_dir, tmp_path)
         seeded = run_cli("hub", "seed", *args, "--from", zoo_dir, env=env)
         assert seeded.returncode == 0, seeded.stdout + seeded.stderr
         lines = " ".join(seeded.stdout.split())
-        for name in PRESENT:
-            assert f"published bob/{name}@1" in lines and f"task {ZOO[name].task}" in lines
-            import httpx
-
+        for name in PRESENT[:-1]:
+            assert f"published bob/{name}@1 (2 files), task {ZOO[name].task}" in lines
             card = httpx.get(f"{url}/api/models/bob/{name}/versions/1", timeout=30).json()["card"]
             assert card["task"] == ZOO[name].task
-        birds = httpx.get(f"{url}/api/models/bob/mobilenet_v2_inat_bird_coral/versions/1", timeout=30).json()
-        assert len(birds["card"]["labels"]) == 965 and "downloading" not in seeded.stdout
+        # The birds' Edge TPU twin is catalogued but not shared: it would need a download (blocked here).
+        twin = ZOO["mobilenet_v2_inat_bird_coral"].prebuilt_source(("tflite-edgetpu", "int8")).filename
+        assert "skipped mobilenet_v2_inat_bird_coral: could not download" in lines and twin in lines
+        assert "sha256 and git blob id match the zoo's" in lines
     finally:
         hub.terminate()
         hub.wait(timeout=30)

@@ -144,7 +144,8 @@ def local_files(spec, directory: Path, report: Callable[[str], None]) -> dict:
         path = Path(directory) / source.filename
         if path.is_file():
             found[key] = verify(path, source)
-            report(f"using {path} ({pin_names(source)} matches the zoo's)")
+            pins = pin_names(source)
+            report(f"using {path} ({pins} {'match' if ' and ' in pins else 'matches'} the zoo's)")
     return found
 
 
