@@ -254,12 +254,15 @@ def seed_command(
     """
     with user_errors():
         from edgebench.hub.client import HubClient
-        from edgebench.hub.publish import available_models, seed
+        from edgebench.hub.publish import available_models, seed, zoo_filenames
         from edgebench.models.zoo import ZOO
 
         directory = _checked_dir(from_dir) if from_dir else None
         models = model or available_models(directory)
-        if not model:
+        if directory is not None and not any((directory / f).is_file() for spec in ZOO.values()
+                                             for f in zoo_filenames(spec)):
+            models = model or sorted(ZOO)   # seed says which files it looked for there
+        elif not model:
             missing = sorted(set(ZOO) - set(models))
             _say(f"seeding the {len(models)} zoo model(s) available here; skipped {len(missing)} that need a "
                  f"download (name them with --model): {', '.join(missing) or 'none'}")
