@@ -184,7 +184,7 @@ def publish_command(
         from edgebench.errors import UserError
         from edgebench.hub.client import HubClient
         from edgebench.refs import ModelRef, check_version, parse_ref
-        from edgebench.hub.publish import file_card, local_files, user_files, zoo_card, zoo_files
+        from edgebench.hub.publish import card_labels, file_card, local_files, user_files, zoo_card, zoo_files
         from edgebench.models.zoo import ZOO
 
         check_version(version)
@@ -200,7 +200,8 @@ def publish_command(
         with HubClient() as client:
             if spec is not None:
                 local = local_files(spec, _checked_dir(from_dir), _say_err) if from_dir else {}
-                card, files = zoo_card(spec), zoo_files(spec, allow_download, _say_err, local)
+                files = zoo_files(spec, allow_download, _say_err, local)
+                card = zoo_card(spec, card_labels(spec, allow_download, _say_err, local))
             else:   # refuse garbage before uploading anything
                 files = user_files([Path(p) for p in ([source] if source else []) + (file or [])], runtime_hint)
                 card = file_card(description, task, license, tag, labels, preprocess, retrainable,
@@ -238,23 +239,35 @@ def _default_name(source: str) -> str:
 @app.command("seed")
 def seed_command(
     owner: Annotated[Optional[str], typer.Option(help="Namespace to publish in (default: your user).")] = None,
-    model: Annotated[Optional[list[str]], typer.Option("--model", help="Zoo models (default: all).")] = None,
+    model: Annotated[Optional[list[str]], typer.Option(
+        "--model", help="Zoo models (default: every one whose files are here: installed, cached or in --from; "
+        "`edgebench models list` shows which).")] = None,
     allow_download: Annotated[bool, typer.Option(help="Download missing weights.")] = True,
     from_dir: FromOption = None,
 ) -> None:
-    """Publish the zoo's models (every publishable prepared variant) as presets.
+    """Publish the zoo's models (every publishable prepared variant) as presets, each card naming its task.
+
+    Without --model, every zoo model whose files are on this machine is published; the others
+    (Coral's presets not downloaded yet) are listed as skipped. Name them with --model to download.
 
     Example: edgebench hub seed --model mobilenet_v2_coral --from ../shared/fixtures/coral
     """
     with user_errors():
         from edgebench.hub.client import HubClient
-        from edgebench.hub.publish import seed
+        from edgebench.hub.publish import available_models, seed, zoo_filenames
         from edgebench.models.zoo import ZOO
 
         directory = _checked_dir(from_dir) if from_dir else None
+        models = model or available_models(directory)
+        if directory is not None and not any((directory / f).is_file() for spec in ZOO.values()
+                                             for f in zoo_filenames(spec)):
+            models = model or sorted(ZOO)   # seed says which files it looked for there
+        elif not model:
+            missing = sorted(set(ZOO) - set(models))
+            _say(f"seeding the {len(models)} zoo model(s) available here; skipped {len(missing)} that need a "
+                 f"download (name them with --model): {', '.join(missing) or 'none'}")
         with HubClient() as client:
-            published = seed(client, owner or client.whoami(), model or sorted(ZOO), allow_download,
-                             _say, directory)
+            published = seed(client, owner or client.whoami(), models, allow_download, _say, directory)
         _say(f"seeded {len(published)} model version(s)")
 
 

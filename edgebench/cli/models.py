@@ -24,15 +24,32 @@ def list_command(pattern: Annotated[str, typer.Argument(help="Glob over model na
         from edgebench.models.zoo import get_model, list_models
 
         table = Table(title="edgebench models")
-        for col in ("model", "task", "variants (prepared = *)", "description"):
+        for col in ("model", "task", "files", "variants (prepared = *)", "description"):
             table.add_column(col)
         for name in list_models(pattern):
             spec = get_model(name)
             preparer = Preparer(spec, allow_download=False)
             marks = [f"{fmt}-{prec}{'*' if _is_cached(preparer, (fmt, prec)) else ''}"
                      for fmt, prec in spec.variants]
-            table.add_row(escape(name), spec.task, ", ".join(marks), escape(spec.description))
+            table.add_row(escape(name), spec.task, files_state(spec), ", ".join(marks), escape(spec.description))
         console.print(table)
+
+
+def files_state(spec) -> str:
+    """Whether a model's files are here: "needs download" (with how much, where known) when any
+    is missing, else where they are ("installed", "cached", "local")."""
+    from edgebench.models.weights import available_path, cached_path
+
+    sources = ([spec.weights] if spec.weights else []) + [source for _, source in spec.prebuilt]
+    sources += [spec.label_file] if spec.label_file else []
+    missing = [source for source in sources if available_path(source) is None]
+    if missing:
+        sizes = [source.size for source in missing]
+        amount = f", {sum(sizes) / 1e6:.1f} MB" if all(sizes) else ""
+        return f"needs download ({len(missing)} file{'s' if len(missing) > 1 else ''}{amount})"
+    places = {"local" if source.local_path else "cached" if available_path(source) == cached_path(source)
+              else "installed" for source in sources}
+    return "+".join(sorted(places)) or "built-in"
 
 
 @app.command("info")
@@ -48,12 +65,14 @@ def info_command(name: Annotated[str, typer.Argument(help="Zoo or retrained mode
         console.print(f"task: {spec.task}   license: {spec.license}   input (NCHW): {spec.input_shape}",
                       markup=False)
         sources = ([("weights", spec.weights)] if spec.weights else []) + [
-            (f"{fmt}-{precision} (published file)", src) for (fmt, precision), src in spec.prebuilt]
+            (f"{fmt}-{precision} (published file)", src) for (fmt, precision), src in spec.prebuilt] + (
+            [("labels", spec.label_file)] if spec.label_file else [])
         for label, w in sources:
             local = Path(w.local_path) if w.local_path and Path(w.local_path).is_file() else None
             found = local or installed_path(w) or (cached_path(w) if cached_path(w).is_file() else None)
             missing = f"not downloaded ({w.pip_hint or w.url})" if (w.pip_hint or w.url) else "missing"
-            console.print(f"{label}: {w.filename} sha256 {w.sha256}", markup=False)
+            pins = ", ".join(f"{n} {v}" for n, v in (("sha256", w.sha256), ("git blob", w.git_blob)) if v)
+            console.print(f"{label}: {w.filename} {pins}", markup=False)
             console.print(f"  found at: {found or missing}", markup=False)
         p = spec.preprocessing
         console.print(f"preprocessing: {p.name}, resize {p.resize}, centre-crop {p.crop}, mean {p.mean}, "

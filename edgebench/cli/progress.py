@@ -41,6 +41,8 @@ class RichEvents:
     def prepare_step(self, message: str) -> None:
         self._start()
         self._converted |= message.startswith("first run")
+        if message.startswith("downloading "):   # a download stays on record, not only in the live line
+            self.progress.console.print(message, markup=False, soft_wrap=True)
         if self._prepare_task is None:
             self._prepare_task = self.progress.add_task(escape(message), total=None, count="")
         self.progress.update(self._prepare_task, description=escape(message))

@@ -15,23 +15,26 @@ from edgebench.hub.schema import RUNTIME_HINTS, CardFields, ModelCard
 # The zoo's torch checkpoints are pickles: the hub takes only formats it can validate.
 PUBLISHABLE_FORMATS = tuple(RUNTIME_HINTS)
 WEIGHTS = "weights"   # local_files' key for the checkpoint; variants are keyed (format, precision)
+LABELS = "labels"     # local_files' key for a label file the entry names
 
 
-def zoo_card(spec) -> dict:
+def zoo_card(spec, labels: tuple[str, ...] | None = None) -> dict:
     """The model card of a zoo entry or a retrained model: everything `run` needs to
-    preprocess and label, and, with a float checkpoint, what `retrain --base hub://` needs."""
-    from edgebench.tasks.labels import labels_for
+    preprocess and label, and, with a float checkpoint, what `retrain --base hub://` needs.
+    labels: the entry's class names (see card_labels); by default those on hand without a download."""
+    from edgebench.models.zoo_labels import spec_labels
 
-    labels = spec.class_names or labels_for(1001 if spec.labels == "imagenet1001" else 1000)
+    labels = labels if labels is not None else spec_labels(spec, allow_download=False)[0]
     prep = spec.preprocessing
     if spec.home:
         source = f"retrained with edgebench from {_lineage(spec)['base']}"
     elif spec.weights:
         source = f"{spec.weights.url or spec.weights.pip_hint} (sha256 {spec.weights.sha256})"
     else:
-        source = "; ".join(w.url for _, w in spec.prebuilt)
+        source = "; ".join(f"{w.url} ({_pins(w)})" for _, w in spec.prebuilt)
+    dataset = "imagenet" if spec.labels.startswith("imagenet") else spec.labels
     tags = (["retrained", *_lineage(spec)["base"].removeprefix("hub://").split("@")[:1]] if spec.home
-            else ["preset", "imagenet", *spec.name.split("_")[:1], "edgebench-zoo"])
+            else ["preset", dataset, *spec.name.split("_")[:1], "edgebench-zoo"])
     try:
         return ModelCard(
             description=spec.description, task=spec.task, license=spec.license, tags=tags,
@@ -44,6 +47,23 @@ def zoo_card(spec) -> dict:
         from edgebench.results.schema import first_problem
 
         raise UserError(f"cannot publish {spec.name}: {first_problem(exc)}") from None
+
+
+def _pins(source) -> str:
+    return ", ".join(f"{name} {value}" for name, value in (("sha256", source.sha256), ("git blob", source.git_blob))
+                     if value)
+
+
+def card_labels(spec, allow_download: bool, on_step: Callable[[str], None],
+                local: dict | None = None) -> tuple[str, ...]:
+    """The class names a zoo entry's card lists: a label file found by local_files() is read as it
+    is; otherwise it is fetched (announced) like the entry's files, when downloads are allowed."""
+    from edgebench.models.zoo_labels import spec_labels
+    from edgebench.tasks.labels import read_labels
+
+    if local and LABELS in local:
+        return read_labels(local[LABELS]).names
+    return spec_labels(spec, allow_download=allow_download, notify=on_step)[0]
 
 
 def float_source_name(spec) -> str:
@@ -114,25 +134,48 @@ def zoo_files(spec, allow_download: bool, on_step: Callable[[str], None],
 
 def local_files(spec, directory: Path, report: Callable[[str], None]) -> dict:
     """The files of a zoo model that directory holds under their zoo names, each checked against
-    the zoo's sha256 (a mismatch is a UserError): {(format, precision): path} for ready-made
-    variants such as Coral's, {WEIGHTS: path} for the checkpoint variants are built from."""
-    from edgebench.models.weights import verify
+    the zoo's pins (a mismatch is a UserError): {(format, precision): path} for ready-made
+    variants such as Coral's, {WEIGHTS: path} for the checkpoint variants are built from,
+    {LABELS: path} for a label file the entry names."""
+    from edgebench.models.weights import pin_names, verify
 
-    wanted = {variant: source for variant, source in spec.prebuilt}
-    if spec.weights is not None:
-        wanted[WEIGHTS] = spec.weights
     found = {}
-    for key, source in wanted.items():
+    for key, source in _wanted_files(spec).items():
         path = Path(directory) / source.filename
         if path.is_file():
             found[key] = verify(path, source)
-            report(f"using {path} (sha256 matches the zoo's)")
+            pins = pin_names(source)
+            report(f"using {path} ({pins} {'match' if ' and ' in pins else 'matches'} the zoo's)")
     return found
+
+
+def _wanted_files(spec) -> dict:
+    wanted = {variant: source for variant, source in spec.prebuilt}
+    if spec.weights is not None:
+        wanted[WEIGHTS] = spec.weights
+    if spec.label_file is not None:
+        wanted[LABELS] = spec.label_file
+    return wanted
 
 
 def zoo_filenames(spec) -> list[str]:
     """The file names local_files() looks for."""
-    return [source.filename for _, source in spec.prebuilt] + ([spec.weights.filename] if spec.weights else [])
+    return [source.filename for source in _wanted_files(spec).values()]
+
+
+def available_models(directory: Path | None = None) -> list[str]:
+    """Zoo models whose files are all on this machine (installed, cached, or in directory), so
+    publishing them downloads nothing; a model whose checkpoint is here counts, as its variants
+    are built from it."""
+    from edgebench.models.weights import available_path
+    from edgebench.models.zoo import ZOO
+
+    def here(source) -> bool:
+        return available_path(source) is not None or (
+            directory is not None and (Path(directory) / source.filename).is_file())
+
+    return sorted(name for name, spec in ZOO.items()
+                  if all(here(source) for key, source in _wanted_files(spec).items() if key != LABELS))
 
 
 def _published_copy(path: Path, model: str, fmt: str, precision: str) -> Path:
@@ -180,13 +223,19 @@ def seed(client: HubClient, owner: str, models: list[str], allow_download: bool,
         except UserError as exc:
             report(f"skipped {spec.name}: {exc}")
             continue
-        ref = _seed_one(client, ModelRef(owner, check_segment(spec.name, "model name")), spec, files, report)
+        try:
+            labels = card_labels(spec, allow_download, report, local[spec.name])
+        except UserError as exc:
+            report(f"skipped {spec.name}: {exc}")
+            continue
+        ref = _seed_one(client, ModelRef(owner, check_segment(spec.name, "model name")), spec, files, labels,
+                        report)
         if ref is not None:
             published.append(ref)
     return published
 
 
-def _seed_one(client: HubClient, ref: ModelRef, spec, files: list[tuple[Path, str]],
+def _seed_one(client: HubClient, ref: ModelRef, spec, files: list[tuple[Path, str]], labels: tuple[str, ...],
               report: Callable[[str], None]) -> str | None:
     """Publish files as the next version of ref unless its latest version holds the same files."""
     from edgebench.models.artifact import sha256_of
@@ -196,8 +245,8 @@ def _seed_one(client: HubClient, ref: ModelRef, spec, files: list[tuple[Path, st
         report(f"{ref}@{latest['version']} is up to date")
         return None
     version = str(_next_number(latest))
-    client.publish(ModelRef(ref.owner, ref.name, version), zoo_card(spec), files)
-    report(f"published {ref}@{version} ({len(files)} files)")
+    client.publish(ModelRef(ref.owner, ref.name, version), zoo_card(spec, labels), files)
+    report(f"published {ref}@{version} ({len(files)} files), task {spec.task}")
     return f"{ref}@{version}"
 
 

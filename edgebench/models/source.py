@@ -79,6 +79,10 @@ def open_source(model: str, allow_download: bool = True,
                     "a .tflite/.onnx file, nor hub://owner/name[@version]")
 
 
+# Label sets that are a zoo entry's own classes (ImageNet's are everyone's; keypoints are no classes).
+OWN_LABEL_SETS = ("coco90", "voc21")
+
+
 def imagenet_labels(num_classes: int) -> tuple[tuple[str, ...], str]:
     from edgebench.tasks.labels import label_set_name, labels_for
 
@@ -97,6 +101,7 @@ class ZooSource:
         self.native_format = "torch" if self.spec.weights else None
         self.declared_task = self.spec.task
         self.tensors = None
+        self._labels: tuple[tuple[str, ...], str] | None = None
 
     def _variant(self, precision: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
         return next(((fmt, precision) for fmt in formats if (fmt, precision) in self.spec.variants), None)
@@ -118,13 +123,25 @@ class ZooSource:
         whose = "the retrained model's" if self.spec.home else "the zoo entry's"
         return self.spec.preprocessing, f"{whose} ({self.spec.preprocessing.name})"
 
+    def _spec_labels(self) -> tuple[tuple[str, ...], str]:
+        """The entry's names (a label file is fetched once, announced, as weights are)."""
+        from edgebench.models.zoo_labels import spec_labels
+
+        if self._labels is None:
+            self._labels = spec_labels(self.spec, allow_download=self.preparer.allow_download,
+                                       notify=self.preparer.on_step)
+        return self._labels
+
     def labels(self, num_classes: int) -> tuple[tuple[str, ...], str]:
-        if self.spec.class_names and len(self.spec.class_names) == num_classes:
-            return self.spec.class_names, f"{self.name}'s own {num_classes} classes"
+        names, what = self._spec_labels()
+        if len(names) == num_classes:
+            return names, what
         return imagenet_labels(num_classes)
 
     def own_labels(self) -> tuple[str, ...] | None:
-        return self.spec.class_names or None
+        if self.spec.class_names or self.spec.label_file or self.spec.labels in OWN_LABEL_SETS:
+            return self._spec_labels()[0]
+        return None
 
     def describe(self) -> dict:
         described = {"name": self.name, "source": "retrained" if self.spec.home else "zoo",

@@ -6,20 +6,28 @@ import fnmatch
 from dataclasses import dataclass
 
 from edgebench.errors import UserError
+from edgebench.models.coral_presets import coral_specs
 
 
 @dataclass(frozen=True)
 class WeightsSource:
-    """A checkpoint file: found in an installed package, in the cache, or downloaded."""
+    """A checkpoint file: found in an installed package, in the cache, or downloaded.
+
+    Pinned by its sha256, its git blob id, or both: every copy used is checked against each pin given.
+    """
 
     filename: str
-    sha256: str
+    sha256: str | None                # None: pinned by git_blob alone
     url: str | None                   # official download address, used only when not installed
                                       # (None: published only inside a package; install that)
     package: str | None = None        # importable package that ships the file
     package_path: str | None = None   # path of the file inside that package
     pip_hint: str | None = None       # how to install that package
     local_path: str | None = None     # a file of the user's (a retrained model's weights)
+    # git's id of the file (SHA-1 of b"blob <size>\0" + bytes): what a repository's tree pins a
+    # file by at a commit, so a file listed there is pinned without anyone hashing it again.
+    git_blob: str | None = None
+    size: int | None = None           # bytes, where known: a download is refused past it
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,8 @@ class ModelSpec:
     # What the shipped calibration photos must show (calibration.py): "any" scene for a
     # classifier, "people" for a person detector (int8 ranges need the task's objects).
     calibration_subject: str = "any"
+    # A published file of class names (labels == its key), pinned and downloaded like weights.
+    label_file: WeightsSource | None = None
 
     def prebuilt_source(self, variant: tuple[str, str]) -> WeightsSource | None:
         return dict(self.prebuilt).get(variant)
@@ -194,6 +204,7 @@ SSDLITE_PERSON = ModelSpec(
 
 ZOO: dict[str, ModelSpec] = {spec.name: spec for spec in (MOBILENET_V2, EFFICIENTNET_LITE0, MOBILENET_V2_CORAL,
                                                           SSDLITE_PERSON)}
+ZOO.update((spec.name, spec) for spec in coral_specs())   # Coral's preset catalogue
 
 DEFAULT_MODEL = MOBILENET_V2.name
 
