@@ -17,8 +17,23 @@ trap cleanup EXIT
 step() { echo "check_wheel: $*"; }
 fail() { echo "check_wheel: FAILED: $*" >&2; exit 1; }
 
+# Build from a copy of the files git knows (tracked, or new and not ignored): a checkout's leftover
+# edgebench.egg-info/SOURCES.txt would otherwise put files into the sdist, and from there into the
+# wheel, that pyproject's package-data no longer names, hiding exactly the fault this looks for.
+step "copying the checkout's files to $WORK/src"
+"$ROOT/.venv/bin/python" - "$ROOT" "$WORK/src" <<'PY'
+import shutil, subprocess, sys
+from pathlib import Path
+root, dest = Path(sys.argv[1]), Path(sys.argv[2])
+listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                        capture_output=True, check=True).stdout.decode().split("\0")
+for name in filter(None, listed):
+    if (root / name).is_file():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, dest / name)
+PY
 step "building the wheel and sdist into $WORK/dist"
-"$ROOT/.venv/bin/python" -m build --outdir "$WORK/dist" "$ROOT" >"$WORK/build.log" 2>&1 \
+"$ROOT/.venv/bin/python" -m build --outdir "$WORK/dist" "$WORK/src" >"$WORK/build.log" 2>&1 \
   || { tail -30 "$WORK/build.log"; fail "python -m build"; }
 WHEEL=$(ls "$WORK"/dist/edgebench-*.whl)
 SDIST=$(ls "$WORK"/dist/edgebench-*.tar.gz)
