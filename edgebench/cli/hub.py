@@ -244,7 +244,7 @@ def seed_command(
 ) -> None:
     """Publish the zoo's models (every publishable prepared variant) as presets.
 
-    Example: edgebench hub seed --model mobilenet_v2_coral --from ../shared/fixtures/coral
+    Example: edgebench hub seed --model mobilenet_v2_coral --from ./coral-models
     """
     with user_errors():
         from edgebench.hub.client import HubClient
