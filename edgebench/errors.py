@@ -2,7 +2,15 @@
 
 
 class UserError(Exception):
-    """Bad input: missing or corrupt file, unknown name, malformed option."""
+    """Bad input: missing or corrupt file, unknown name, malformed option.
+
+    The message speaks the library's terms. `setting` names the input at fault as the library
+    calls it (a field such as RunConfig's "power_w"), so that a front end can add its own name for
+    it: the CLI adds the flag (`--power-w`)."""
+
+    def __init__(self, message: str, setting: str | None = None):
+        super().__init__(message)
+        self.setting = setting
 
 
 class TargetUnavailable(Exception):

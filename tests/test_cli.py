@@ -57,7 +57,7 @@ def _assert_one_line_error(out: subprocess.CompletedProcess, fragment: str) -> N
     (["run", "--power-w", "-1"], "greater than or equal to 0.001"),
     (["run", "--runs", "abc"], "'--runs'"),
     (["run", "--no-such-option"], "No such option: --no-such-option"),
-    (["run", "--meter", "rated"], "needs --power-w"),
+    (["run", "--meter", "rated"], "--power-w: the rated meter needs the device's rated power in W"),
     (["run", "--runtime-option", "torch.mode=graph", "--targets", "torch-fp32"],
      "torch mode 'graph' does not run on cpu"),
     (["run", "--runtime-option", "torch.zzz=1"], "torch has no option 'zzz'"),

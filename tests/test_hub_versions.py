@@ -238,7 +238,7 @@ def test_several_files_refused_with_one_line(hub, coral, tmp_path):
     _one_line_error(publish("mobilenet_v2", "--file", coral / QUANT), "--file adds files")
     _one_line_error(publish(coral / QUANT, "--file", coral / QUANT), f"two files named {QUANT}")
     _one_line_error(publish(coral / QUANT, "--file", coral / EDGETPU, "--runtime-hint", "litert"),
-                    "--runtime-hint names the runtime of one file")
+                    "--runtime-hint: a runtime hint names the runtime of one file")
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"not a model")
     _one_line_error(publish(coral / QUANT, "--file", garbage), "garbage.onnx")

@@ -63,7 +63,7 @@ def test_meter_selection(monkeypatch, tmp_path):
     assert select_meter("auto", None) is None                      # nothing measurable here
     assert isinstance(select_meter("auto", 2.5), RatedMeter)
     assert select_meter("none", None) is None
-    with pytest.raises(UserError, match="needs --power-w"):
+    with pytest.raises(UserError, match="the rated meter needs the device's rated power in W"):
         select_meter("rated", None)
     with pytest.raises(UserError, match="not available"):
         select_meter("rapl", None)

@@ -32,7 +32,7 @@ FAST = Protocol("test", warmup=0, settle_s=0.0, runs=3)
     ({"batch": 0}, "batch must be an integer"),
     ({"preprocess": "magic"}, "unknown preprocessing 'magic'"),
     ({"meter": "wattmeter"}, "unknown meter 'wattmeter'"),
-    ({"meter": "rated"}, "needs --power-w"),
+    ({"meter": "rated"}, "the rated meter needs the device's rated power in W"),
     ({"power_w": math.nan}, "rated power"),
     ({"power_w": -1.0}, "rated power"),
     ({"power_w": math.inf}, "rated power"),

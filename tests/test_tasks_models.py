@@ -166,7 +166,7 @@ def test_an_op_litert_lacks_is_one_line_naming_the_op_and_the_runtime(zoo, tmp_p
 
 
 @pytest.mark.parametrize("args, words", [
-    (("--model", "mobilenet_v2", "--task", "detection"), "--task detection: mobilenet_v2 is a classification model"),
+    (("--model", "mobilenet_v2", "--task", "detection"), "--task: mobilenet_v2 is a classification model, not detection"),
     (("--model", "{zoo}/mobilenet_v1_0.75_192_quant.tflite", "--task", "detection"), "cannot be read as detection"),
     (("--model", "{zoo}/movenet_single_pose_lightning_ptq.tflite", "--task", "segmentation"), "cannot be read as segmentation"),
     (("--model", "{zoo}/deeplabv3_mnv2_pascal_quant.tflite", "--task", "pose"), "cannot be read as pose"),

@@ -77,12 +77,12 @@ class RunConfig:
         check_choice("scenario", self.scenario, SCENARIOS)
         _check_int("streams", self.streams, MAX_STREAMS, optional=True)
         if self.scenario == "offline" and self.protocol.window_s:
-            raise UserError("a sustained run (--duration) times the single-stream loop; not with --scenario offline")
+            raise UserError("a sustained run times the single-stream loop; it cannot run offline", "duration_s")
         if self.power_w is not None and not (isinstance(self.power_w, (int, float))
                                              and math.isfinite(self.power_w) and 0 < self.power_w <= MAX_POWER_W):
-            raise UserError(f"rated power must be above 0 and at most {MAX_POWER_W:g} W, got {self.power_w!r}")
+            raise UserError(f"rated power must be above 0 and at most {MAX_POWER_W:g} W, got {self.power_w!r}", "power_w")
         if self.meter == "rated" and self.power_w is None:
-            raise UserError("the rated meter needs --power-w (the device's rated power in W)")
+            raise UserError("the rated meter needs the device's rated power in W", "power_w")
         _check_settings(self.runtime_settings)
         from edgebench.tasks import TASK_CHOICES
 

@@ -239,12 +239,12 @@ def choose_task(config: RunConfig, source: ModelSource) -> TaskChoice:
     labels = read_labels(config.labels) if config.labels is not None else None
     declared = task_key(source.declared_task)
     if config.input_shapes and source.tensors is None:
-        raise UserError(f"--input-shape gives open dimensions of a model file's inputs; {source.name} is not a "
-                        "file with open dimensions")
+        raise UserError(f"input shapes fill in open dimensions of a model file's inputs; {source.name} is "
+                        "not a file with open dimensions", "input_shapes")
     if config.task != "auto":
         if declared is not None and declared != config.task:
-            raise UserError(f"--task {config.task}: {source.name} is a {declared} model (its "
-                            f"{source.describe().get('source', 'card')} entry says so)")
+            raise UserError(f"{source.name} is a {declared} model, not {config.task} (its "
+                            f"{source.describe().get('source', 'card')} entry says so)", "task")
         name, why = config.task, "chosen with --task"
     elif declared is not None:
         name, why = declared, f"named by the model's {source.describe().get('source', 'card')} entry"
@@ -255,7 +255,7 @@ def choose_task(config: RunConfig, source: ModelSource) -> TaskChoice:
         if labels is not None and name == "embedding":   # a vector the labels were meant for, but do not fit
             width = get_task("classification").classes(source.tensors[1])
             raise UserError(f"the labels file names {len(labels.names)} classes; {source.name}'s output "
-                            f"has {width} (or give --task embedding to read it as a feature vector)")
+                            f"has {width} (or read it as a feature vector: the embedding task)", "labels")
     else:
         name, why = "classification", "the model says nothing else"
     task = get_task(name)
@@ -278,13 +278,13 @@ def _with_shapes(tensors, shapes):
     for name, shape in shapes:
         index = 0 if name == "" and inputs else names.index(name) if name in names else None
         if index is None:
-            raise UserError(f"--input-shape {name}=...: the model has no input {name!r} "
-                            f"(its inputs: {', '.join(repr(n) for n in names) or 'none'})")
+            raise UserError(f"input shape {name}=...: the model has no input {name!r} "
+                            f"(its inputs: {', '.join(repr(n) for n in names) or 'none'})", "input_shapes")
         spec = inputs[index]
         fixed = [d for d in spec.shape]
         if len(shape) != len(fixed) or any(f > 0 and f != d for f, d in zip(fixed, shape)):
-            raise UserError(f"--input-shape {spec.name}={'x'.join(map(str, shape))} disagrees with the file's "
-                            f"{list(fixed)} (0: open; only open dimensions can be given)")
+            raise UserError(f"input shape {spec.name}={'x'.join(map(str, shape))} disagrees with the file's "
+                            f"{list(fixed)} (0: open; only open dimensions can be given)", "input_shapes")
         inputs[index] = dataclasses.replace(spec, shape=tuple(shape), layout=image_layout(tuple(shape)))
     return tuple(inputs), tensors[1]
 

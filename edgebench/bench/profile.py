@@ -29,7 +29,7 @@ def profile(config: RunConfig, inferences: int = 50) -> OpProfile:
     from edgebench.system import device_info
 
     if not config.targets or len(config.targets) != 1:
-        raise UserError("profile takes exactly one target (--target)")
+        raise UserError("profile takes exactly one target", "target")
     photo = Photo(Path(config.image) if config.image else default_image())
     plan = make_plan(config)
     planned = plan.targets[0]

@@ -28,6 +28,22 @@ def fail(message: str, code: int = USER_ERROR_EXIT) -> typer.Exit:
     return typer.Exit(code)
 
 
+# The library names the setting at fault in its own terms (UserError.setting); these are the flags
+# whose names differ from that setting's. Any other setting's flag is the name with dashes.
+FLAG_OF_SETTING = {"duration_s": "--duration", "input_shapes": "--input-shape", "learning_rate": "--lr",
+                   "val_dir": "--val"}
+
+
+def with_flag(exc) -> str:
+    """A library error's message, led by the flag of the setting it is about (when it names one)."""
+    message = str(exc)
+    setting = getattr(exc, "setting", None)
+    if not setting:
+        return message
+    flag = FLAG_OF_SETTING.get(setting, "--" + setting.replace("_", "-"))
+    return f"{flag}: {message}"
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Run a command body; a UserError becomes one line on stderr and exit 2. So does a file
@@ -38,7 +54,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except UserError as exc:
-        raise fail(str(exc)) from None
+        raise fail(with_flag(exc)) from None
     except BrokenPipeError:   # `... | head` closed the pipe: nothing more to say to anyone
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

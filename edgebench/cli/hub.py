@@ -250,7 +250,7 @@ def seed_command(
     Without --model, every zoo model whose files are on this machine is published; the others
     (Coral's presets not downloaded yet) are listed as skipped. Name them with --model to download.
 
-    Example: edgebench hub seed --model mobilenet_v2_coral --from ../shared/fixtures/coral
+    Example: edgebench hub seed --model mobilenet_v2_coral --from ./coral-models
     """
     with user_errors():
         from edgebench.hub.client import HubClient

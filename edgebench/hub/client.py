@@ -137,7 +137,7 @@ class HubClient:
     def publish(self, ref: ModelRef, card: dict, files: list[tuple[Path, str | None]]) -> dict:
         """Upload each file, then create ref (which must name a version) holding them."""
         if not ref.version:
-            raise UserError("publishing needs a version: owner/name@VERSION or --version")
+            raise UserError("publishing needs a version: owner/name@VERSION", "version")
         from edgebench.hub.schema import VersionOut
 
         artifacts = []

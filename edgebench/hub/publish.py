@@ -286,8 +286,8 @@ def user_files(sources: list[Path], runtime_hint: str | None = None) -> list[tup
     if twice:
         raise UserError(f"two files named {twice[0]}: the files of a version need different names")
     if runtime_hint is not None and len(files) > 1:
-        raise UserError(f"--runtime-hint names the runtime of one file; this version has {len(files)} "
-                        "(each gets its format's runtime)")
+        raise UserError(f"a runtime hint names the runtime of one file; this version has {len(files)} "
+                        "(each gets its format's runtime)", "runtime_hint")
     for path in files:
         _check_model_file(path)
     return [(path, runtime_hint) for path in files]
@@ -324,7 +324,7 @@ def file_card(description: str | None = None, task: str | None = None, license: 
                            if ln.strip()]
     if preprocess:
         if preprocess not in NORMALISATIONS:
-            raise UserError(f"unknown --preprocess '{preprocess}'; known: {', '.join(NORMALISATIONS)}")
+            raise UserError(f"unknown preprocessing '{preprocess}'; known: {', '.join(NORMALISATIONS)}", "preprocess")
         p = preprocessing_named(preprocess)
         given["preprocessing"] = {"resize": p.resize, "crop": p.crop, "mean": p.mean, "std": p.std}
     try:

@@ -65,7 +65,7 @@ def select_meter(name: str, power_w: float | None, device: str = "cpu"):
     if power_w is not None and name in ("auto", "rated"):
         return load_object(METERS["rated"])(power_w)
     if name == "rated":
-        raise UserError("the rated meter needs --power-w (the device's rated power in W)")
+        raise UserError("the rated meter needs the device's rated power in W", "power_w")
     if name == "none":
         return None
     if name != "auto" and name not in METERS:

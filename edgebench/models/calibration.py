@@ -167,7 +167,8 @@ def calibration_set_from(directory: Path) -> CalibrationSet:
     if found is None:
         raise UserError(f"calibration directory not found: {shown(directory)}")
     if not stat.S_ISDIR(found.st_mode):
-        raise UserError(f"--calibration takes a directory of images; {shown(directory)} is not a directory")
+        raise UserError(f"calibration takes a directory of images; {shown(directory)} is not a directory",
+                        "calibration")
     images, others = [], 0
     for path in sorted(directory.rglob("*")):
         if not path.is_file():

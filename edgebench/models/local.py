@@ -31,9 +31,9 @@ def check_name(name: str) -> str:
 
     if not isinstance(name, str) or not _NAME.match(name) or name.endswith(".json"):
         raise UserError(f"invalid model name {name!r}: use 1-64 lower-case letters, digits, '_', '.' or '-', "
-                        "starting with a letter or digit")
+                        "starting with a letter or digit", "name")
     if name in ZOO:
-        raise UserError(f"'{name}' is a zoo model; give the retrained model another --name")
+        raise UserError(f"'{name}' is a zoo model; give the retrained model another name", "name")
     return name
 
 

@@ -306,7 +306,7 @@ class Store:
                         skipped += 1
                         continue
                     raise UserError(f"run {run.run_id} is already in the store; nothing was imported "
-                                    "(use --skip-existing to import the others)")
+                                    "(skip the runs already stored to import the others)", "skip_existing")
                 self._save_in(s, run)
                 imported += 1
         return imported, skipped

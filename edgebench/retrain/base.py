@@ -32,8 +32,8 @@ class Base:
 
 def resolve_base(base: str, allow_download: bool = True) -> Base:
     if not isinstance(base, str) or not base.strip():
-        raise UserError("no --base named: give mobilenet_v2, efficientnet_lite0, a retrained model or "
-                        "hub://owner/name@version")
+        raise UserError("no base model named: give mobilenet_v2, efficientnet_lite0, a retrained model or "
+                        "hub://owner/name@version", "base")
     if base.startswith("hub://"):
         from edgebench.hub.retrainable import pull_base
 

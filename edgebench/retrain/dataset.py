@@ -162,7 +162,7 @@ def split(data: ImageFolder, val_fraction: float, seed: int) -> tuple[list[Examp
     """A deterministic stratified split: per class, a seeded shuffle of the sorted files, then
     round(n * val_fraction) of them (at least one, never all) for validation."""
     if not 0 < val_fraction < 1:
-        raise UserError(f"--val-split must be between 0 and 1 (exclusive), got {val_fraction}")
+        raise UserError(f"the validation split must be between 0 and 1 (exclusive), got {val_fraction}", "val_split")
     train, val = [], []
     for label, examples in data.per_class().items():
         ordered = sorted(examples, key=lambda e: e.path.as_posix())

@@ -53,19 +53,20 @@ class RetrainRequest:
 
         check_name(self.name)
         if self.method not in METHODS:
-            raise UserError(f"unknown --method '{self.method}'; choose one of {', '.join(METHODS)}")
+            raise UserError(f"unknown method '{self.method}'; choose one of {', '.join(METHODS)}", "method")
         if self.keep_classes and self.method != "imprint":
-            raise UserError("--keep-classes works with --method imprint (the base's classes are kept as "
-                            "imprinted rows of a cosine classifier)")
+            raise UserError("keeping the base's classes works with the imprint method (they are kept as "
+                            "imprinted rows of a cosine classifier)", "keep_classes")
         if self.views is not None:
-            _check_int("--views", self.views, 1, MAX_VIEWS)
-        _check_int("--unfreeze", self.unfreeze, 1, 30)
-        _check_int("--epochs", self.settings.epochs, 1, 1000)
-        _check_int("--seed", self.settings.seed, 0, 2**31 - 1)
+            _check_int("views", self.views, 1, MAX_VIEWS)
+        _check_int("unfreeze", self.unfreeze, 1, 30)
+        _check_int("epochs", self.settings.epochs, 1, 1000)
+        _check_int("seed", self.settings.seed, 0, 2**31 - 1)
         if not (isinstance(self.settings.learning_rate, float) and 0 < self.settings.learning_rate <= 1):
-            raise UserError(f"--lr must be in (0, 1], got {self.settings.learning_rate}")
+            raise UserError(f"the learning rate must be in (0, 1], got {self.settings.learning_rate}", "learning_rate")
         if self.val_dir is None and not (isinstance(self.val_split, float) and 0 < self.val_split < 1):
-            raise UserError(f"--val-split must be between 0 and 1 (exclusive), got {self.val_split}")
+            raise UserError(f"the validation split must be between 0 and 1 (exclusive), got {self.val_split}",
+                            "val_split")
 
     @property
     def views_per_image(self) -> int:
@@ -92,7 +93,7 @@ class RetrainRequest:
 
 def _check_int(name: str, value, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise UserError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+        raise UserError(f"{name} must be an integer from {low} to {high}, got {value!r}", name)
 
 
 @dataclass
@@ -110,7 +111,7 @@ def retrain(request: RetrainRequest, report: Reporter | None = None) -> Retraine
     report = report or Reporter()
     if local_spec(request.name) is not None:
         raise UserError(f"a retrained model named '{request.name}' exists ({model_home(request.name)}); "
-                        f"remove it first (edgebench models remove {request.name}) or choose another --name")
+                        f"remove it first (edgebench models remove {request.name}) or choose another name", "name")
     data, train, val = _examples(request)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -119,7 +120,7 @@ def retrain(request: RetrainRequest, report: Reporter | None = None) -> Retraine
     report.step(f"loading the base {request.base}")
     base = resolve_base(request.base, request.allow_download)
     if request.keep_classes and base.cannot_keep:
-        raise UserError(f"--keep-classes cannot keep the classes of {request.base}: {base.cannot_keep}")
+        raise UserError(f"cannot keep the classes of {request.base}: {base.cannot_keep}", "keep_classes")
     timings["load_base_s"] = time.perf_counter() - started
     model, labels, history, quick = _fit(request, base, data, train, val, report, timings)
     _remove_stale_staging(models_dir())
@@ -141,7 +142,7 @@ def retrain(request: RetrainRequest, report: Reporter | None = None) -> Retraine
             os.rename(staging, final)   # atomic: the model appears whole, or not at all
         except OSError:
             raise UserError(f"a model named '{request.name}' appeared while retraining; choose another "
-                            "--name") from None
+                            "name", "name") from None
     except RetrainFailed as exc:
         logs = _keep_logs(staging, request.name)
         raise RetrainFailed(f"{exc} - nothing was registered; build logs: {logs}") from None
@@ -160,7 +161,7 @@ def _examples(request: RetrainRequest):
         train = data.examples
         val = scan(request.val_dir, "--val", classes=data.classes).examples
         if not val:
-            raise UserError(f"--val {request.val_dir} holds no images")
+            raise UserError(f"the validation folder {request.val_dir} holds no images", "val_dir")
     return data, train, val
 
 
@@ -184,7 +185,8 @@ def _fit(request: RetrainRequest, base, data, train, val, report: Reporter, timi
     stages = model.backbone.feature_stages()
     cut = len(stages) - 1 - request.unfreeze if request.method == "finetune" else len(stages)
     if cut < 1:
-        raise UserError(f"--unfreeze {request.unfreeze}: this backbone has {len(stages) - 2} blocks to unfreeze")
+        raise UserError(f"unfreezing {request.unfreeze} blocks: this backbone has {len(stages) - 2} to unfreeze",
+                        "unfreeze")
     offset = len(kept)
     t = time.perf_counter()
     x, y = activations(stages[:cut], train, base.preprocessing, request.views_per_image, request.seed,
