@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -209,10 +210,40 @@ class OwnBuilder:
                     for leftover in log.parent.glob(f"{BUILD_PREFIX}{proc.pid}-*"):
                         leftover.unlink(missing_ok=True)
         if proc.returncode != 0:
-            lines = [ln for ln in log.read_text(errors="replace").splitlines()
-                     if ln.strip() and not ln.startswith("edgebench-stage")]
-            reason = lines[-1].strip()[:300] if lines else f"exit code {proc.returncode}"
+            reason = converter_reason(log.read_text(errors="replace"), proc.returncode)
             raise PrepareFailed(f"{variant[0]}-{variant[1]} not built: {reason} (log: {log})")
+
+
+def list_built() -> list[dict]:
+    """What is cached of users' own models: per model folder, {"model", "path" (of the file it was
+    built from), "sha256", "task", "variants": ["onnx-int8", ...]} (newest file first)."""
+    root = cache_dir() / "own"
+    found = []
+    for folder in sorted(root.glob("*/")) if root.is_dir() else []:
+        metas = []
+        for meta_path in sorted(folder.glob("*.json")):
+            try:
+                metas.append(json.loads(meta_path.read_text()))
+            except (OSError, ValueError):
+                continue
+        if metas:
+            first = metas[0]
+            found.append({"model": first.get("model"), "path": first.get("source_path"),
+                          "sha256": first.get("source_sha256"), "task": first.get("task"),
+                          "variants": sorted(f"{m.get('format')}-{m.get('precision')}" for m in metas)})
+    return found
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Unavailable|Failed|Interrupt)\b:?\s*\S")
+
+
+def converter_reason(log_text: str, returncode: int) -> str:
+    """The converter's reason in one line: the last exception line of its log (the traceback's
+    last line can be a hint such as "Use tlparse to see full graph"), else its last line."""
+    lines = [ln.strip() for ln in log_text.splitlines() if ln.strip() and not ln.startswith("edgebench-stage")]
+    exceptions = [ln for ln in lines if _EXCEPTION_LINE.match(ln)]
+    chosen = exceptions[-1] if exceptions else (lines[-1] if lines else f"exit code {returncode}")
+    return chosen[:300]
 
 
 class Job:
@@ -287,7 +318,8 @@ class Job:
             if companion is not None:
                 companion.unlink(missing_ok=True)
         meta = {"model": self.model.name, "format": variant[0], "precision": variant[1], "sha256": digest,
-                "source_sha256": self.model.sha256, "toolchain": versions, "recipe": RECIPE_VERSION,
+                "source_sha256": self.model.sha256, "source_path": str(self.model.path.resolve()),
+                "toolchain": versions, "recipe": RECIPE_VERSION,
                 "companions": companions, "task": self.model.task,
                 "build_s": round(time.perf_counter() - started, 2), **details}
         meta_path = path.with_name(path.name.split(".")[0] + ".json")
