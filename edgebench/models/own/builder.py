@@ -274,12 +274,24 @@ class Job:
         return calibration_samples(list(images), self.preprocessing(), self.task().geometry,
                                    tuple(self.input_shape[2:4]))
 
+    def _crop_preprocessing(self):
+        """A classifier's: the zoo's crop at the model's input size, so the calibration set gives
+        the very samples it gives a zoo model (the built-in photos' extra views and crops too)."""
+        from dataclasses import replace
+
+        prep, size = self.preprocessing(), self.input_shape[2]
+        return prep if prep.crop == size else replace(prep, crop=size, resize=round(size * 256 / 224))
+
     def calibration_nchw(self) -> list:
         cal = self.builder.calibration_set
+        if self.task().geometry == "crop":
+            return list(cal.samples(self._crop_preprocessing(), cal.calibrated))
         return self._samples(cal.calibrated)
 
     def held_back_nchw(self) -> list:
         cal = self.builder.calibration_set
+        if self.task().geometry == "crop":
+            return list(cal.check_samples(self._crop_preprocessing()))
         return self._samples([*cal.held_back, *cal.check_only])
 
     def build(self, variant: Variant) -> None:
