@@ -327,8 +327,8 @@ def _cpu_results(result) -> dict:
     ("onnx", {"onnxruntime-fp32", "onnxruntime-int8", "openvino-fp32", "openvino-int8"}),
 ])
 def test_every_variant_is_built_timed_and_checked_then_cached(models, calibration, kind, expected):
-    from edgebench.bench.plan import make_plan
     from edgebench.bench.config import RunConfig
+    from edgebench.bench.plan import make_plan
     from edgebench.models.own.source import open_own_model
 
     result = _run(models / f"tiny.{kind}", calibration)

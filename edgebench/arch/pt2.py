@@ -104,10 +104,10 @@ def read_pt2(path: Path) -> Pt2Contents:
         names = {info.filename: info for info in infos}
         model = _model_name(names, root, path)
         program = _program(archive, names, f"{root}models/{model}.json", path)
-        weights = _tensors(archive, names, f"{root}data/weights/", f"model_weights_config.json"
+        weights = _tensors(archive, names, f"{root}data/weights/", "model_weights_config.json"
                            if f"{root}data/weights/model_weights_config.json" in names else
                            f"{model}_weights_config.json", path, "weight")
-        constants = _tensors(archive, names, f"{root}data/constants/", f"model_constants_config.json"
+        constants = _tensors(archive, names, f"{root}data/constants/", "model_constants_config.json"
                              if f"{root}data/constants/model_constants_config.json" in names else
                              f"{model}_constants_config.json", path, "constant")
     return Pt2Contents(program, weights, constants, len(infos), sum(i.file_size for i in infos))
@@ -205,9 +205,9 @@ def _check_expression(expr: str, path: Path) -> None:
     if "".join(tokens).replace(" ", "") != text.replace(" ", "") or len(text) > 10_000:
         raise UserError(f"{path}: a symbolic shape expression holds more than arithmetic ({text[:60]!r}): refused")
     for token in tokens:
-        if token[0].isalpha() or token[0] == "_":
-            if not (_SYMBOL.fullmatch(token) or token in _EXPR_FUNCTIONS):
-                raise UserError(f"{path}: a symbolic shape expression names {token[:40]!r}, neither a "
+        named = token[0].isalpha() or token[0] == "_"
+        if named and not (_SYMBOL.fullmatch(token) or token in _EXPR_FUNCTIONS):
+            raise UserError(f"{path}: a symbolic shape expression names {token[:40]!r}, neither a "
                                 "shape symbol nor a sympy function torch provides: refused")
 
 

@@ -89,7 +89,10 @@ class OwnBuilder:
         """The user's folder (checked: too few or unreadable images are one line, before
         anything is built or cached), else the shipped photos."""
         if self._calibration_set is None:
-            from edgebench.models.calibration import calibration_set_from, shipped_calibration_set
+            from edgebench.models.calibration import (
+                calibration_set_from,
+                shipped_calibration_set,
+            )
 
             self._calibration_set = (calibration_set_from(self.model.calibration) if self.model.calibration
                                      else shipped_calibration_set())
@@ -177,7 +180,7 @@ class OwnBuilder:
         if recipe.source:
             self.get(recipe.source)
         if recipe.calibrated:
-            self.calibration_set   # a bad --calibration folder: one line, nothing built
+            _ = self.calibration_set   # a bad --calibration folder: one line, nothing built
         step = f"first run: converting, cached afterwards - {self.model.name} {variant[0]}-{variant[1]}"
         self.on_step(step)
         try:

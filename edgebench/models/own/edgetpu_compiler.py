@@ -28,7 +28,7 @@ def compiler_version() -> str:
     if path is None:
         raise TargetUnavailable(HOW_TO_GET)
     try:
-        proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run([path, "--version"], check=False, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise TargetUnavailable(f"{COMPILER} on the PATH ({path}) does not run: {exc}") from None
     lines = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
@@ -44,7 +44,7 @@ def compile_for_edgetpu(int8_tflite: Path, out: Path) -> dict:
     if path is None:
         raise RuntimeError(HOW_TO_GET)
     with tempfile.TemporaryDirectory(prefix="edgetpu-") as folder:
-        proc = subprocess.run([path, "-s", "-o", folder, str(int8_tflite)], capture_output=True,
+        proc = subprocess.run([path, "-s", "-o", folder, str(int8_tflite)], check=False, capture_output=True,
                               text=True, timeout=TIMEOUT_S)
         print(proc.stdout + proc.stderr, flush=True)   # into the variant's log
         produced = Path(folder) / f"{Path(int8_tflite).stem}_edgetpu.tflite"
