@@ -39,7 +39,7 @@ def open_own_model(path: Path, calibration: Path | None = None, preprocess: str 
     if path.suffix.lower() == ".pt2":
         return OwnModelSource(path, "pt2", _pt2_tensors(path), calibration, preprocess, on_step)
     artifact = inspect_model_file(path)
-    if artifact.precision != "fp32":
+    if artifact.precision != "fp32" or len(artifact.inputs) != 1:   # quantized, or not one image input
         if calibration is not None:
             raise UserError(f"{path.name} is already {artifact.precision}: --calibration applies to a float model")
         return FileSource(path)
