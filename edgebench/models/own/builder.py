@@ -320,7 +320,8 @@ class Job:
                 details["calibration"] = self.builder.calibration_set.describe()
                 held_back = self.held_back_nchw()
                 _stage(f"checking against {source.format}-{source.precision} on {len(held_back)} held-back samples")
-                details["int8_check"] = check_variant(self, variant, tmp, source, held_back)
+                details["int8_check"] = {**check_variant(self, variant, tmp, source, held_back),
+                                         "calibration": details["calibration"]}   # shown with each result
             digest = sha256_of(tmp)
             companions = {}
             if companion is not None:
