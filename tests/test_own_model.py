@@ -347,6 +347,12 @@ def test_every_variant_is_built_timed_and_checked_then_cached(models, calibratio
     source = open_own_model(models / f"tiny.{kind}", calibration)
     make_plan(RunConfig(model=str(models / f"tiny.{kind}"), calibration=calibration), source=source)
     assert source.builder.builds == 0
+    # `models list` shows them.
+    from edgebench.models.own.builder import list_built
+
+    listed = [entry for entry in list_built() if entry["sha256"] == source.sha256]
+    assert listed and {"onnx-int8", "openvino-int8"} <= set(listed[0]["variants"]), listed
+    assert listed[0]["path"] == str((models / f"tiny.{kind}").resolve())
 
 
 @pytest.mark.slow
