@@ -33,6 +33,8 @@ class RunConfig:
     threads: int | None = None
     batch: int = 1
     preprocess: str = "auto"
+    # Images to calibrate a user's own model's int8 variants on (None: the built-in photos).
+    calibration: Path | None = None
     allow_download: bool = True
     meter: str = "auto"
     power_w: float | None = None

@@ -96,7 +96,8 @@ def make_plan(config: RunConfig, on_step: Callable[[str], None] | None = None,
               source: ModelSource | None = None) -> Plan:
     """Open the model source (unless given), choose targets and options, select meters, then
     prepare every artifact: conversions never run between one target's measurement and the next."""
-    source = source or open_source(config.model, config.allow_download, on_step)
+    source = source or open_source(config.model, config.allow_download, on_step, config.calibration,
+                                   config.preprocess)
     task = choose_task(config, source)
     # Registry order whatever order they were named in: it puts targets whose runtime leaves
     # threads behind (Keras on JAX) after every other target.

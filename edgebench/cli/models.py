@@ -33,6 +33,23 @@ def list_command(pattern: Annotated[str, typer.Argument(help="Glob over model na
                      for fmt, prec in spec.variants]
             table.add_row(escape(name), spec.task, files_state(spec), ", ".join(marks), escape(spec.description))
         console.print(table)
+        _list_own_models()
+
+
+def _list_own_models() -> None:
+    """Your own .onnx/.pt2 models whose variants are cached (`models prepare FILE`, `run --model FILE`)."""
+    from edgebench.models.own.builder import list_built
+
+    built = list_built()
+    if not built:
+        return
+    table = Table(title="your own models (variants built from your file)")
+    for col in ("model", "task", "variants prepared", "built from"):
+        table.add_column(col)
+    for entry in built:
+        table.add_row(escape(str(entry["model"])), escape(str(entry["task"])), ", ".join(entry["variants"]),
+                      escape(f"{entry['path']} (sha256 {str(entry['sha256'])[:12]}...)"))
+    console.print(table)
 
 
 def files_state(spec) -> str:
@@ -148,7 +165,7 @@ def remove_command(name: Annotated[str, typer.Argument(help="A retrained model's
 
 @app.command("prepare")
 def prepare_command(
-    name: Annotated[str, typer.Argument(help="Zoo model name.")] = "mobilenet_v2",
+    name: Annotated[str, typer.Argument(help="Zoo model name, or your own float .onnx / .pt2 file.")] = "mobilenet_v2",
     offline: Annotated[bool, typer.Option(help="Never download weights.")] = False,
     calibration: Annotated[Optional[Path], typer.Option(
         "--calibration", help="Folder of your own images (JPEG/PNG/BMP, at least 10; a few hundred "
@@ -161,9 +178,17 @@ def prepare_command(
     calibration, against the float variant it was quantized from (top-1 agreement, mean
     |logit error|, per runtime that runs it).
 
+    Your own float model (.onnx, or a torch.export .pt2) gets every variant that applies to it,
+    built with the zoo's recipes and checked the same way.
+
     Example: edgebench models prepare mobilenet_v2 --calibration ~/photos/calibration
     """
     with user_errors():
+        from edgebench.models.own.source import is_own_model
+
+        if is_own_model(name):
+            _prepare_own(Path(name), calibration)
+            return
         from rich.markup import escape
 
         from edgebench.cli.progress import live_progress
@@ -198,6 +223,43 @@ def prepare_command(
             raise typer.Exit(1)
 
 
+def _prepare_own(path: Path, calibration: Path | None) -> None:
+    """Build every variant of a user's .onnx/.pt2; a variant that cannot be built is one line
+    with the converter's reason, and the others are still built (exit 1 if any failed)."""
+    from edgebench.cli.progress import live_progress
+    from edgebench.errors import TargetUnavailable
+    from edgebench.models.own.source import CALIBRATION_WARNING, OwnModelSource, open_own_model
+
+    source = open_own_model(path, calibration)
+    if not isinstance(source, OwnModelSource):
+        console.print(f"{escape(path.name)} is already quantized: it runs as it is, nothing to prepare")
+        return
+    if source.no_int8:
+        console.print(f"[yellow]{escape(source.no_int8)}[/]")
+    elif calibration is None:
+        console.print(f"[yellow]warning:[/] {escape(CALIBRATION_WARNING)}")
+    else:
+        cal = source.builder.calibration_set   # checked here: too few or unreadable images, one line
+        console.print(f"calibration: {cal.size} images in {cal.source} (sha256 {cal.sha256[:16]}...), "
+                      f"{len(cal.held_back)} held back to check the int8 variants", markup=False)
+    failures = 0
+    with live_progress() as progress:
+        task = progress.add_task(escape(f"preparing {path.name}"), total=None, count="")
+        source.builder.on_step = lambda msg: progress.update(task, description=escape(msg))
+        for variant in source.variants():
+            label = f"{variant[0]}-{variant[1]}"
+            try:
+                artifact = source.builder.get(variant)
+                progress.console.print(f"[green]ready[/] {escape(label)}: {escape(str(artifact.path))}")
+                for line in _check_lines(artifact.int8_check):
+                    progress.console.print(line)
+            except TargetUnavailable as exc:
+                failures += 1
+                progress.console.print(f"[yellow]not prepared[/] {escape(label)}: {escape(str(exc))}")
+    if failures:
+        raise typer.Exit(1)
+
+
 def _calibrated_variants(spec) -> list:
     """The variants edgebench quantizes on calibration images (not published ready-made)."""
     from edgebench.models.prepare import RECIPES
@@ -224,6 +286,12 @@ def _check_lines(check: dict | None) -> list[str]:
         mark = ("[green]ok[/]" if found is None else
                 f"[bold red]below the {AGREEMENT_GOAL:.0%} goal[/]" if found[0] == "warning" else
                 f"[yellow]below the {AGREEMENT_GOAL:.0%} goal, within sampling noise[/]")
+        if "agreement" in entry:   # a user's model of another task: its own agreement figure
+            lines.append(f"  check on {escape(runtime)}: {escape(check.get('metric', 'agreement'))} passes against "
+                         f"{escape(check['against'])} on {entry['agreement']:.0%} of the {check['samples']} held-back "
+                         f"samples (95% CI {entry['agreement_ci95'][0]:.0%}-{entry['agreement_ci95'][1]:.0%}), mean "
+                         f"{entry['mean_figure']:.3f} - {mark}")
+            continue
         if "top1_agreement" not in entry:
             lines.append(f"  check on {escape(runtime)}: none of {check['samples']} held-back samples is one "
                          f"the float model is sure of; mean |logit error| {entry['mean_abs_logit_error']:.3f}")

@@ -42,7 +42,7 @@ def parse_duration(text: str) -> float:
 
 @bench_options
 def run_command(
-    model: Annotated[str, typer.Option("--model", "-m", help="Zoo model name, a .tflite/.onnx file, or hub://owner/name[@version].")] = "mobilenet_v2",
+    model: Annotated[str, typer.Option("--model", "-m", help="Zoo model name, a .tflite/.onnx/.pt2 file (a float .onnx or .pt2 gets every variant built: int8 too), or hub://owner/name[@version].")] = "mobilenet_v2",
     image: Annotated[Optional[Path], typer.Option("--image", "-i", help="JPEG/PNG/BMP to classify (default: scikit-image's coffee-cup photo, 'espresso').")] = None,
     targets: Annotated[Optional[str], typer.Option("--targets", "-t", help="Comma-separated targets, e.g. litert-int8,onnxruntime-fp32 (default: all that apply; `edgebench targets` lists them).")] = None,
     options: BenchOptions = BenchOptions(),   # --protocol ... --save: the options `fleet run` takes too
@@ -50,6 +50,7 @@ def run_command(
     streams: Annotated[Optional[int], typer.Option(min=1, max=64, help="Offline: inferences in flight - a throughput mode's streams (OpenVINO NUM_STREAMS; default: its own choice), else parallel sessions (default: the CPU's cores, 1 thread each).")] = None,
     duration: Annotated[Optional[str], typer.Option(help="Sustained run: time each target for this long (e.g. 90s, 5m, 1h; 1 s to 24 h), with fps, CPU clock and temperatures per second, and a throttling verdict.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the results as JSON here.")] = None,
+    calibration: Annotated[Optional[Path], typer.Option("--calibration", help="Your own model (.onnx/.pt2): a folder of your images (JPEG/PNG/BMP, at least 10) to calibrate its int8 variants on; every 5th is held back to check them. Default: edgebench's built-in photos, with a warning.")] = None,
     wide: Annotated[bool, typer.Option("--wide", help="Show every column of the results table, however wide the table (by default columns are left out to fit the terminal, the least needed first, and the screen names them).")] = False,
     accuracy_images: Annotated[Optional[Path], typer.Option("--accuracy-images", help="Also score every target on these labelled images, after timing: with --annotations (COCO boxes or keypoints) or --masks (segmentation); `edgebench accuracy --help` tells the formats.")] = None,
     annotations: Annotated[Optional[Path], typer.Option("--annotations", help="COCO-format JSON for --accuracy-images (detection: mAP@[.5:.95], AP50; pose: OKS AP, PCK@0.2).")] = None,
@@ -70,7 +71,8 @@ def run_command(
         labelled = _labelled(accuracy_images, annotations, masks, mask_map)
         chosen = sustained(parse_duration(duration)) if duration else None
         config = RunConfig(model=model, image=image, targets=split_targets(targets), scenario=scenario,
-                           streams=streams, **options.config_fields(chosen))
+                           streams=streams, calibration=calibration, **options.config_fields(chosen))
+        warn_builtin_calibration(model, calibration)
         recorder = _store(options.store) if options.save else None
         screen = {"meter_off": options.meter == "none", "wide": wide, "wide_hint": WIDE_HINT}
         result = _run_live(config, recorder, out, screen, labelled)
@@ -84,6 +86,14 @@ def run_command(
         if out is not None:
             write_text_atomically(out, result.model_dump_json(indent=2))
             console.print(f"results written to {out}", markup=False)
+
+
+def warn_builtin_calibration(model: str, calibration: Path | None) -> None:
+    """Your own model's int8 variants calibrated on the built-in photos: said before the run."""
+    from edgebench.models.own.source import CALIBRATION_WARNING, is_own_model
+
+    if calibration is None and is_own_model(model):
+        console.print(f"[yellow]warning:[/] {CALIBRATION_WARNING}")
 
 
 def _store(url: str | None):

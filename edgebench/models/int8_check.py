@@ -185,14 +185,15 @@ def assess(check: dict | None, runtime: str) -> tuple[str, str] | None:
     entry = (check or {}).get("by_runtime", {}).get(runtime)
     if entry and "box_agreement" in entry:
         return _assess_boxes(check, entry)
-    if not entry or "top1_agreement" not in entry or entry["top1_agreement"] >= AGREEMENT_GOAL:
+    agreed = agreement_fraction(entry)
+    if agreed is None or agreed >= AGREEMENT_GOAL:
         return None
     counted = check.get("decisive_samples", check["samples"])
-    low, high = entry.get("top1_agreement_ci95") or agreement_interval(
-        round(entry["top1_agreement"] * counted), counted)
-    measured = (f"its int8 model agreed with the float model on {entry['top1_agreement']:.0%} of "
+    low, high = entry.get("top1_agreement_ci95") or entry.get("agreement_ci95") or agreement_interval(
+        round(agreed * counted), counted)
+    measured = (f"its int8 model agreed with the float model on {agreed:.0%} of "
                 f"{counted} held-back calibration samples when prepared (95% CI {low:.0%}-{high:.0%}, "
-                f"goal {AGREEMENT_GOAL:.0%}; mean |logit error| {entry['mean_abs_logit_error']:.2f})")
+                f"goal {AGREEMENT_GOAL:.0%}; {error_text(check, entry)})")
     if high < AGREEMENT_GOAL:
         return "warning", measured + ": it is not the same model, and its speed is not that of the float one"
     return "note", measured + ": too few samples to tell (prepare with --calibration and more images)"
@@ -216,6 +217,21 @@ def detection_line(check: dict, entry: dict) -> str:
     return (f"boxes agree with {check['against']} at F1 {entry['box_agreement']:.2f} (least "
             f"{entry['box_agreement_min']:.2f}, mean IoU {entry['mean_iou']:.2f}) on the "
             f"{entry['samples_with_objects']} held-back samples with objects (of {check['samples']})")
+
+
+def agreement_fraction(entry: dict | None) -> float | None:
+    """The recorded fraction of agreeing samples: top-1 agreement (a classifier), or the fraction
+    on which the task's own agreement passed (another task: a user's detector); None if none."""
+    if not entry:
+        return None
+    return entry.get("top1_agreement", entry.get("agreement"))
+
+
+def error_text(check: dict, entry: dict) -> str:
+    """The supporting figure: mean |logit error|, or the task's mean agreement figure."""
+    if "mean_abs_logit_error" in entry:
+        return f"mean |logit error| {entry['mean_abs_logit_error']:.2f}"
+    return f"mean {check.get('metric', 'agreement figure')} {entry.get('mean_figure', float('nan')):.2f}"
 
 
 def warning_for(check: dict | None, runtime: str) -> str | None:

@@ -472,11 +472,13 @@ def _quantize_onnx_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
     samples = prep.calibration_nchw()
     pre = out.with_name(out.stem + ".pre.onnx")
 
+    input_name = quantize.onnx_input_name(source.path)   # "input" for the zoo's; a user's may differ
+
     class OneSample(CalibrationDataReader):
         """quantize_static wants a reader; every activation's range comes from the overrides."""
 
         def __init__(self):
-            self._feeds = iter([{"input": samples[0]}])
+            self._feeds = iter([{input_name: samples[0]}])
 
         def get_next(self):
             return next(self._feeds, None)

@@ -105,6 +105,15 @@ def onnx_tensor_runner(model_path: Path, names: Iterable[str]):
     return run
 
 
+def onnx_input_name(model_path: Path) -> str:
+    """The name of the graph's first input that is not an initializer."""
+    import onnx
+
+    model = onnx.load(str(model_path), load_external_data=False)
+    initializers = {i.name for i in model.graph.initializer}
+    return next(i.name for i in model.graph.input if i.name not in initializers)
+
+
 def onnx_activation_names(model_path: Path) -> list[str]:
     """Float tensors a quantizer may quantize: the graph input and every node output."""
     import onnx

@@ -60,12 +60,21 @@ SOURCES: dict[str, str] = {"hub://": "edgebench.hub.source:HubSource"}
 
 
 def open_source(model: str, allow_download: bool = True,
-                on_step: StepCallback | None = None) -> ModelSource:
-    """The source a --model argument names: hub://owner/name[@v], a zoo name, or a file."""
+                on_step: StepCallback | None = None, calibration: Path | None = None,
+                preprocess: str = "auto") -> ModelSource:
+    """The source a --model argument names: hub://owner/name[@v], a zoo name, or a file (a
+    float .onnx or a .pt2 gets its variants built, calibrated on `calibration`)."""
     from edgebench.models.local import MANIFEST, is_model_folder, spec_from_manifest
     from edgebench.models.zoo import get_model, is_model_name, list_models
 
+    from edgebench.models.own.source import is_own_model, open_own_model
+
     on_step = on_step or (lambda _message: None)
+    if is_own_model(model) and not model.startswith("hub://"):
+        return open_own_model(Path(model), calibration, preprocess, on_step)
+    if calibration is not None:
+        raise UserError("calibration images at run time apply to your own .onnx or .pt2 file (a zoo model "
+                        "is calibrated with `edgebench models prepare NAME --calibration DIR`)")
     for scheme, path in SOURCES.items():
         if model.startswith(scheme):
             return load_object(path)(model, on_step)
@@ -73,10 +82,10 @@ def open_source(model: str, allow_download: bool = True,
         return ZooSource(get_model(model), allow_download, on_step)
     if is_model_folder(Path(model)):   # a retrained model's folder (e.g. one copied from elsewhere)
         return ZooSource(spec_from_manifest(Path(model) / MANIFEST), allow_download, on_step)
-    if Path(model).suffix.lower() in (".tflite", ".onnx") or Path(model).exists():
+    if Path(model).suffix.lower() == ".tflite" or Path(model).exists():
         return FileSource(Path(model))
     raise UserError(f"unknown model '{model}': not a zoo or retrained model ({', '.join(list_models())}), "
-                    "a .tflite/.onnx file, nor hub://owner/name[@version]")
+                    "a .tflite/.onnx/.pt2 file, nor hub://owner/name[@version]")
 
 
 # Label sets that are a zoo entry's own classes (ImageNet's are everyone's; keypoints are no classes).

@@ -100,20 +100,20 @@ def ranking_verdict(run) -> tuple[str, str] | None:
 def int8_agreement(result) -> tuple[str, str]:
     """(css class, text) for the stored int8 check of a target: how often its int8 model gave
     the float model's top-1 on held-back calibration images when it was prepared."""
-    from edgebench.models.int8_check import assess
+    from edgebench.models.int8_check import agreement_fraction, assess, error_text
 
     entry = ((result.int8_check or {}).get("by_runtime") or {}).get(result.runtime)
     if not entry:
         return "", "–"
     if "error" in entry:
         return "warn", f"not checked: {entry['error']}"
-    if "top1_agreement" not in entry:
+    agreed = agreement_fraction(entry)
+    if agreed is None:
         return "", "–"
     counted = result.int8_check.get("decisive_samples", result.int8_check.get("samples"))
-    ci = entry.get("top1_agreement_ci95")
+    ci = entry.get("top1_agreement_ci95") or entry.get("agreement_ci95")
     interval = f", 95% CI {ci[0]:.0%}–{ci[1]:.0%}" if ci else ""
-    text = (f"{entry['top1_agreement']:.0%} of {counted} held-back samples{interval}; "
-            f"mean |logit error| {entry.get('mean_abs_logit_error', float('nan')):.2f}")
+    text = f"{agreed:.0%} of {counted} held-back samples{interval}; {error_text(result.int8_check, entry)}"
     found = assess(result.int8_check, result.runtime)
     return {"warning": "bad", "note": "warn"}.get(found[0] if found else "", "ok"), text
 

@@ -159,7 +159,8 @@ class OpenVinoThroughputSession(OpenVinoSession):
 
 class OpenVinoRuntime(RuntimeDefaults):
     name = "openvino"
-    formats = ("onnx", "tflite")
+    # "openvino": IR (.xml + .bin), as NNCF writes a user's model quantized for it
+    formats = ("openvino", "onnx", "tflite")
     distribution = module = "openvino"
     install_hint = "pip install 'edgebench[openvino]'"
     how_it_runs = "CPU plugin, f32 inference-precision hint"

@@ -12,6 +12,7 @@ model in half precision.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -217,7 +218,12 @@ class TorchRuntime(RuntimeDefaults):
         from edgebench.arch.torch_module import load_torch_module
 
         input_shape = (options.batch, *artifact.input_shape[1:])
-        module = load_torch_module(artifact.arch, artifact.path, artifact.arch_kwargs)
+        if artifact.arch is None and Path(artifact.path).suffix.lower() == ".pt2":   # a user's torch.export file
+            from edgebench.arch.pt2 import load_exported_module
+
+            module = load_exported_module(artifact.path)
+        else:
+            module = load_torch_module(artifact.arch, artifact.path, artifact.arch_kwargs)
         if options.device == "cuda":
             return _load_cuda(module, input_shape, options)
         return _load_cpu(module, input_shape, options)

@@ -1,0 +1,393 @@
+"""A user's own float model (.pt2 from torch.export, or ONNX) gets the zoo's variants, cached and
+checked; a stranger's .pt2 runs no code; archive bombs and impossible tensors are refused before
+they are unpacked; the Edge TPU compiler is run when on the PATH (a stand-in here)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from edgebench.errors import TargetUnavailable, UserError
+from tests.conftest import run_cli
+
+DEV_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-dev"
+CALIBRATION_IMAGES = 12   # >= MIN_CALIBRATION_IMAGES: 10 calibrate, 2 are held back to check
+
+
+def _tiny_classifier(op=None):
+    import torch
+    from torch import nn
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(),
+                                          nn.Conv2d(8, 16, 3, 2, 1), nn.ReLU())
+            self.head = nn.Linear(16, 1000)
+
+        def forward(self, x):
+            y = self.features(x)
+            if op is not None:
+                y = op(y)
+            return self.head(y.mean((2, 3)))
+
+    torch.manual_seed(3)
+    return Tiny().eval()
+
+
+def _save_pt2(module, path: Path) -> Path:
+    import torch
+
+    torch.export.save(torch.export.export(module, (torch.zeros(1, 3, 64, 64),)), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    import torch
+
+    folder = tmp_path_factory.mktemp("own-models")
+    module = _tiny_classifier()
+    _save_pt2(module, folder / "tiny.pt2")
+    torch.onnx.export(module, (torch.zeros(1, 3, 64, 64),), str(folder / "tiny.onnx"), dynamo=True,
+                      external_data=False, verbose=False, input_names=["image"], output_names=["logits"])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory) -> Path:
+    if not DEV_PHOTOS.is_dir():
+        pytest.skip("../shared/data/imagenet-sample-dev is not present")
+    folder = tmp_path_factory.mktemp("calibration")
+    for photo in sorted(DEV_PHOTOS.glob("*.JPEG"))[:CALIBRATION_IMAGES]:
+        (folder / photo.name).symlink_to(photo)
+    return folder
+
+
+# --- a stranger's .pt2 -------------------------------------------------------------------------
+
+class WritesAFile:
+    """Unpickling this opens (creates) a file: what a hostile archive would do, harmlessly."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return open, (self.path, "w")
+
+
+def _rewrite(source: Path, target: Path, change) -> Path:
+    """A copy of a .pt2 archive with change(name, data) -> data | None (None drops the entry)."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for info in zin.infolist():
+            data = change(info.filename, zin.read(info))
+            if data is not None:
+                zout.writestr(info, data)
+    return target
+
+
+def _with_pickled_weight(models: Path, target: Path, marker: Path) -> Path:
+    def change(name, data):
+        if name.endswith("model_weights_config.json"):
+            config = json.loads(data)
+            first = next(iter(config["config"].values()))
+            first["use_pickle"] = True
+            return json.dumps(config).encode()
+        if name.endswith("data/weights/weight_0"):
+            return pickle.dumps(WritesAFile(marker))
+        return data
+    return _rewrite(models / "tiny.pt2", target, change)
+
+
+def test_a_pickled_weight_is_refused_in_one_line_and_never_unpickled(models, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = _with_pickled_weight(models, tmp_path / "evil.pt2", marker)
+    proc = run_cli("run", "--model", evil, "--no-save", timeout=300)
+    lines = [ln for ln in proc.stderr.splitlines() + proc.stdout.splitlines() if ln.strip()]
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert len([ln for ln in lines if ln.startswith("error:")]) == 1 and "pickle" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert not marker.exists()
+
+
+def test_torch_export_load_would_have_run_it(models, tmp_path):
+    """The test above can fail: torch's own loader unpickles the same archive (and the file appears)."""
+    import torch
+
+    marker = tmp_path / "pwned"
+    evil = _with_pickled_weight(models, tmp_path / "evil.pt2", marker)
+    with contextlib.suppress(Exception):   # the program may not rebuild; the unpickling has happened
+        torch.export.load(str(evil))
+    assert marker.exists()
+
+
+def test_hostile_sample_inputs_and_guards_run_nothing(models, tmp_path):
+    """The sample inputs (a pickle) are never read and guards_code is never compiled: the model
+    loads and runs, and neither file appears."""
+    import torch
+
+    from edgebench.arch.pt2 import load_exported_module
+
+    by_inputs, by_guard = tmp_path / "by-inputs", tmp_path / "by-guard"
+
+    def change(name, data):
+        if "sample_inputs" in name:
+            return pickle.dumps(WritesAFile(by_inputs))
+        if name.endswith("models/model.json"):
+            program = json.loads(data)
+            program["guards_code"] = [f"open({str(by_guard)!r}, 'w') is None"]
+            return json.dumps(program).encode()
+        return data
+
+    evil = _rewrite(models / "tiny.pt2", tmp_path / "evil.pt2", change)
+    module = load_exported_module(evil)
+    assert tuple(module(torch.zeros(1, 3, 64, 64)).shape) == (1, 1000)
+    assert not by_inputs.exists() and not by_guard.exists()
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("target", "torch.os.system", "not a core ATen operator"),
+    ("target", "builtins.exec", "not a core ATen operator"),
+    ("expr", "__import__('os').system('true')", "symbolic shape expression"),
+    ("expr", "s0.__class__", "symbolic shape expression"),
+])
+def test_code_in_the_program_text_is_refused(models, tmp_path, field, value, says):
+    from edgebench.arch.pt2 import load_exported_program
+
+    def change(name, data):
+        if not name.endswith("models/model.json"):
+            return data
+        program = json.loads(data)
+        if field == "target":
+            program["graph_module"]["graph"]["nodes"][0]["target"] = value
+        else:
+            program["range_constraints"] = {value: {"min_val": 1, "max_val": 8}}
+        return json.dumps(program).encode()
+
+    with pytest.raises(UserError, match=says):
+        load_exported_program(_rewrite(models / "tiny.pt2", tmp_path / "evil.pt2", change))
+
+
+def test_zip_bomb_is_refused_before_unpacking(tmp_path):
+    from edgebench.arch import pt2
+
+    bomb = tmp_path / "bomb.pt2"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("m/models/model.json", b"{}")
+        z.writestr("m/data/weights/weight_0", b"\0" * (pt2.MAX_RATIO * 4096))   # inflates ~1000x
+    with pytest.raises(UserError, match="refused before unpacking"):
+        pt2.read_pt2(bomb)
+
+
+def test_too_many_entries_and_huge_declared_sizes_are_refused(tmp_path, monkeypatch):
+    from edgebench.arch import pt2
+
+    many = tmp_path / "many.pt2"
+    with zipfile.ZipFile(many, "w") as z:
+        for i in range(30):
+            z.writestr(f"m/extra/{i}", b"")
+    monkeypatch.setattr(pt2, "MAX_ENTRIES", 20)
+    with pytest.raises(UserError, match="30 entries"):
+        pt2.read_pt2(many)
+    monkeypatch.setattr(pt2, "MAX_ENTRIES", 100_000)
+    monkeypatch.setattr(pt2, "MAX_TOTAL_BYTES", 1000)
+    big = tmp_path / "big.pt2"
+    with zipfile.ZipFile(big, "w") as z:
+        z.writestr("m/models/model.json", b"{}" + b" " * 2000)
+    with pytest.raises(UserError, match="declares .* uncompressed"):
+        pt2.read_pt2(big)
+
+
+def test_a_huge_declared_tensor_is_refused_before_allocation(models, tmp_path):
+    """A weight whose record is empty but whose metadata declares 2**40 floats (torch's loader
+    would allocate torch.zeros of that size)."""
+    from edgebench.arch.pt2 import read_pt2
+
+    def change(name, data):
+        if name.endswith("model_weights_config.json"):
+            config = json.loads(data)
+            first = next(iter(config["config"].values()))
+            first["tensor_meta"]["sizes"] = [{"as_int": 1 << 20}, {"as_int": 1 << 20}]
+            return json.dumps(config).encode()
+        if name.endswith("data/weights/weight_0"):
+            return b""
+        return data
+
+    with pytest.raises(UserError, match="refused before unpacking"):
+        read_pt2(_rewrite(models / "tiny.pt2", tmp_path / "huge.pt2", change))
+
+
+def test_not_an_archive_is_one_line(tmp_path):
+    fake = tmp_path / "fake.pt2"
+    fake.write_bytes(b"not a zip")
+    proc = run_cli("run", "--model", fake, "--no-save", timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "not a .pt2 archive" in proc.stderr
+
+
+# --- calibration -------------------------------------------------------------------------------
+
+def test_too_few_or_unreadable_calibration_images_are_one_line_and_nothing_is_cached(models, tmp_path, calibration):
+    cache = tmp_path / "cache"
+    few = tmp_path / "few"
+    few.mkdir()
+    for photo in sorted(calibration.iterdir())[:3]:
+        (few / photo.name).symlink_to(photo.resolve())
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for photo in sorted(calibration.iterdir()):
+        (broken / photo.name).symlink_to(photo.resolve())
+    (broken / "zz.jpg").write_bytes(b"not a jpeg")
+    for folder, says in ((few, "calibration needs at least 10"), (broken, "not a readable image")):
+        proc = run_cli("models", "prepare", models / "tiny.onnx", "--calibration", folder,
+                       env={"EDGEBENCH_CACHE_DIR": str(cache)}, timeout=300)
+        assert proc.returncode == 2 and says in proc.stderr, proc.stdout + proc.stderr
+        assert proc.stderr.strip().count("\n") == 0
+        assert not any(p.is_file() for p in cache.rglob("*"))
+
+
+def test_without_calibration_the_builtin_photos_come_with_a_warning(models):
+    proc = run_cli("run", "--model", models / "tiny.onnx", "--targets", "onnxruntime-fp32", "--runs", "2",
+                   "--no-save", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "built-in photos, which may not represent your data" in proc.stdout
+
+
+# --- the Edge TPU compiler ---------------------------------------------------------------------
+
+STAND_IN = """#!/bin/sh
+# Coral's edgetpu_compiler, played: checks it is called as `-s -o DIR FILE.tflite`.
+if [ "$1" = "--version" ]; then echo "Edge TPU Compiler version 16.0.384591198 (stand-in)"; exit 0; fi
+[ "$1" = "-s" ] && [ "$2" = "-o" ] && [ -d "$3" ] && [ -f "$4" ] && [ $# -eq 4 ] || { echo "bad arguments: $*"; exit 3; }
+case "$4" in *.tflite) ;; *) echo "not a .tflite: $4"; exit 3;; esac
+name=$(basename "$4" .tflite)
+{ cat "$4"; printf 'edgetpu-custom-op'; } > "$3/${name}_edgetpu.tflite"
+echo "Number of operations that will run on Edge TPU: 3"
+"""
+
+
+def test_the_edgetpu_compiler_is_run_with_its_arguments_when_on_the_path(tmp_path, monkeypatch):
+    from edgebench.models.own import edgetpu_compiler as etc
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "edgetpu_compiler"
+    script.write_text(STAND_IN)
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    int8 = tmp_path / "model-int8.tflite"
+    int8.write_bytes(b"\0\0\0\0TFL3 int8 model")
+    out = tmp_path / "model_edgetpu.tflite"
+    details = etc.compile_for_edgetpu(int8, out)
+    assert out.read_bytes().endswith(b"edgetpu-custom-op")
+    assert details["compiler"].startswith("Edge TPU Compiler version")
+    other = tmp_path / "model.bin"   # the stand-in refuses what the real compiler would not take
+    other.write_bytes(b"x")
+    with pytest.raises(RuntimeError, match="not a .tflite"):
+        etc.compile_for_edgetpu(other, tmp_path / "o.tflite")
+
+
+def test_without_the_compiler_one_line_says_how_to_get_it(monkeypatch, tmp_path):
+    from edgebench.models.own import edgetpu_compiler as etc
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TargetUnavailable, match="Coral's apt repository") as caught:
+        etc.compiler_version()
+    assert "\n" not in str(caught.value) and "x86-64 Linux only" in str(caught.value)
+
+
+# --- every variant, built, timed and checked (real conversions: slow) ----------------------------
+
+def _run(model: Path, calibration: Path, targets: tuple[str, ...] | None = None):
+    from edgebench.bench.config import RunConfig
+    from edgebench.bench.execute import run
+    from edgebench.protocol import Protocol
+
+    config = RunConfig(model=str(model), calibration=calibration, targets=targets,
+                       protocol=Protocol(name="test", warmup=1, runs=3, settle_s=0.0))
+    return run(config)
+
+
+def _cpu_results(result) -> dict:
+    return {r.target: r for r in result.results if "@" not in r.target}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind, expected", [
+    ("pt2", {"torch-fp32", "onnxruntime-fp32", "onnxruntime-int8", "openvino-fp32", "openvino-int8",
+             "litert-fp32", "litert-int8"}),
+    ("onnx", {"onnxruntime-fp32", "onnxruntime-int8", "openvino-fp32", "openvino-int8"}),
+])
+def test_every_variant_is_built_timed_and_checked_then_cached(models, calibration, kind, expected):
+    from edgebench.bench.config import RunConfig
+    from edgebench.bench.plan import make_plan
+    from edgebench.models.own.source import open_own_model
+
+    result = _run(models / f"tiny.{kind}", calibration)
+    ran = {name: r for name, r in _cpu_results(result).items() if r.status == "ok"}
+    assert expected <= set(ran), {r.target: (r.status, r.error) for r in result.results}
+    for name in expected:
+        assert ran[name].latency_ms is not None and ran[name].samples_ms
+        if name.endswith("int8"):
+            check = ran[name].int8_check
+            assert check and check["calibration"]["source"] == str(calibration.resolve())
+            assert check["against"].endswith("fp32") and check["by_runtime"], check
+    if kind == "onnx":   # no TFLite converter without a download: said, not silently absent
+        source = open_own_model(models / "tiny.onnx", calibration)
+        with pytest.raises(TargetUnavailable, match="onnx2tf"):
+            source.artifact_for("litert-fp32", "fp32", ("tflite",))
+    # A second run converts nothing: no child process is started.
+    source = open_own_model(models / f"tiny.{kind}", calibration)
+    make_plan(RunConfig(model=str(models / f"tiny.{kind}"), calibration=calibration), source=source)
+    assert source.builder.builds == 0
+    # `models list` shows them.
+    from edgebench.models.own.builder import list_built
+
+    listed = [entry for entry in list_built() if entry["sha256"] == source.sha256]
+    assert listed and {"onnx-int8", "openvino-int8"} <= set(listed[0]["variants"]), listed
+    assert listed[0]["path"] == str((models / f"tiny.{kind}").resolve())
+
+
+@pytest.mark.slow
+def test_a_detector_gets_int8_variants_checked_by_box_agreement(tmp_path, calibration):
+    from edgebench.models.int8_check import agreement_fraction
+    from tests.task_models import raw_head_detector
+
+    detector = raw_head_detector(tmp_path / "detector.onnx")
+    result = _run(detector, calibration, ("onnxruntime-fp32", "onnxruntime-int8", "openvino-int8"))
+    ran = _cpu_results(result)
+    assert result.task == "detection"
+    for name in ("onnxruntime-int8", "openvino-int8"):
+        assert ran[name].status == "ok", ran[name].error
+        check = ran[name].int8_check
+        assert check["metric"].startswith("F1 of boxes"), check
+        entry = next(iter(check["by_runtime"].values()))
+        assert 0.0 <= agreement_fraction(entry) <= 1.0 and "mean_figure" in entry
+        assert ran[name].agreement is not None   # the run's own box agreement with the float reference
+
+
+@pytest.mark.slow
+def test_an_op_one_converter_lacks_skips_that_variant_only(tmp_path, calibration):
+    """litert-torch has no lowering for aten.logcumsumexp, and ONNX Runtime's quantization
+    pre-processing (its symbolic shape inference) fails on the exported graph: those variants are
+    skipped, each with its converter's reason in one line; the torch and ONNX fp32 variants still
+    run."""
+    import torch
+
+    odd = _save_pt2(_tiny_classifier(lambda y: torch.logcumsumexp(y, dim=3)), tmp_path / "odd.pt2")
+    result = _run(odd, calibration, ("litert-fp32", "onnxruntime-fp32", "onnxruntime-int8", "torch-fp32"))
+    ran = _cpu_results(result)
+    assert ran["litert-fp32"].status == "unavailable"
+    assert "Lowering not found: aten.logcumsumexp" in ran["litert-fp32"].error
+    assert ran["onnxruntime-int8"].status == "unavailable" and "onnx-int8 not built:" in ran["onnxruntime-int8"].error
+    for skipped in ("litert-fp32", "onnxruntime-int8"):
+        assert "\n" not in ran[skipped].error and "(log: " in ran[skipped].error
+    assert ran["onnxruntime-fp32"].status == "ok" and ran["torch-fp32"].status == "ok", \
+        {r.target: r.error for r in result.results}
