@@ -160,6 +160,10 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     from edgebench.models.images import default_image
 
     events = events or SilentEvents()
+    if config.loadgen is not None:   # before anything is prepared: its absence is one line
+        from edgebench.bench.loadgen import require_loadgen
+
+        require_loadgen()
     photo = Photo(Path(config.image) if config.image else default_image())
     plan = make_plan(config, events.prepare_step)
     events.prepared()
@@ -214,8 +218,8 @@ def _time_targets(plan: Plan, photo: Photo, events: RunEvents, recorder: Recorde
     for position, planned in enumerate(plan.targets):
         interrupted = None
         try:
-            outcome = attempt(planned, lambda session: _measure(session, planned, plan, photo, events),
-                              plan.task.task)
+            outcome = attempt(planned, lambda session: _measure(session, planned, plan, photo, events,
+                                                                run_result.run_id), plan.task.task)
         except KeyboardInterrupt as exc:
             outcome, interrupted = Attempt(status="interrupted", error=_interruption(exc)), exc
         result = target_result(planned, plan.source.name, plan.config.protocol, outcome)
@@ -229,20 +233,26 @@ def _time_targets(plan: Plan, photo: Photo, events: RunEvents, recorder: Recorde
             raise interrupted
 
 
-def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: RunEvents) -> Measured:
+def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: RunEvents,
+             run_id: str = "") -> Measured:
     from edgebench.bench.runner import measure
 
     fed = feed_inputs(plan, session, photo)
     meter = plan.meters.get(planned.target.device)
     protocol, window = _protocol_for(plan.config.protocol, meter)
     name = planned.name
-    events.target_started(name, protocol.runs * protocol.repetitions)
     progress = lambda done, total: events.target_progress(name, done, total)  # noqa: E731
-    streams = 1
-    if plan.config.scenario == "offline":
+    streams, loadgen = 1, None
+    if plan.config.loadgen is not None:
+        # LoadGen's queries are not metered: no energy figure rather than one for the wrong span.
+        meter, window = None, None
+        m, loadgen, streams = _measure_loadgen(session, planned, plan, fed.x, events, run_id)
+    elif plan.config.scenario == "offline":
+        events.target_started(name, protocol.runs * protocol.repetitions)
         m, streams = _measure_offline(session, planned, fed.x, protocol, progress, meter, plan.config.streams,
                                       plan.task.task)
     else:
+        events.target_started(name, protocol.runs * protocol.repetitions)
         sampler = device_sampler() if protocol.window_s else None
         m = measure(session, fed.x, protocol, progress, meter, sampler)
     answer, label_set = decode(plan, session, m.output, photo)
@@ -258,7 +268,16 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
         sustained = summarize(m.windows, protocol.window_s, board())   # flags as the loop ended
     return Measured(m, protocol, input_specs(session), fed.preprocessing, fed.why, fed.preprocess_ms,
                     answer, plan.task.task, label_set, energy, meter.name if meter is not None else None,
-                    window, sustained, plan.config.scenario, streams)
+                    window, sustained, plan.config.scenario, streams, loadgen)
+
+
+def _measure_loadgen(session, planned: PlannedTarget, plan: Plan, x, events: RunEvents, run_id: str):
+    """LoadGen issues the queries (bench.loadgen_run); its logs go under the run's id."""
+    from edgebench.bench.loadgen_run import logs_dir_for, measure_loadgen
+
+    label = " ".join([planned.name, *(f"{k}={v}" for k, v in planned.sweep.items())])
+    return measure_loadgen(session, planned, plan, x, lambda: events.target_started(planned.name, 0),
+                           logs_dir_for(run_id or "unsaved", label))
 
 
 def _measure_offline(session, planned: PlannedTarget, x, protocol: Protocol, progress, meter,
