@@ -11,7 +11,9 @@ Server search (no --target-qps): the highest Poisson arrival rate whose LoadGen 
 VALID (the latency bound met at its percentile, LoadGen's early-stopping estimate included):
   1. start at the single-stream rate (1 / one inference's latency), measured on the session;
   2. bracket: double the rate while a probe is VALID, halve it while the first probes are
-     INVALID (down to MIN_QPS: then no rate meets the bound);
+     INVALID, at most MAX_HALVINGS times (a rate 8x below what one session sustains that still
+     misses the bound says the bound is below one inference's latency, not the load: no rate
+     meets it; a probe at a lower rate would also last minutes, its queries arriving so slowly);
   3. bisect the bracket [highest VALID, lowest INVALID] until it is within `search_tolerance`
      of its low end (10% by default) or MAX_PROBES probes have run.
 Every probe is a real LoadGen Server run with its own logs; the answer is the last VALID probe,
@@ -44,6 +46,7 @@ DEFAULT_DURATION_S = 10.0
 DEFAULT_SAMPLES = 1024
 DEFAULT_SERVER_BOUND_MS = 10.0      # mlperf.conf's "*.Server.target_latency"
 MIN_QPS = 0.1
+MAX_HALVINGS = 3
 MAX_PROBES = 16
 OFFLINE_HEADROOM = 1.1   # offline's query is sized at expected rate x duration: a little more keeps it long enough
 SUMMARY_CHARS = 20_000
@@ -358,6 +361,7 @@ def search_server(probe: Probe, start_qps: float, tolerance: float, max_probes: 
         return outcome.verdict == "VALID"
 
     low, high, qps = None, None, max(start_qps, MIN_QPS)
+    floor = max(qps / 2 ** MAX_HALVINGS, MIN_QPS)
     while low is None or high is None:
         if len(probes) >= max_probes:
             return _found(probes, low, f"the probe limit ({max_probes}) ended the bracketing")
@@ -366,8 +370,8 @@ def search_server(probe: Probe, start_qps: float, tolerance: float, max_probes: 
             qps *= 2
         else:
             high = qps
-            if low is None and qps / 2 < MIN_QPS:
-                return SearchResult(None, probes, f"no rate from {MIN_QPS} QPS up met the latency bound")
+            if low is None and qps / 2 < floor * 0.999:
+                return SearchResult(None, probes, f"no rate from {qps:.4g} QPS up met the latency bound")
             qps = qps / 2 if low is None else qps
     while (high - low) / low > tolerance:
         if len(probes) >= max_probes:

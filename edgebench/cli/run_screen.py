@@ -47,6 +47,9 @@ def print_run(result, detail: bool = False, meter_off: bool = False, wide: bool 
         if table is not None:
             console.print(table)
     _print_sustained(result)
+    from edgebench.cli.loadgen_screen import print_loadgen
+
+    print_loadgen(result)
     if not meter_off and _no_energy(result):
         console.print(ENERGY_HOWTO, markup=False, style="dim")
     _print_reference(result)
