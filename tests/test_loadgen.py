@@ -199,6 +199,7 @@ def _loadgen_run(plan, tmp_path, scenario: str, **settings):
     return outcome.value
 
 
+@pytest.mark.slow
 def test_single_stream_valid_with_loadgen_figures(litert_plan, tmp_path):
     m, record, _ = _loadgen_run(litert_plan, tmp_path, "single-stream", min_duration_s=0.3, min_query_count=64)
     assert record["verdict"] == "VALID" and record["reasons"] == []
@@ -212,12 +213,14 @@ def test_single_stream_valid_with_loadgen_figures(litert_plan, tmp_path):
     assert "Result is : VALID" in record["summary_log"]
 
 
+@pytest.mark.slow
 def test_single_stream_too_few_queries_is_invalid_with_the_reason(litert_plan, tmp_path):
     _, record, _ = _loadgen_run(litert_plan, tmp_path, "single-stream", min_duration_s=0.05, min_query_count=10)
     assert record["verdict"] == "INVALID"
     assert any(r.startswith("early stopping not satisfied") and "64" in r for r in record["reasons"]), record["reasons"]
 
 
+@pytest.mark.slow
 def test_multi_stream_runs_queries_of_eight_samples(litert_plan, tmp_path):
     m, record, _ = _loadgen_run(litert_plan, tmp_path, "multi-stream", min_duration_s=0.05, min_query_count=5)
     assert record["settings"]["samples_per_query"] == 8
@@ -226,15 +229,19 @@ def test_multi_stream_runs_queries_of_eight_samples(litert_plan, tmp_path):
     assert any("early stopping" in r for r in record["reasons"])
 
 
+@pytest.mark.slow
 def test_offline_valid_and_too_short(litert_plan, tmp_path):
     _, record, in_flight = _loadgen_run(litert_plan, tmp_path / "a", "offline", min_duration_s=0.5)
     assert record["verdict"] == "VALID", record["reasons"]
     assert in_flight == 2 and record["figures"]["qps"] > 0
-    # Expecting 1 query/s for 0.5 s, LoadGen sends a query that ends long before 0.5 s.
-    _, short, _ = _loadgen_run(litert_plan, tmp_path / "b", "offline", min_duration_s=0.5, target_qps=1)
+    # Told to expect 1 sample/s for 2 s (and 1 sample at least), LoadGen sends a query of 2
+    # samples, which ends long before 2 s.
+    _, short, _ = _loadgen_run(litert_plan, tmp_path / "b", "offline", min_duration_s=2, target_qps=1,
+                               min_query_count=1)
     assert short["verdict"] == "INVALID" and any(r.startswith("too short") for r in short["reasons"])
 
 
+@pytest.mark.slow
 def test_server_search_converges_and_its_rate_meets_the_bound(litert_plan, tmp_path):
     """A loose bound at p90 (the machine is shared): the search ends within its tolerance and
     the reported rate's LoadGen run is VALID with its p90 under the bound."""
