@@ -255,3 +255,46 @@ def test_server_search_converges_and_its_rate_meets_the_bound(litert_plan, tmp_p
     assert record["server_qps"] == pytest.approx(max(valid, key=lambda p: p["target_qps"])["qps"])
     assert record["figures"]["p90_ms"] <= bound
     assert any(p["verdict"] == "INVALID" and p["target_qps"] > record["server_qps"] for p in search["probes"])
+
+
+def _stored_loadgen_run(tmp_path):
+    from edgebench.results.schema import LoadGenRecord
+    from edgebench.results.store import Store
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "mlperf_log_summary.txt").write_text("Result is : VALID\n")
+    run = make_run()
+    run.results[0].loadgen = LoadGenRecord(
+        scenario="server", verdict="VALID", server_qps=48.5, server_p99_ms=9.1, figures={"qps": 48.5, "p99_ms": 9.1},
+        settings={"target_latency_ns": 10_000_000, "target_latency_percentile": 0.99}, logs_dir=str(logs),
+        summary_log="MLPerf Results Summary\nResult is : VALID\n", overrides={"min_duration_ms": 1000},
+        search={"probes": [{"target_qps": 40.0, "verdict": "VALID"}, {"target_qps": 80.0, "verdict": "INVALID"}],
+                "stopped_because": "bracket [40, 80] QPS within 10%"})
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    Store(url).save(run)
+    return run, url, logs
+
+
+def test_results_show_logs_and_the_run_screen(tmp_path):
+    from edgebench.cli.app import app
+
+    run, url, logs = _stored_loadgen_run(tmp_path)
+    shown = CliRunner().invoke(app, ["results", "show", run.run_id[:12], "--logs", "--store", url],
+                               env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert f"LoadGen logs in {logs}" in shown.output and "Result is : VALID" in shown.output
+    screen = CliRunner().invoke(app, ["results", "show", run.run_id[:12], "--store", url], env={"COLUMNS": "300"})
+    assert "LoadGen server litert-int8: VALID - 48.5 QPS at p99 9.10 ms (bound 10.00 ms at p99)" in screen.output
+    assert "2 probes (40 ok, 80 x)" in screen.output
+
+
+def test_results_show_logs_of_a_run_without_loadgen_is_one_line(tmp_path):
+    from edgebench.cli.app import app
+    from edgebench.results.store import Store
+
+    run, url = make_run(), f"sqlite:///{tmp_path / 'r.db'}"
+    Store(url).save(run)
+    shown = CliRunner().invoke(app, ["results", "show", run.run_id[:12], "--logs", "--store", url])
+    assert shown.exit_code == 2 and "not measured through LoadGen" in shown.output
+    assert len(shown.output.strip().splitlines()) == 1

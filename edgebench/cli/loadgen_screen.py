@@ -54,3 +54,21 @@ def _ms(value) -> str:
 
 def _short(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def print_logs(run) -> None:
+    """`results show RUN --logs`: per LoadGen target, its summary log (kept in the store) and the
+    folder of its summary and detail logs (on the machine that ran it); one line when none ran."""
+    from pathlib import Path
+
+    from edgebench.errors import UserError
+
+    measured = [r for r in run.results if r.loadgen is not None]
+    if not measured:
+        raise UserError(f"run {run.run_id[:12]} was not measured through LoadGen: it has no LoadGen logs")
+    for r in measured:
+        folder = Path(r.loadgen.logs_dir) if r.loadgen.logs_dir else None
+        where = f"{folder} (summary + detail)" if folder and folder.is_dir() else \
+            f"{folder} - not on this machine; the summary below is the stored copy"
+        console.print(f"== {sweep_label(r)}: LoadGen logs in {where}", markup=False, style="bold")
+        console.print(r.loadgen.summary_log or "(no summary log was kept)", markup=False)
