@@ -298,3 +298,20 @@ def test_results_show_logs_of_a_run_without_loadgen_is_one_line(tmp_path):
     shown = CliRunner().invoke(app, ["results", "show", run.run_id[:12], "--logs", "--store", url])
     assert shown.exit_code == 2 and "not measured through LoadGen" in shown.output
     assert len(shown.output.strip().splitlines()) == 1
+
+
+def test_compare_reports_server_rates_and_reads_them_back():
+    from edgebench.report.compare import compare_runs, load_comparison
+    from edgebench.results.schema import LoadGenRecord
+
+    def served(qps):
+        run = make_run()
+        run.results[0].loadgen = LoadGenRecord(scenario="server", verdict="VALID" if qps else "INVALID",
+                                               server_qps=qps, server_p99_ms=9.0 if qps else None)
+        return run
+
+    result = compare_runs(served(50.0), served(40.0))
+    assert [(s.target, s.baseline_qps, s.candidate_qps, s.ratio) for s in result.server] == \
+        [("litert-int8", 50.0, 40.0, 0.8)]
+    assert load_comparison(result.to_json()).server == result.server
+    assert compare_runs(served(50.0), served(None)).server[0].ratio is None
