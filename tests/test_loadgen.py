@@ -315,3 +315,22 @@ def test_compare_reports_server_rates_and_reads_them_back():
         [("litert-int8", 50.0, 40.0, 0.8)]
     assert load_comparison(result.to_json()).server == result.server
     assert compare_runs(served(50.0), served(None)).server[0].ratio is None
+
+
+def test_a_fleet_job_carries_the_loadgen_settings():
+    """`fleet run --loadgen ...` builds its RunConfig from the same BenchOptions; each job's config
+    (pickled to the device's child process) keeps the scenario and LoadGen's settings."""
+    import pickle
+
+    from edgebench.cli.options import BenchOptions
+    from edgebench.fleet.matrix import DeviceShare, ModelChoice, jobs_for
+
+    options = BenchOptions(loadgen=True, scenario="server", latency_bound=50.0, samples=64, loadgen_duration=2.0)
+    config = RunConfig(model="mobilenet_v2", **options.config_fields())
+    share = DeviceShare.__new__(DeviceShare)
+    object.__setattr__(share, "targets", ("litert-int8",))
+    object.__setattr__(share, "device", type("D", (), {"name": "pi"})())
+    job = jobs_for("f1", config, [ModelChoice("mobilenet_v2", "zoo")], share, 1)[0]
+    back = pickle.loads(pickle.dumps(job.config))
+    assert back.scenario == "server"
+    assert back.loadgen == LoadGenSettings(latency_bound_ms=50.0, samples=64, min_duration_s=2.0)
