@@ -50,6 +50,7 @@ MAX_HALVINGS = 3
 MAX_PROBES = 16
 OFFLINE_HEADROOM = 1.1   # offline's query is sized at expected rate x duration: a little more keeps it long enough
 SUMMARY_CHARS = 20_000
+ABORT_GRACE_S = 3.0   # Ctrl-C: how long LoadGen's test may take to end before the run stops without it
 
 
 def require_loadgen():
@@ -236,19 +237,23 @@ def run_test(lg, executor: Executor, settings, samples: int, logs_dir: Path, sce
     try:
         _wait(worker)
     except KeyboardInterrupt:
+        # The SUT now answers at once; a server test still lasts its scheduled span, so after a
+        # grace the run goes on up without it (the process ends soon after, recording the run).
         executor.aborted.set()
-        _wait(worker)
+        _wait(worker, ABORT_GRACE_S)
         raise
-    finally:
-        lg.DestroyQSL(qsl)
-        lg.DestroySUT(sut)
+    if worker.is_alive():
+        raise RuntimeError("LoadGen's test did not end")
+    lg.DestroyQSL(qsl)
+    lg.DestroySUT(sut)
     if failure:
         raise failure[0]
     return read_outcome(logs_dir, scenario, executor.latencies_ns)
 
 
-def _wait(worker: threading.Thread) -> None:
-    while worker.is_alive():
+def _wait(worker: threading.Thread, limit_s: float | None = None) -> None:
+    deadline = None if limit_s is None else time.monotonic() + limit_s
+    while worker.is_alive() and (deadline is None or time.monotonic() < deadline):
         worker.join(0.1)
 
 
