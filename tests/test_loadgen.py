@@ -92,10 +92,10 @@ def test_valid_has_no_reason():
     (dict(latency_bound_ms=0), "server", "--latency-bound"),
     (dict(latency_bound_ms=float("inf")), "server", "--latency-bound"),
     (dict(latency_percentile=100), "server", "--latency-percentile"),
-    (dict(samples=0), "server", "samples"),
-    (dict(samples=10**9), "server", "samples"),
+    (dict(samples=0), "server", "--samples"),
+    (dict(samples=10**9), "server", "--samples"),
     (dict(min_duration_s=0), "server", "--loadgen-duration"),
-    (dict(min_query_count=0), "offline", "min queries"),
+    (dict(min_query_count=0), "offline", "--min-queries"),
     (dict(target_qps=10), "single-stream", "applies to the server and offline"),
     (dict(latency_bound_ms=10), "offline", "applies to the server scenario"),
 ])

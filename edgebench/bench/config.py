@@ -140,8 +140,8 @@ class LoadGenSettings:
         _check_number("--latency-percentile", self.latency_percentile, 50.0, 99.99, "", low_open=False)
         _check_number("--loadgen-duration", self.min_duration_s, 0.0, MAX_LOADGEN_DURATION_S, "s")
         _check_number("search tolerance", self.search_tolerance, 0.0, 1.0, "")
-        _check_int("samples", self.samples, MAX_SAMPLES_IN_LIBRARY, optional=True)
-        _check_int("min queries", self.min_query_count, MAX_QUERIES, optional=True)
+        _check_int("--samples", self.samples, MAX_SAMPLES_IN_LIBRARY, optional=True)
+        _check_int("--min-queries", self.min_query_count, MAX_QUERIES, optional=True)
 
 
 def _check_number(name: str, value, low: float, high: float, unit: str, low_open: bool = True) -> None:
