@@ -334,3 +334,13 @@ def test_a_fleet_job_carries_the_loadgen_settings():
     back = pickle.loads(pickle.dumps(job.config))
     assert back.scenario == "server"
     assert back.loadgen == LoadGenSettings(latency_bound_ms=50.0, samples=64, min_duration_s=2.0)
+
+
+def test_report_draws_server_qps_per_target_and_device(tmp_path):
+    from edgebench.report.charts import report_charts, server_bars
+
+    run, _, _ = _stored_loadgen_run(tmp_path)
+    bars = server_bars([run])
+    assert [(b.value, "p99 9.1 ms, bound 10 ms" in b.label) for b in bars] == [(48.5, True)]
+    assert "server_qps" in report_charts([run], [])
+    assert "server_qps" not in report_charts([make_run()], [])   # no LoadGen server run, no chart
