@@ -341,6 +341,6 @@ def test_report_draws_server_qps_per_target_and_device(tmp_path):
 
     run, _, _ = _stored_loadgen_run(tmp_path)
     bars = server_bars([run])
-    assert [(b.value, "p99 9.1 ms, bound 10 ms" in b.label) for b in bars] == [(48.5, True)]
+    assert [(b.value, "p99 9.1 ms, bound 10 ms at p99" in b.label) for b in bars] == [(48.5, True)]
     assert "server_qps" in report_charts([run], [])
     assert "server_qps" not in report_charts([make_run()], [])   # no LoadGen server run, no chart
