@@ -14,7 +14,8 @@ from edgebench.runtimes.options import MAX_BATCH, MAX_STREAMS, MAX_THREADS, chec
 
 PREPROCESS_CHOICES = ("auto", "torchvision", "inception", "unit", "raw")
 METER_CHOICES = ("auto", "none", "rated", "rapl", "nvml", "jetson")
-SCENARIOS = ("single-stream", "offline")   # MLPerf's names
+SCENARIOS = ("single-stream", "offline")   # MLPerf's names, timed by edgebench's own loops
+LOADGEN_SCENARIOS = ("single-stream", "multi-stream", "server", "offline")   # through MLPerf's LoadGen
 MAX_POWER_W = 10_000.0   # a rated power above this is a typo, not an edge device
 MAX_SWEEP = 16           # values per swept knob
 
@@ -52,6 +53,8 @@ class RunConfig:
     labels: Path | None = None
     # Shapes for inputs with open dimensions: ((input name or "" for the first, shape), ...).
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # MLPerf's LoadGen issues the queries (any of LOADGEN_SCENARIOS) instead of edgebench's loops.
+    loadgen: LoadGenSettings | None = None
 
     def __post_init__(self) -> None:
         from edgebench.runtimes.base import TARGETS
@@ -76,7 +79,9 @@ class RunConfig:
                 _check_int(name, value, high)
         check_choice("preprocessing", self.preprocess, PREPROCESS_CHOICES)
         check_choice("meter", self.meter, METER_CHOICES)
-        check_choice("scenario", self.scenario, SCENARIOS)
+        check_choice("scenario", self.scenario, LOADGEN_SCENARIOS if self.loadgen is not None else SCENARIOS)
+        if self.loadgen is not None:
+            _check_loadgen(self)
         _check_int("streams", self.streams, MAX_STREAMS, optional=True)
         if self.scenario == "offline" and self.protocol.window_s:
             raise UserError("a sustained run times the single-stream loop; it cannot run offline", "duration_s")
@@ -104,6 +109,66 @@ class RunConfig:
     @property
     def sweeping(self) -> bool:
         return len(self.sweep_points()) > 1
+
+
+MAX_QPS = 1_000_000.0          # queries/s: above this no edge device answers, it is a typo
+MAX_LATENCY_BOUND_MS = 3_600_000.0
+MAX_SAMPLES_IN_LIBRARY = 100_000   # LoadGen's query sample library (copies of one input share it)
+MAX_LOADGEN_DURATION_S = 24 * 3600.0
+MAX_QUERIES = 10_000_000
+
+
+@dataclass(frozen=True)
+class LoadGenSettings:
+    """edgebench's overrides of LoadGen's own rules (its mlperf.conf); None keeps edgebench's
+    defaults, which bench.loadgen states (MLPerf's 600 s minimum would make every probe of a
+    server search ten minutes long). target_qps: server - one test at this rate instead of the
+    search; offline - the expected rate LoadGen sizes its query by. latency_bound_ms: server's
+    latency bound at latency_percentile (mlperf.conf: 10 ms at p99). samples: the query sample
+    library's size (copies of the run's one input). search_tolerance: the server search stops when
+    its bracket is within this fraction of its low end."""
+
+    target_qps: float | None = None
+    latency_bound_ms: float | None = None
+    latency_percentile: float | None = None
+    samples: int | None = None
+    min_duration_s: float | None = None
+    min_query_count: int | None = None
+    search_tolerance: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check_number("--target-qps", self.target_qps, 0.0, MAX_QPS, "queries per second")
+        _check_number("--latency-bound", self.latency_bound_ms, 0.0, MAX_LATENCY_BOUND_MS, "ms")
+        _check_number("--latency-percentile", self.latency_percentile, 50.0, 99.99, "", low_open=False)
+        _check_number("--loadgen-duration", self.min_duration_s, 0.0, MAX_LOADGEN_DURATION_S, "s")
+        _check_number("search tolerance", self.search_tolerance, 0.0, 1.0, "")
+        _check_int("--samples", self.samples, MAX_SAMPLES_IN_LIBRARY, optional=True)
+        _check_int("--min-queries", self.min_query_count, MAX_QUERIES, optional=True)
+
+
+def _check_number(name: str, value, low: float, high: float, unit: str, low_open: bool = True) -> None:
+    """None passes; else a finite number in (low, high] (or [low, high])."""
+    if value is None:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        bound = f"above {low:g}" if low_open else f"from {low:g}"
+        raise UserError(f"{name} must be a number {bound} and at most {high:g}{' ' + unit if unit else ''}, "
+                        f"got {value!r}")
+
+
+def _check_loadgen(config: RunConfig) -> None:
+    """Options that mean nothing in the chosen LoadGen scenario are refused, not ignored."""
+    lg, scenario = config.loadgen, config.scenario
+    if not isinstance(lg, LoadGenSettings):
+        raise UserError(f"loadgen must be LoadGenSettings, got {type(lg).__name__}")
+    if lg.target_qps is not None and scenario not in ("server", "offline"):
+        raise UserError(f"--target-qps applies to the server and offline scenarios, not {scenario}")
+    if (lg.latency_bound_ms is not None or lg.latency_percentile is not None) and scenario != "server":
+        raise UserError(f"--latency-bound applies to the server scenario (LoadGen has no bound in {scenario})")
+    if config.protocol.window_s:
+        raise UserError("a sustained run (--duration) times edgebench's own loop; not with --loadgen")
 
 
 def _check_int(name: str, value, high: int, optional: bool = False) -> None:

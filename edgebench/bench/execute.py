@@ -163,6 +163,10 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     from edgebench.models.images import default_image
 
     events = events or SilentEvents()
+    if config.loadgen is not None:   # before anything is prepared: its absence is one line
+        from edgebench.bench.loadgen import require_loadgen
+
+        require_loadgen()
     photo = Photo(Path(config.image) if config.image else default_image())
     plan = make_plan(config, events.prepare_step)
     if labelled is not None:
@@ -255,7 +259,8 @@ def _time_each(plan: Plan, photo: Photo, events: RunEvents, recorder: Recorder |
         interrupted = None
         try:
             outcome = attempt(planned, lambda session: _measure(session, planned, plan, photo, events,
-                                                                _load_of(load, position, planned.name)),
+                                                                _load_of(load, position, planned.name),
+                                                                run_result.run_id),
                               plan.task.task)
         except KeyboardInterrupt as exc:
             outcome, interrupted = Attempt(status="interrupted", error=_interruption(exc)), exc
@@ -279,23 +284,28 @@ def _load_of(load: list[dict], position: int, target: str):
 
 
 def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: RunEvents,
-             record_load=None) -> Measured:
+             record_load=None, run_id: str = "") -> Measured:
     from edgebench.conditions.processes import OtherProcesses
 
     fed = feed_inputs(plan, session, photo)
     meter = plan.meters.get(planned.target.device)
     protocol, window = _protocol_for(plan.config.protocol, meter)
     name = planned.name
-    events.target_started(name, protocol.runs * protocol.repetitions)
     progress = lambda done, total: events.target_progress(name, done, total)  # noqa: E731
+    streams, loadgen = 1, None
     others = OtherProcesses().start()
     try:
-        m, streams = _timed(session, planned, plan, fed, protocol, progress, meter)
-    finally:
-        if record_load is not None:
-            record_load(others.stop())
+        if plan.config.loadgen is not None:
+            # LoadGen's queries are not metered: no energy figure rather than one for the wrong span.
+            meter, window = None, None
+            m, loadgen, streams = _measure_loadgen(session, planned, plan, fed.x, events, run_id)
         else:
-            others.stop()
+            events.target_started(name, protocol.runs * protocol.repetitions)
+            m, streams = _timed(session, planned, plan, fed, protocol, progress, meter)
+    finally:
+        usage = others.stop()
+        if record_load is not None:
+            record_load(usage)
     answer, label_set = decode(plan, session, m.output, photo)
     energy = None
     if m.energy:
@@ -309,7 +319,16 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
         sustained = summarize(m.windows, protocol.window_s, board())   # flags as the loop ended
     return Measured(m, protocol, input_specs(session), fed.preprocessing, fed.why, fed.preprocess_ms,
                     answer, plan.task.task, label_set, energy, meter.name if meter is not None else None,
-                    window, sustained, plan.config.scenario, streams)
+                    window, sustained, plan.config.scenario, streams, loadgen)
+
+
+def _measure_loadgen(session, planned: PlannedTarget, plan: Plan, x, events: RunEvents, run_id: str):
+    """LoadGen issues the queries (bench.loadgen_run); its logs go under the run's id."""
+    from edgebench.bench.loadgen_run import logs_dir_for, measure_loadgen
+
+    label = " ".join([planned.name, *(f"{k}={v}" for k, v in planned.sweep.items())])
+    return measure_loadgen(session, planned, plan, x, lambda: events.target_started(planned.name, 0),
+                           logs_dir_for(run_id or "unsaved", label))
 
 
 def _timed(session, planned: PlannedTarget, plan: Plan, fed: Fed, protocol: Protocol, progress, meter):

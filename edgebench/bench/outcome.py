@@ -35,6 +35,7 @@ class Measured:
     sustained: Sustained | None = None
     scenario: str = "single-stream"
     streams: int = 1
+    loadgen: dict | None = None     # results.schema.LoadGenRecord's fields, when LoadGen ran it
 
 
 def target_result(planned: PlannedTarget, model: str, protocol: Protocol,
@@ -79,7 +80,7 @@ def _measured_fields(d: Measured) -> dict:
         **({"fps_method": m.fps_method} if m.fps_method else {}),
         fps=m.fps, batch=batch, images_per_s=m.fps * batch, elapsed_s=m.total_elapsed_s,
         samples_ms=[round(float(v), 6) for v in m.samples_ms], energy=d.energy, sustained=d.sustained,
-        scenario=d.scenario, streams=d.streams, offline_mode=m.offline_mode,
+        scenario=d.scenario, streams=d.streams, offline_mode=m.offline_mode, loadgen=d.loadgen,
         **_answer_fields(d))
 
 

@@ -175,7 +175,7 @@ def _offline_options(config: RunConfig, runtime: Runtime, threads: int | None) -
     """Offline: a runtime with a throughput mode of its own runs it (its own stream count unless
     --streams; all cores unless --threads); any other runtime gets parallel sessions, one thread
     each unless told otherwise."""
-    if config.scenario != "offline":
+    if config.scenario not in ("offline", "server"):   # LoadGen's server keeps inferences in flight too
         return {"threads": threads}
     if THROUGHPUT in runtime.capabilities:
         return {"threads": threads, "throughput": True, "streams": config.streams}

@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from edgebench.bench.config import METER_CHOICES, PREPROCESS_CHOICES
+from edgebench.bench.config import LOADGEN_SCENARIOS, METER_CHOICES, PREPROCESS_CHOICES
 from edgebench.protocol import PROTOCOLS, Protocol
 from edgebench.runtimes.options import CUDA_INPUTS, MAX_BATCH, MAX_THREADS, TORCH_MODES
 from edgebench.tasks import TASK_CHOICES
@@ -74,6 +74,27 @@ class BenchOptions:
         "--store", help="Results store: SQLite file or SQLAlchemy URL (default: $EDGEBENCH_STORE, else results.db in $EDGEBENCH_DATA_DIR or the user data dir).")] = None
     save: Annotated[bool, typer.Option(
         "--save/--no-save", help="Save each run in the results store as it finishes.")] = True
+    scenario: Annotated[Literal[LOADGEN_SCENARIOS], typer.Option(
+        "--scenario", help="MLPerf scenario: single-stream (one frame at a time, the article's loop) or offline "
+                           "(maximum images/s: the runtime's own throughput mode where it has one, else several "
+                           "sessions at once); with --loadgen also multi-stream and server.")] = "single-stream"
+    loadgen: Annotated[bool, typer.Option(
+        "--loadgen/--no-loadgen", help="MLPerf's LoadGen issues the queries and gives a VALID/INVALID verdict "
+                                       "with its reasons (pip install 'edgebench[loadgen]').")] = False
+    target_qps: Annotated[Optional[float], typer.Option(
+        "--target-qps", help="LoadGen server: one test at this rate instead of searching for the highest "
+                             "rate that meets --latency-bound; offline: the expected rate.")] = None
+    latency_bound: Annotated[Optional[float], typer.Option(
+        "--latency-bound", help="LoadGen server: the latency bound in ms (default 10, mlperf.conf's) at "
+                                "--latency-percentile.")] = None
+    latency_percentile: Annotated[Optional[float], typer.Option(
+        "--latency-percentile", help="LoadGen server: the percentile the bound applies to (default 99).")] = None
+    samples: Annotated[Optional[int], typer.Option(
+        "--samples", help="LoadGen: the query sample library's size (default 1024; up to 100000).")] = None
+    loadgen_duration: Annotated[Optional[float], typer.Option(
+        "--loadgen-duration", help="LoadGen: each test's minimum duration in s (default 10; MLPerf's 600).")] = None
+    min_queries: Annotated[Optional[int], typer.Option(
+        "--min-queries", help="LoadGen: each test's minimum query count (default: mlperf.conf's).")] = None
 
     def config_fields(self, protocol: Protocol | None = None) -> dict:
         """RunConfig's fields for these options: the protocol with its overrides (protocol: one
@@ -91,7 +112,25 @@ class BenchOptions:
             preprocess=self.preprocess, allow_download=not self.offline, meter=self.meter,
             power_w=self.power_w, task=self.task, labels=self.labels,
             input_shapes=parse_shapes(self.input_shape),
-            runtime_settings=runtime_settings(self.torch_mode, self.cuda_input, self.runtime_option))
+            runtime_settings=runtime_settings(self.torch_mode, self.cuda_input, self.runtime_option),
+            scenario=self.scenario, loadgen=self.loadgen_settings())
+
+    def loadgen_settings(self):
+        """LoadGenSettings when --loadgen, else None; a LoadGen option without it is refused."""
+        from edgebench.bench.config import LoadGenSettings
+        from edgebench.errors import UserError
+
+        given = {"--target-qps": self.target_qps, "--latency-bound": self.latency_bound,
+                 "--latency-percentile": self.latency_percentile, "--samples": self.samples,
+                 "--loadgen-duration": self.loadgen_duration, "--min-queries": self.min_queries}
+        if not self.loadgen:
+            named = [name for name, value in given.items() if value is not None]
+            if named:
+                raise UserError(f"{named[0]} is a LoadGen option: add --loadgen")
+            return None
+        return LoadGenSettings(target_qps=self.target_qps, latency_bound_ms=self.latency_bound,
+                               latency_percentile=self.latency_percentile, samples=self.samples,
+                               min_duration_s=self.loadgen_duration, min_query_count=self.min_queries)
 
 
 def bench_options(command: Callable) -> Callable:

@@ -197,6 +197,11 @@ def _print_comparison(result) -> None:
         table.add_row(escape(t.target), f"{t.baseline_median_ms:.3f}", f"{t.candidate_median_ms:.3f}",
                       f"{t.ratio:.3f}", f"{t.p_value:.2g}", styles.get(t.verdict, t.verdict))
     console.print(table)
+    for s in result.server:   # LoadGen's server scenario: a rate, compared as one
+        figure = lambda qps, p99: f"{qps:.1f} QPS (p99 {p99:.2f} ms)" if qps is not None else "no VALID rate"  # noqa: E731
+        ratio = f", ratio {s.ratio:.3f}" if s.ratio is not None else ""
+        console.print(f"server (LoadGen) {s.target}: {figure(s.candidate_qps, s.candidate_p99_ms or 0)} vs baseline "
+                      f"{figure(s.baseline_qps, s.baseline_p99_ms or 0)}{ratio}", markup=False)
     for side, names in (("baseline", result.only_in_baseline), ("candidate", result.only_in_candidate)):
         if names:
             say(f"only in the {side}: {', '.join(names)}")

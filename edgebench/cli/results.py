@@ -65,12 +65,22 @@ def list_command(store: StoreOption = None,
 
 @app.command("show")
 def show_command(run_id: Annotated[str, typer.Argument(help=RUN_ID_HELP)],
-                 store: StoreOption = None) -> None:
-    """Show one run: its table, device fingerprint and harness overhead."""
+                 store: StoreOption = None,
+                 logs: Annotated[bool, typer.Option("--logs", help="Print each LoadGen target's summary log and where its detail log is.")] = False) -> None:
+    """Show one run: its table, device fingerprint and harness overhead.
+
+    Example: edgebench results show 3f2a --logs
+    """
     with user_errors():
         from edgebench.cli.run_screen import print_run
 
-        print_run(open_store(store).get(run_id), detail=True)
+        run = open_store(store).get(run_id)
+        if logs:
+            from edgebench.cli.loadgen_screen import print_logs
+
+            print_logs(run)
+            return
+        print_run(run, detail=True)
 
 
 @app.command("export")

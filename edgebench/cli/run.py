@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from edgebench.bench.config import SCENARIOS
 from edgebench.cli.common import (check_writable, console, err_console, signals_as_interrupts, user_errors,
                                   write_text_atomically)
 from edgebench.cli.options import BenchOptions, bench_options, runtime_settings, split_targets
@@ -46,7 +45,6 @@ def run_command(
     image: Annotated[Optional[Path], typer.Option("--image", "-i", help="JPEG/PNG/BMP to classify (default: scikit-image's coffee-cup photo, 'espresso').")] = None,
     targets: Annotated[Optional[str], typer.Option("--targets", "-t", help="Comma-separated targets, e.g. litert-int8,onnxruntime-fp32 (default: all that apply; `edgebench targets` lists them).")] = None,
     options: BenchOptions = BenchOptions(),   # --protocol ... --save: the options `fleet run` takes too
-    scenario: Annotated[Literal[SCENARIOS], typer.Option(help="MLPerf scenario: single-stream (one frame at a time, the article's loop) or offline (maximum images/s: the runtime's own throughput mode where it has one, else several sessions at once).")] = "single-stream",
     streams: Annotated[Optional[int], typer.Option(min=1, max=64, help="Offline: inferences in flight - a throughput mode's streams (OpenVINO NUM_STREAMS; default: its own choice), else parallel sessions (default: the CPU's cores, 1 thread each).")] = None,
     duration: Annotated[Optional[str], typer.Option(help="Sustained run: time each target for this long (e.g. 90s, 5m, 1h; 1 s to 24 h), with fps, CPU clock and temperatures per second, and a throttling verdict.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the results as JSON here.")] = None,
@@ -70,7 +68,7 @@ def run_command(
 
         labelled = _labelled(accuracy_images, annotations, masks, mask_map)
         chosen = sustained(parse_duration(duration)) if duration else None
-        config = RunConfig(model=model, image=image, targets=split_targets(targets), scenario=scenario,
+        config = RunConfig(model=model, image=image, targets=split_targets(targets),
                            streams=streams, calibration=calibration, **options.config_fields(chosen))
         warn_builtin_calibration(model, calibration)
         recorder = _store(options.store) if options.save else None

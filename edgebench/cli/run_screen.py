@@ -48,6 +48,9 @@ def print_run(result, detail: bool = False, meter_off: bool = False, wide: bool 
             console.print(table)
     _print_sustained(result)
     _print_accuracy(result)
+    from edgebench.cli.loadgen_screen import print_loadgen
+
+    print_loadgen(result)
     if not meter_off and _no_energy(result):
         console.print(ENERGY_HOWTO, markup=False, style="dim")
     _print_reference(result)

@@ -42,6 +42,19 @@ class TargetComparison:
 
 
 @dataclass(frozen=True)
+class ServerComparison:
+    """LoadGen's server scenario on one target in both runs: the highest VALID rate of each (None
+    where no rate met the bound) and their ratio (< 1: the candidate serves fewer queries)."""
+
+    target: str
+    baseline_qps: float | None
+    candidate_qps: float | None
+    ratio: float | None
+    baseline_p99_ms: float | None = None
+    candidate_p99_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class Side:
     """One side of a comparison: which run, of what model, on what device."""
 
@@ -74,6 +87,7 @@ class Comparison:
     method: str = "two-sided Mann-Whitney U on per-inference latencies (scipy.stats.mannwhitneyu)"
     sides: list[Side] = field(default_factory=list)            # baseline, candidate
     differences: list[Difference] = field(default_factory=list)
+    server: list[ServerComparison] = field(default_factory=list)   # LoadGen server runs of both
 
     @property
     def regressions(self) -> list[TargetComparison]:
@@ -215,4 +229,20 @@ def compare_runs(baseline: RunResult, candidate: RunResult, alpha: float = DEFAU
     sides = [Side(label, run.run_id, str(run.model.get("name")), _device(run), run.created)
              for label, run in zip(labels, (baseline, candidate))]
     return Comparison(labels[0], labels[1], alpha, threshold, rows, sorted(set(ok_a) - set(ok_b)),
-                      sorted(set(ok_b) - set(ok_a)), sides=sides, differences=differences(baseline, candidate))
+                      sorted(set(ok_b) - set(ok_a)), sides=sides, differences=differences(baseline, candidate),
+                      server=compare_server(baseline, candidate))
+
+
+def compare_server(baseline: RunResult, candidate: RunResult) -> list[ServerComparison]:
+    """Targets both runs measured in LoadGen's server scenario: their highest VALID rates."""
+    def served(run: RunResult) -> dict:
+        return {r.target: r.loadgen for r in run.results
+                if r.status == "ok" and r.loadgen is not None and r.loadgen.scenario == "server"}
+
+    a, b = served(baseline), served(candidate)
+    rows = []
+    for target in [t for t in a if t in b]:
+        qa, qb = a[target].server_qps, b[target].server_qps
+        rows.append(ServerComparison(target, qa, qb, qb / qa if qa and qb is not None else None,
+                                     a[target].server_p99_ms, b[target].server_p99_ms))
+    return rows

@@ -18,6 +18,9 @@ CHART_CAPTIONS = {
     "energy_per_inference": "Energy per inference in mJ (lower is better): measured energy, rated power "
                             "(labelled), and published setups whose power the source quotes (power / fps).",
     "latency": "Per-inference latency distributions from the raw samples.",
+    "server_qps": "MLPerf LoadGen server scenario: per target and device, the highest Poisson arrival rate whose "
+                  "LoadGen run was VALID (latency bound met at its percentile, early stopping included), found by "
+                  "edgebench's search; LoadGen's p99 at that rate and the bound beside each bar.",
     **DEPTH_CAPTIONS,
 }
 

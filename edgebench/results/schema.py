@@ -223,6 +223,29 @@ class HarnessOverhead(BaseModel):
     method: str = "NullRuntime session through the same timing loop"
 
 
+class LoadGenRecord(BaseModel):
+    """A target measured through MLPerf's LoadGen: its verdict and every reason, LoadGen's own
+    figures and effective settings, edgebench's overrides of its mlperf.conf, the server search's
+    probes, and where its logs are kept. Absent (None) in results stored before LoadGen came."""
+
+    scenario: Literal["single-stream", "multi-stream", "server", "offline"]
+    verdict: Literal["VALID", "INVALID"]
+    reasons: list[str] = Field(default_factory=list, description="why INVALID, each as LoadGen says it")
+    figures: dict = Field(default_factory=dict, description="LoadGen's: qps, p50/p90/p99/mean/max ms, queries, "
+                                                              "early-stopping estimate")
+    settings: dict = Field(default_factory=dict, description="LoadGen's effective settings")
+    overrides: dict = Field(default_factory=dict, description="what edgebench set over mlperf.conf")
+    samples: int | None = Field(default=None, description="the query sample library's size")
+    in_flight: int = 1
+    single_stream_qps: float | None = None
+    server_qps: float | None = Field(default=None, description="server: the highest VALID rate, queries/s")
+    server_p99_ms: float | None = Field(default=None, description="server: LoadGen's p99 at that rate")
+    search: dict | None = Field(default=None, description="server search: method, stopping rule, probes")
+    logs_dir: str | None = None
+    summary_log: str | None = Field(default=None, description="LoadGen's mlperf_log_summary.txt")
+    loadgen_version: str | None = None
+
+
 class TargetResult(BaseModel):
     model_config = ConfigDict(validate_assignment=True)
 
@@ -240,7 +263,7 @@ class TargetResult(BaseModel):
     status: Literal["ok", "unavailable", "failed", "interrupted"]
     error: str | None = None
     sweep: dict = Field(default_factory=dict, description="the swept knobs at this point: threads, batch")
-    scenario: str = Field(default="single-stream", description="MLPerf scenario: single-stream or offline")
+    scenario: str = Field(default="single-stream", description="MLPerf scenario: single-stream, offline (or, through LoadGen, multi-stream or server)")
     streams: int = Field(default=1, description="inferences in flight at once (offline)")
     offline_mode: Literal["runtime", "sessions"] | None = Field(
         default=None, description="offline: 'runtime' (the runtime's own throughput mode, `streams` infer "
@@ -267,6 +290,7 @@ class TargetResult(BaseModel):
     energy: Energy | None = None
     memory: MemoryUse | None = None
     sustained: Sustained | None = None
+    loadgen: LoadGenRecord | None = Field(default=None, description="measured through MLPerf's LoadGen")
     task: ShortName | None = Field(default=None, description="what the outputs were read as (None: a "
                                    "schema 1 result, image classification)")
     answer: dict | None = Field(default=None, description="the task's answer (classification: top5; "
