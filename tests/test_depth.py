@@ -309,7 +309,9 @@ def test_profile_openvino_and_a_runtime_without_a_profiler(tmp_path):
 
 
 def test_offline_options_are_checked():
-    for args, fragment in ((["--scenario", "server"], "'server' is not one of"),
+    for args, fragment in ((["--scenario", "server"], "--loadgen: the server scenario is run by LoadGen only"),
+                           (["--scenario", "multi-stream"], "--loadgen: the multi-stream scenario is run by LoadGen"),
+                           (["--scenario", "servers"], "'servers' is not one of"),
                            (["--streams", "0"], "'--streams'"),
                            (["--scenario", "offline", "--duration", "5s"], "not with --scenario offline")):
         out = run_cli("run", *args, "--no-save")

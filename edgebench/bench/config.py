@@ -79,6 +79,9 @@ class RunConfig:
                 _check_int(name, value, high)
         check_choice("preprocessing", self.preprocess, PREPROCESS_CHOICES)
         check_choice("meter", self.meter, METER_CHOICES)
+        if self.loadgen is None and self.scenario in set(LOADGEN_SCENARIOS) - set(SCENARIOS):
+            raise UserError(f"the {self.scenario} scenario is run by LoadGen only: ask for LoadGen to issue the "
+                            "queries", "loadgen")
         check_choice("scenario", self.scenario, LOADGEN_SCENARIOS if self.loadgen is not None else SCENARIOS)
         if self.loadgen is not None:
             _check_loadgen(self)
