@@ -313,7 +313,7 @@ def test_offline_options_are_checked():
                            (["--scenario", "multi-stream"], "--loadgen: the multi-stream scenario is run by LoadGen"),
                            (["--scenario", "servers"], "'servers' is not one of"),
                            (["--streams", "0"], "'--streams'"),
-                           (["--scenario", "offline", "--duration", "5s"], "not with --scenario offline")):
+                           (["--scenario", "offline", "--duration", "5s"], "--duration: a sustained run times the single-stream loop; it cannot run offline")):
         out = run_cli("run", *args, "--no-save")
         assert out.returncode == 2 and fragment in " ".join(out.stderr.split()), (args, out.stderr)
 
