@@ -138,7 +138,7 @@ def test_certs_refuse_to_overwrite_and_check_input(certs, tmp_path):
         make_certs(certs, [])
     with pytest.raises(UserError, match="neither an IP address nor a DNS name"):
         make_certs(tmp_path / "x", ["bad host!"])
-    with pytest.raises(UserError, match="--days"):
+    with pytest.raises(UserError, match="certificate days must be from 1"):
         make_certs(tmp_path / "y", [], days=0)
     first = (certs / "ca.pem").read_bytes()
     copy = tmp_path / "copy"

@@ -85,17 +85,17 @@ def test_valid_has_no_reason():
 
 
 @pytest.mark.parametrize("settings, scenario, words", [
-    (dict(target_qps=0), "server", "--target-qps"),
-    (dict(target_qps=-5), "server", "--target-qps"),
-    (dict(target_qps=1e12), "server", "--target-qps"),
-    (dict(target_qps=float("nan")), "server", "--target-qps"),
-    (dict(latency_bound_ms=0), "server", "--latency-bound"),
-    (dict(latency_bound_ms=float("inf")), "server", "--latency-bound"),
-    (dict(latency_percentile=100), "server", "--latency-percentile"),
-    (dict(samples=0), "server", "--samples"),
-    (dict(samples=10**9), "server", "--samples"),
-    (dict(min_duration_s=0), "server", "--loadgen-duration"),
-    (dict(min_query_count=0), "offline", "--min-queries"),
+    (dict(target_qps=0), "server", "target rate"),
+    (dict(target_qps=-5), "server", "target rate"),
+    (dict(target_qps=1e12), "server", "target rate"),
+    (dict(target_qps=float("nan")), "server", "target rate"),
+    (dict(latency_bound_ms=0), "server", "latency bound"),
+    (dict(latency_bound_ms=float("inf")), "server", "latency bound"),
+    (dict(latency_percentile=100), "server", "latency percentile"),
+    (dict(samples=0), "server", "samples must"),
+    (dict(samples=10**9), "server", "samples must"),
+    (dict(min_duration_s=0), "server", "LoadGen's minimum duration"),
+    (dict(min_query_count=0), "offline", "minimum query count"),
     (dict(target_qps=10), "single-stream", "applies to the server and offline"),
     (dict(latency_bound_ms=10), "offline", "applies to the server scenario"),
 ])
@@ -113,9 +113,9 @@ def test_server_and_multi_stream_need_loadgen():
 
 @pytest.mark.parametrize("args, words", [
     (["--target-qps", "10"], "--target-qps is a LoadGen option: add --loadgen"),
-    (["--loadgen", "--scenario", "server", "--target-qps", "0"], "--target-qps must be a number above 0"),
-    (["--loadgen", "--scenario", "server", "--latency-bound", "0"], "--latency-bound must be"),
-    (["--loadgen", "--samples", "0"], "samples must be an integer from 1"),
+    (["--loadgen", "--scenario", "server", "--target-qps", "0"], "--target-qps: target rate must be a number above 0"),
+    (["--loadgen", "--scenario", "server", "--latency-bound", "0"], "--latency-bound: latency bound must be"),
+    (["--loadgen", "--samples", "0"], "--samples: samples must be an integer from 1"),
     (["--loadgen", "--scenario", "server", "--duration", "5s"], "sustained run"),
 ])
 def test_cli_refuses_in_one_line(args, words):

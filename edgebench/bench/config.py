@@ -140,16 +140,21 @@ class LoadGenSettings:
     search_tolerance: float = 0.1
 
     def __post_init__(self) -> None:
-        _check_number("--target-qps", self.target_qps, 0.0, MAX_QPS, "queries per second")
-        _check_number("--latency-bound", self.latency_bound_ms, 0.0, MAX_LATENCY_BOUND_MS, "ms")
-        _check_number("--latency-percentile", self.latency_percentile, 50.0, 99.99, "", low_open=False)
-        _check_number("--loadgen-duration", self.min_duration_s, 0.0, MAX_LOADGEN_DURATION_S, "s")
+        _check_number("target rate", self.target_qps, 0.0, MAX_QPS, "queries per second", setting="target_qps")
+        _check_number("latency bound", self.latency_bound_ms, 0.0, MAX_LATENCY_BOUND_MS, "ms",
+                      setting="latency_bound_ms")
+        _check_number("latency percentile", self.latency_percentile, 50.0, 99.99, "", low_open=False,
+                      setting="latency_percentile")
+        _check_number("LoadGen's minimum duration", self.min_duration_s, 0.0, MAX_LOADGEN_DURATION_S, "s",
+                      setting="min_duration_s")
         _check_number("search tolerance", self.search_tolerance, 0.0, 1.0, "")
-        _check_int("--samples", self.samples, MAX_SAMPLES_IN_LIBRARY, optional=True)
-        _check_int("--min-queries", self.min_query_count, MAX_QUERIES, optional=True)
+        _check_int("samples", self.samples, MAX_SAMPLES_IN_LIBRARY, optional=True, setting="samples")
+        _check_int("minimum query count", self.min_query_count, MAX_QUERIES, optional=True,
+                   setting="min_query_count")
 
 
-def _check_number(name: str, value, low: float, high: float, unit: str, low_open: bool = True) -> None:
+def _check_number(name: str, value, low: float, high: float, unit: str, low_open: bool = True,
+                  setting: str | None = None) -> None:
     """None passes; else a finite number in (low, high] (or [low, high])."""
     if value is None:
         return
@@ -158,7 +163,7 @@ def _check_number(name: str, value, low: float, high: float, unit: str, low_open
     if not ok:
         bound = f"above {low:g}" if low_open else f"from {low:g}"
         raise UserError(f"{name} must be a number {bound} and at most {high:g}{' ' + unit if unit else ''}, "
-                        f"got {value!r}")
+                        f"got {value!r}", setting)
 
 
 def _check_loadgen(config: RunConfig) -> None:
@@ -167,18 +172,19 @@ def _check_loadgen(config: RunConfig) -> None:
     if not isinstance(lg, LoadGenSettings):
         raise UserError(f"loadgen must be LoadGenSettings, got {type(lg).__name__}")
     if lg.target_qps is not None and scenario not in ("server", "offline"):
-        raise UserError(f"--target-qps applies to the server and offline scenarios, not {scenario}")
+        raise UserError(f"a target rate applies to the server and offline scenarios, not {scenario}", "target_qps")
     if (lg.latency_bound_ms is not None or lg.latency_percentile is not None) and scenario != "server":
-        raise UserError(f"--latency-bound applies to the server scenario (LoadGen has no bound in {scenario})")
+        raise UserError(f"a latency bound applies to the server scenario (LoadGen has no bound in {scenario})",
+                        "latency_bound_ms")
     if config.protocol.window_s:
-        raise UserError("a sustained run (--duration) times edgebench's own loop; not with --loadgen")
+        raise UserError("a sustained run times edgebench's own loop, not LoadGen's queries", "duration_s")
 
 
-def _check_int(name: str, value, high: int, optional: bool = False) -> None:
+def _check_int(name: str, value, high: int, optional: bool = False, setting: str | None = None) -> None:
     if value is None and optional:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-        raise UserError(f"{name} must be an integer from 1 to {high}, got {value!r}")
+        raise UserError(f"{name} must be an integer from 1 to {high}, got {value!r}", setting)
 
 
 MAX_DIM = 1 << 20

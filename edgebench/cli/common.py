@@ -31,7 +31,9 @@ def fail(message: str, code: int = USER_ERROR_EXIT) -> typer.Exit:
 # The library names the setting at fault in its own terms (UserError.setting); these are the flags
 # whose names differ from that setting's. Any other setting's flag is the name with dashes.
 FLAG_OF_SETTING = {"duration_s": "--duration", "input_shapes": "--input-shape", "learning_rate": "--lr",
-                   "val_dir": "--val"}
+                   "val_dir": "--val",
+                   "latency_bound_ms": "--latency-bound",
+                   "min_duration_s": "--loadgen-duration", "min_query_count": "--min-queries"}
 
 
 def with_flag(exc) -> str:

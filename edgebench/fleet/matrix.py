@@ -104,7 +104,7 @@ def resolve_models(names: tuple[str, ...], max_file_mb: float = MAX_FILE_MB) -> 
     from edgebench.models.zoo import ZOO, is_model_name
 
     if not names:
-        raise UserError("no model named: give --models with zoo names, .tflite/.onnx files or hub://owner/name")
+        raise UserError("no model named: give zoo names, .tflite/.onnx files or hub://owner/name", "models")
     choices = []
     for name in dict.fromkeys(names):
         if name.startswith("hub://"):

@@ -77,10 +77,10 @@ def parse_address(text: str, tls: bool) -> Address:
         raise UserError(f"invalid scheduler address {text!r}: expected tcp://HOST:PORT or tls://HOST:PORT")
     address = Address(parts.scheme, parts.hostname, port)
     if address.scheme == "tls" and not tls:
-        raise UserError(f"{address} uses TLS: give the certificates directory with --tls DIR "
-                        "(made by `edgebench fleet certs`)")
+        raise UserError(f"{address} uses TLS: give the certificates directory (made by `edgebench fleet "
+                        "certs`)", "tls")
     if address.scheme == "tcp" and tls:
-        raise UserError(f"--tls was given but the scheduler address is {address}: use tls://")
+        raise UserError(f"certificates were given but the scheduler address is {address}: use tls://", "tls")
     if address.scheme == "tcp" and not is_loopback(address.host):
         check_resolves(address)   # a typo is named as one, not as a security refusal
         raise UserError(f"refusing {address} without TLS: a Dask scheduler runs any code a client "
@@ -144,7 +144,7 @@ def make_certs(directory: Path, hosts: list[str], days: int = 365, force: bool =
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     if not isinstance(days, int) or not 1 <= days <= MAX_CERT_DAYS:
-        raise UserError(f"--days must be from 1 to {MAX_CERT_DAYS}, got {days!r}")
+        raise UserError(f"certificate days must be from 1 to {MAX_CERT_DAYS}, got {days!r}", "days")
     directory = Path(directory).expanduser()
     names = [CA_FILE, CA_KEY_FILE] + [f for role in ROLES for f in cert_files(role)]
     existing = [n for n in names if (directory / n).exists()]
@@ -216,7 +216,7 @@ def _subject_alt_names(hosts: list[str]):
         except ValueError:
             if not all(part and len(part) <= 63 and part.replace("-", "").replace("_", "").isalnum()
                        for part in host.split(".")) or len(host) > 253:
-                raise UserError(f"--host {host!r} is neither an IP address nor a DNS name") from None
+                raise UserError(f"host {host!r} is neither an IP address nor a DNS name", "host") from None
             sans.append(x509.DNSName(host))
     return sans
 

@@ -41,7 +41,8 @@ def open_own_model(path: Path, calibration: Path | None = None, preprocess: str 
     artifact = inspect_model_file(path)
     if artifact.precision != "fp32" or len(artifact.inputs) != 1:   # quantized, or not one image input
         if calibration is not None:
-            raise UserError(f"{path.name} is already {artifact.precision}: --calibration applies to a float model")
+            raise UserError(f"{path.name} is already {artifact.precision}: calibration applies to a float model",
+                            "calibration")
         return FileSource(path)
     return OwnModelSource(path, "onnx", (artifact.inputs, artifact.outputs), calibration, preprocess, on_step)
 
