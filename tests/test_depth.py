@@ -463,5 +463,5 @@ def test_onnx_runtime_batches_a_file_whose_batch_is_dynamic_and_says_why_not_oth
         assert result["batch"] == 4 and result["input"]["shape"] == [4, 3, 16, 16]
     else:   # the only target could not run: one line, nothing written
         assert out.returncode == 2 and not out_path.exists()
-        assert "m.onnx has a fixed batch of 1: --batch 4 needs an ONNX file whose first input dimension is " \
+        assert "m.onnx has a fixed batch of 1: a batch of 4 needs an ONNX file whose first input dimension is " \
                "dynamic" in " ".join(out.stderr.split())

@@ -33,7 +33,7 @@ def fail(message: str, code: int = USER_ERROR_EXIT) -> typer.Exit:
 FLAG_OF_SETTING = {"duration_s": "--duration", "input_shapes": "--input-shape", "learning_rate": "--lr",
                    "val_dir": "--val",
                    "latency_bound_ms": "--latency-bound",
-                   "min_duration_s": "--loadgen-duration", "min_query_count": "--min-queries"}
+                   "min_duration_s": "--loadgen-duration", "allow_download": "--offline", "min_query_count": "--min-queries"}
 
 
 def with_flag(exc) -> str:

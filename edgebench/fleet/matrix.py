@@ -43,7 +43,7 @@ class FilePayload:
         size = path.stat().st_size
         if size > max_mb * MB:
             raise UserError(f"{what} {path} is {size / MB:,.1f} MB; a file that travels with fleet jobs "
-                            f"may be at most {max_mb:g} MB (--max-file-mb)")
+                            f"may be at most {max_mb:g} MB", "max_file_mb")
         if size == 0:
             raise UserError(f"{what} {path} is empty")
         try:
@@ -161,8 +161,8 @@ class DeviceShare:
 def select_devices(available: list[DeviceProfile], selection: str | tuple[str, ...]) -> list[DeviceProfile]:
     """'all', or the named devices (every name must be in the fleet)."""
     if not available:
-        raise UserError("no edgebench devices are connected to the scheduler: start "
-                        "`edgebench fleet worker --scheduler ADDRESS --name NAME` on each device")
+        raise UserError("no edgebench devices are connected to the scheduler: start an edgebench fleet "
+                        "worker on each device, pointed at this scheduler")
     if selection == "all":
         return sorted(available, key=lambda d: d.name)
     by_name = {d.name: d for d in available}

@@ -157,7 +157,7 @@ def _join_error(exc: BaseException, scheduler: Address, name: str, timeout_s: fl
     text = " ".join(reasons)
     if "name taken" in text or "name" in text and "taken" in text:
         return (f"the fleet at {scheduler} already has a device named {name}: give this one "
-                "another --name (device names are unique)")
+                "another name (device names are unique)")
     if "Timed out" in text or "TimeoutError" in text or "timed out" in text:
         return (f"could not join the scheduler at {scheduler} within {timeout_s:g} s (not running, "
                 "unreachable, or it refused this worker's certificate)")

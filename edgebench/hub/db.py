@@ -208,7 +208,7 @@ def check_sqlite_file(url: str) -> None:
     if not path.exists():
         return
     regular_file(path, "hub database")
-    new_hub = "choose another --data (or --db) to start a hub"
+    new_hub = "give the hub another data folder (or database) to start one"
     with open(path, "rb") as f:
         head = f.read(len(SQLITE_HEADER))
     if not head:

@@ -37,7 +37,7 @@ def skimage_data_dir() -> Path:
     spec = importlib.util.find_spec("skimage")
     if spec is None or not spec.submodule_search_locations:
         raise UserError("scikit-image is not installed; it ships the default and calibration "
-                        "photos (pip install scikit-image), or pass --image")
+                        "photos (pip install scikit-image), or give a photo of your own", "image")
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 

@@ -74,7 +74,7 @@ def open_source(model: str, allow_download: bool = True,
         return open_own_model(Path(model), calibration, preprocess, on_step)
     if calibration is not None:
         raise UserError("calibration images at run time apply to your own .onnx or .pt2 file (a zoo model "
-                        "is calibrated with `edgebench models prepare NAME --calibration DIR`)")
+                        "is calibrated when its variants are prepared)", "calibration")
     for scheme, path in SOURCES.items():
         if model.startswith(scheme):
             return load_object(path)(model, on_step)

@@ -176,5 +176,5 @@ def resolve_weights(source: WeightsSource, *, allow_download: bool = True,
         raise UserError(f"weights {source.filename} are not installed or cached{hint}")
     if not allow_download:
         raise UserError(f"{source.filename} is not installed or cached{hint}, and downloading it from "
-                        f"{download_url(source)} is off (--offline)")
+                        f"{download_url(source)} is off (offline)", "allow_download")
     return download(source, cached_path(source), notify=notify)

@@ -112,7 +112,7 @@ def load_comparison(text: str) -> Comparison:
 
     data = json.loads(text, parse_constant=constant)
     if not isinstance(data, dict) or data.get("format") != COMPARE_FORMAT:
-        raise ValueError(f"not an `edgebench compare --out` file (no \"format\": \"{COMPARE_FORMAT}\")")
+        raise ValueError(f"not a saved comparison (no \"format\": \"{COMPARE_FORMAT}\")")
     if data.get("format_version") != COMPARE_FORMAT_VERSION:
         raise ValueError(f"unsupported format_version {data.get('format_version')!r} "
                          f"(this edgebench reads {COMPARE_FORMAT_VERSION})")

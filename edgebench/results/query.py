@@ -161,7 +161,7 @@ def runs_to_push(store: Store, run_ids: Sequence[str] | None, hub_url: str,
     runs = [r for r in store.all_runs(warn) if r.model.get("source") == "hub" and r.model.get("hub") == hub_url]
     if not runs:
         raise UserError(f"no runs to push to {hub_url}: run a model from it first "
-                        "(edgebench run --model hub://owner/name@version) or name run ids")
+                        "(hub://owner/name@version) or name run ids")
     return runs
 
 
@@ -174,5 +174,5 @@ def hub_version_of(run: RunResult, override=None):
         return override
     if run.model.get("source") != "hub":
         raise UserError(f"run {run.run_id[:12]} measured {run.model.get('name')}, not a hub model: "
-                        "say which version it measured with --model owner/name@version")
+                        "say which hub version (owner/name@version) it measured", "model")
     return parse_ref(run.model["name"])

@@ -45,7 +45,7 @@ def _check_batch(session, path: Path, batch: int) -> None:
     shape = inputs[0].shape if inputs else None
     fixed = shape[0] if shape and isinstance(shape[0], int) else None
     if batch > 1 and fixed is not None and fixed != batch:
-        raise TargetUnavailable(f"{path.name} has a fixed batch of {fixed}: --batch {batch} needs an ONNX "
+        raise TargetUnavailable(f"{path.name} has a fixed batch of {fixed}: a batch of {batch} needs an ONNX "
                                 "file whose first input dimension is dynamic (export with dynamic_shapes)")
 
 
