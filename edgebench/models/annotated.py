@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgebench.errors import UserError
+from edgebench.errors import UserError, printable
 
 MAX_ANNOTATIONS_BYTES = 2 << 30     # COCO's train2017 instances file is 450 MB
 IGNORE = 255                        # the mask value that is not scored (PASCAL VOC's)
@@ -58,7 +58,7 @@ class CocoSet:
 
 
 def _fail(where: str, what: str):
-    raise UserError(f"{where}: {what}")
+    raise UserError(printable(f"{where}: {what}"))
 
 
 def _whole(value) -> bool:
@@ -98,7 +98,7 @@ def read_coco(annotations: Path, image_dir: Path, kind: str = "auto", limit: int
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise UserError(f"{name} is not valid JSON: {exc}") from None
+        raise UserError(printable(f"{name} is not valid JSON: {exc}")) from None
     if not isinstance(data, dict):
         _fail(name, f"a COCO annotations file is a JSON object, not a {type(data).__name__}")
     categories = _categories(data, name)
@@ -145,7 +145,7 @@ def _images(data: dict, name: str, image_dir: Path, limit: int | None) -> list[A
 
     found = stat_or_none(image_dir, "image directory")
     if found is None or not stat.S_ISDIR(found.st_mode):
-        raise UserError(f"image directory not found: {shown(image_dir)}")
+        raise UserError(printable(f"image directory not found: {shown(image_dir)}"))
     seen: dict[int, AnnotatedImage] = {}
     positive = lambda v: _whole(v) and v > 0   # noqa: E731
     for i, entry in enumerate(_entries(data, "images", name)):
@@ -164,12 +164,12 @@ def _images(data: dict, name: str, image_dir: Path, limit: int | None) -> list[A
     for image in images:
         found = stat_or_none(image.path, "image")
         if found is None or not stat.S_ISREG(found.st_mode):
-            raise UserError(f"{name} lists {image.path.name} (image id {image.id}), which is not in "
-                            f"{shown(image_dir)}")
+            raise UserError(printable(f"{name} lists {image.path.name} (image id {image.id}), which is not in "
+                            f"{shown(image_dir)}"))
         size = _image_size(image.path)
         if size != (image.width, image.height):   # the boxes are in the listed size's pixels
-            raise UserError(f"{image.path.name} is {size[0]}x{size[1]} but {name} says {image.width}x{image.height}: "
-                            "its boxes would not fit the photo")
+            raise UserError(printable(f"{image.path.name} is {size[0]}x{size[1]} but {name} says {image.width}x{image.height}: "
+                            "its boxes would not fit the photo"))
     return images
 
 
@@ -183,7 +183,7 @@ def _image_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as image:
             return image.size
     except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"{shown(path)} cannot be read as an image: {exc}") from None
+        raise UserError(printable(f"{shown(path)} cannot be read as an image: {exc}")) from None
 
 
 def _annotation(entry: dict, where: str, categories: dict[int, str], kind: str, width: int) -> tuple[dict, int]:
@@ -253,10 +253,10 @@ def parse_mask_map(text: str | None) -> dict[int, int]:
     for item in text.split(","):
         m = _MAP_ITEM.match(item)
         if not m or int(m.group(1)) > 255 or int(m.group(2)) > 255:
-            raise UserError(f"mask map item {item.strip()[:30]!r}: expected VALUE=CLASS with both 0-255, "
-                            "e.g. 0=12,1=0,2=255")
+            raise UserError(printable(f"mask map item {item.strip()[:30]!r}: expected VALUE=CLASS with both 0-255, "
+                            "e.g. 0=12,1=0,2=255"))
         if int(m.group(1)) in mapping:
-            raise UserError(f"mask map names value {m.group(1)} twice")
+            raise UserError(printable(f"mask map names value {m.group(1)} twice"))
         mapping[int(m.group(1))] = int(m.group(2))
     return mapping
 
@@ -269,7 +269,7 @@ def parse_mask_maps(texts: list[str] | None) -> dict[str, dict[int, int]]:
         name, _, spec = text.rpartition(":") if ":" in text else (ALL_MASKS, "", text)
         name = name.strip() or ALL_MASKS
         if name in maps:
-            raise UserError(f"mask map for {'every mask' if name == ALL_MASKS else name} given twice")
+            raise UserError(printable(f"mask map for {'every mask' if name == ALL_MASKS else name} given twice"))
         maps[name] = parse_mask_map(spec)
     return maps
 
@@ -291,7 +291,7 @@ def read_masks(image_dir: Path, mask_dir: Path | None = None,
     for folder, what in ((image_dir, "image"), (mask_dir, "mask")):
         found = stat_or_none(folder, f"{what} directory")
         if found is None or not stat.S_ISDIR(found.st_mode):
-            raise UserError(f"{what} directory not found: {shown(folder)}")
+            raise UserError(printable(f"{what} directory not found: {shown(folder)}"))
     def stem(path: Path, root: Path) -> str:
         return path.relative_to(root).with_suffix("").as_posix()
 
@@ -307,16 +307,16 @@ def read_masks(image_dir: Path, mask_dir: Path | None = None,
         else:
             pairs.append((image, mask))
     if not pairs:
-        raise UserError(f"no image in {shown(image_dir)} has a mask in {shown(mask_dir)} (a mask is "
-                        "<image name>_mask.png/.bmp, or <image name>.png/.bmp in a folder of its own)")
+        raise UserError(printable(f"no image in {shown(image_dir)} has a mask in {shown(mask_dir)} (a mask is "
+                        "<image name>_mask.png/.bmp, or <image name>.png/.bmp in a folder of its own)"))
     for image, mask in pairs:   # before any model is prepared, not after its first inference
         if _image_size(image) != _image_size(mask):
-            raise UserError(f"mask {shown(mask)} is {'x'.join(map(str, _image_size(mask)))} but its image is "
-                            f"{'x'.join(map(str, _image_size(image)))}")
+            raise UserError(printable(f"mask {shown(mask)} is {'x'.join(map(str, _image_size(mask)))} but its image is "
+                            f"{'x'.join(map(str, _image_size(image)))}"))
     named = {m.name for _, m in pairs}
     stray = next((n for n in (mask_maps or {}) if n != ALL_MASKS and n not in named), None)
     if stray is not None:
-        raise UserError(f"mask map names {stray}, which is not a mask of an image in {shown(image_dir)}")
+        raise UserError(printable(f"mask map names {stray}, which is not a mask of an image in {shown(image_dir)}"))
     return MaskSet(image_dir, mask_dir, pairs[:limit] if limit else pairs, dict(mask_maps or {}), left_out)
 
 
@@ -335,19 +335,19 @@ def load_mask(path: Path, mask_map: dict[int, int], size: tuple[int, int]):
             if mode == "RGB" or mode == "RGBA":
                 values = np.asarray(mask.convert("RGB"))
                 if not (np.array_equal(values[..., 0], values[..., 1]) and np.array_equal(values[..., 0], values[..., 2])):
-                    raise UserError(f"mask {shown(path)} is a colour image: give class indices (a palette "
-                                    "PNG, or one grey value per class)")
+                    raise UserError(printable(f"mask {shown(path)} is a colour image: give class indices (a palette "
+                                    "PNG, or one grey value per class)"))
                 classes = values[..., 0]
             elif mode in ("P", "L"):
                 classes = np.asarray(mask)
             else:
-                raise UserError(f"mask {shown(path)} is a {mode} image: give class indices (a palette PNG, "
-                                "or one 8-bit grey value per class)")
+                raise UserError(printable(f"mask {shown(path)} is a {mode} image: give class indices (a palette PNG, "
+                                "or one 8-bit grey value per class)"))
     except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"mask {shown(path)} cannot be read as an image: {exc}") from None
+        raise UserError(printable(f"mask {shown(path)} cannot be read as an image: {exc}")) from None
     if (classes.shape[1], classes.shape[0]) != tuple(size):
-        raise UserError(f"mask {shown(path)} is {classes.shape[1]}x{classes.shape[0]} but its image is "
-                        f"{size[0]}x{size[1]}")
+        raise UserError(printable(f"mask {shown(path)} is {classes.shape[1]}x{classes.shape[0]} but its image is "
+                        f"{size[0]}x{size[1]}"))
     if mask_map:
         lookup = np.arange(256, dtype=np.uint8)
         for value, cls in mask_map.items():
