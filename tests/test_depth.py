@@ -252,13 +252,19 @@ def test_a_60_second_sustained_run_has_a_point_per_second(tmp_path):
     assert out.returncode == 0, out.stderr
     (r,) = json.loads(out_path.read_text())["results"]
     assert r["status"] == "ok" and r["protocol"]["name"] == "sustained" and r["protocol"]["window_s"] == 1
-    assert 60 <= r["elapsed_s"] < 62
+    # A window closes with the first inference that ends after its one-second boundary, so how far
+    # a window strays from 1 s is bounded by what this machine gave: its slowest inference (on a
+    # busy machine one can take over a second and step over a boundary, leaving one window fewer).
+    slowest_s = max(r["samples_ms"]) / 1000 + 0.05   # plus the loop's own bookkeeping
+    stepped_over = sum(int(ms // 1000) for ms in r["samples_ms"])
+    assert 60 <= r["elapsed_s"] < 61 + slowest_s
     s = r["sustained"]
     windows = s["windows"]
-    assert len(windows) == 60, len(windows)
+    assert 60 - stepped_over <= len(windows) <= 60, (len(windows), stepped_over)
     ends = [w["t_s"] for w in windows]
     assert ends == sorted(ends) and ends[-1] <= r["elapsed_s"]
-    assert all(0.99 <= b - a < 2 for a, b in zip([0.0, *ends], ends))   # one-second windows
+    gaps = [b - a for a, b in zip([0.0, *ends], ends)]
+    assert all(1 - slowest_s <= gap <= 1 + (1 + stepped_over) * slowest_s for gap in gaps), (gaps, slowest_s)
     assert all(w["fps"] > 0 and w["inferences"] > 0 for w in windows)
     assert sum(w["inferences"] for w in windows) <= len(r["samples_ms"])
     assert isinstance(s["throttled"], bool) and s["evidence"]
