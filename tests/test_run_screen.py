@@ -4,6 +4,7 @@ about a user's model; and the bugs seen on it, each through the real CLI where i
 
 from __future__ import annotations
 
+import io
 import json
 import os
 
@@ -374,3 +375,24 @@ def test_edgebench_targets_keeps_every_reason_whole_on_a_narrow_terminal():
     assert "litert-int8" in screen and "edgetpu-int8" in screen
     assert "…" not in screen, screen
     assert max(len(line) for line in screen.splitlines()) <= 80
+
+
+def test_an_int8_file_that_keeps_ops_float_says_so_and_a_full_integer_one_does_not(monkeypatch):
+    from types import SimpleNamespace
+
+    from edgebench.cli import run_screen
+
+    def target(name, quantizer):
+        artifact = {"format": "tflite", "precision": "int8", **({"quantizer": quantizer} if quantizer else {})}
+        return SimpleNamespace(target=name, sweep={}, status="ok", artifact=artifact, int8_check=None,
+                               runtime=name.split("-")[0])
+
+    mixed = "ai-edge-quantizer static_wi8_ai8 (int8 ops except 15 kept float (InvertedResidual_1[4-7]), int8 I/O)"
+    result = SimpleNamespace(results=[target("litert-int8", mixed),
+                                      target("onnxruntime-int8", "ai-edge-quantizer static_wi8_ai8 (full integer)"),
+                                      target("openvino-int8", None)])
+    console = Console(width=250, record=True, file=io.StringIO())
+    monkeypatch.setattr(run_screen, "console", console)
+    run_screen._print_int8_checks(result)
+    lines = [line for line in console.export_text().splitlines() if line.strip()]
+    assert lines == [f"note: litert-int8: {mixed}"]

@@ -101,7 +101,7 @@ def _artifact(planned: PlannedTarget) -> dict | None:
     if a is None:
         return None
     return {"format": a.format, "precision": a.precision, "path": str(a.path), "sha256": a.sha256,
-            "toolchain": a.toolchain}
+            "toolchain": a.toolchain, **({"quantizer": a.quantizer} if a.quantizer else {})}
 
 
 def _input(spec: TensorSpec) -> dict:

@@ -426,10 +426,14 @@ def _figure(agreement: dict | None) -> str:
 
 def _print_int8_checks(result) -> None:
     """A target whose int8 model, when prepared, agreed with its float model on too few of the
-    held-back calibration images: its speed is not that of the same model."""
+    held-back calibration images: its speed is not that of the same model. An int8 file that keeps
+    some ops float says so (an integer-only accelerator would run those elsewhere)."""
     from edgebench.models.int8_check import assess
 
     for r in result.results:
+        quantizer = (r.artifact or {}).get("quantizer") or ""
+        if r.status == "ok" and "kept float" in quantizer:   # not full integer: an int8-only NPU differs
+            console.print(f"note: {escape(sweep_label(r))}: {escape(quantizer)}", style="dim")
         found = assess(r.int8_check, r.runtime)
         if found is not None:
             level, line = found

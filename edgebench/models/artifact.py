@@ -37,6 +37,8 @@ class Artifact:
     # For an int8 variant edgebench built: how it compared with its float source on held-back
     # calibration images, per runtime that reads it (see models/int8_check.py); else None.
     int8_check: dict | None = None
+    # How an int8 variant edgebench built was quantized, in a line (e.g. the ops kept float).
+    quantizer: str | None = None
     # The file's own inputs and outputs (a user's file; empty for artifacts edgebench builds):
     # what its task is inferred from before any runtime loads it.
     inputs: tuple[TensorSpec, ...] = ()

@@ -212,7 +212,8 @@ class Preparer:
         if meta.get("sha256") != sha256_of(path):
             return None  # damaged cache entry: rebuild rather than run a corrupt file
         return Artifact(path, variant[0], variant[1], meta["sha256"], self.spec.name,
-                        toolchain=meta.get("toolchain", {}), int8_check=meta.get("int8_check"))
+                        toolchain=meta.get("toolchain", {}), int8_check=meta.get("int8_check"),
+                        quantizer=meta.get("quantizer"))
 
     def get(self, variant: Variant) -> Artifact:
         """The artifact, building it (and what it is built from) if it is not cached."""
