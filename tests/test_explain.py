@@ -179,6 +179,9 @@ def test_the_run_screen_shows_the_warnings(tmp_path, capsys):
     assert "warning: cpu governor: governor powersave" in shown
     assert "warning: coral usb link: Coral on USB 2.0 (480 Mb/s)" in shown
     assert f"edgebench explain {run.run_id[:12]}" in shown
+    print_run(run, saved=False)    # --no-save: nothing in the store for explain to read
+    unsaved = capsys.readouterr().out
+    assert "warning: cpu governor: governor powersave" in unsaved and "edgebench explain" not in unsaved
 
 
 def test_doctor_prints_every_check_here():

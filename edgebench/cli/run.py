@@ -72,7 +72,7 @@ def run_command(
                            streams=streams, calibration=calibration, **options.config_fields(chosen))
         warn_builtin_calibration(model, calibration)
         recorder = _store(options.store) if options.save else None
-        screen = {"meter_off": options.meter == "none", "wide": wide, "wide_hint": WIDE_HINT}
+        screen = {"meter_off": options.meter == "none", "wide": wide, "wide_hint": WIDE_HINT, "saved": options.save}
         result = _run_live(config, recorder, out, screen, labelled)
         if not any(r.status == "ok" for r in result.results):
             # Nothing was measured: one line with every target's reason, no empty table.

@@ -31,11 +31,12 @@ ENERGY_HOWTO = ("energy: not measured - no energy meter is readable here. For a 
 
 
 def print_run(result, detail: bool = False, meter_off: bool = False, wide: bool = False,
-              wide_hint: str = "a wider terminal (e.g. COLUMNS=250) shows them") -> None:
+              wide_hint: str = "a wider terminal (e.g. COLUMNS=250) shows them", saved: bool = True) -> None:
     """The results table and the lines below it; with detail, the device fingerprint too.
     meter_off: the user turned energy off (--meter none), so its absence needs no explaining.
     wide: every column, however wide; else columns are left out to fit the terminal and the line
-    under the table names them, with wide_hint (how to see them)."""
+    under the table names them, with wide_hint (how to see them). saved: the run is in the store
+    (only then can `edgebench explain` read it)."""
     from edgebench.bench.ranking import rank
 
     ranking = rank(result.results, result.reference_target if _reference_timed(result) else None)
@@ -60,19 +61,19 @@ def print_run(result, detail: bool = False, meter_off: bool = False, wide: bool 
         h = result.harness_overhead
         console.print(f"harness overhead (NullRuntime, measured): median {h.median_us:.2f} us, "
                       f"p99 {h.p99_us:.2f} us per inference", markup=False)
-    _print_condition_warnings(result)
+    _print_condition_warnings(result, saved)
     if result.error and result.status != "complete":   # why a stored run failed or stopped
         console.print(f"run {result.status}: {printable(result.error)}", markup=False, style="yellow")
     if detail:
         _print_device(result)
 
 
-def _print_condition_warnings(result) -> None:
+def _print_condition_warnings(result, saved: bool = True) -> None:
     """What the conditions checked with the run say can lower its figures (edgebench doctor)."""
     warnings = [c for c in result.conditions if c.status == "warn"]
     for c in warnings:
         console.print(f"warning: {c.check}: {c.value}: {c.meaning}", markup=False, style="yellow")
-    if warnings:
+    if warnings and saved:
         console.print(f"`edgebench explain {result.run_id[:12]}` weighs them against published figures",
                       markup=False, style="dim")
 
