@@ -340,6 +340,11 @@ class Preparer:
 
         return load_torch_module(self.spec.arch, self.weights, dict(self.spec.arch_kwargs))
 
+    @property
+    def litert_int8_float_layers(self) -> tuple[str, ...]:
+        """The ops the LiteRT int8 recipe leaves float (the zoo entry's choice)."""
+        return self.spec.litert_int8_float_layers
+
     def calibration_nchw(self) -> list[np.ndarray]:
         """Float NCHW samples to calibrate on (the held-back images excluded)."""
         cal = self.calibration_set
@@ -413,7 +418,7 @@ def _quantize_tflite_int8(prep: Preparer, source: Artifact, out: Path) -> dict:
     signature, io = next(iter(signatures.items()))
     input_name = io["inputs"][0]
     samples = [x.transpose(0, 2, 3, 1).copy() for x in prep.calibration_nchw()]
-    float_layers = prep.spec.litert_int8_float_layers
+    float_layers = prep.litert_int8_float_layers
     qt = quantizer.Quantizer(str(source.path), quantize.tflite_int8_recipe(float_layers))
     _stage(f"calibrating on {len(samples)} samples")
     ranges = qt.calibrate({signature: [{input_name: x} for x in samples]})

@@ -253,6 +253,10 @@ class Job:
     """The child's side: builds one variant (its source variant already cached), checks it when
     it is int8, writes it and its metadata atomically."""
 
+    # The zoo's LiteRT int8 recipe keeps no op float for a user's model: nothing is known of its
+    # layers (mobilenet_v2's float blocks were found by measuring that model).
+    litert_int8_float_layers: tuple[str, ...] = ()
+
     def __init__(self, model: OwnModel):
         self.model = model
         self.builder = OwnBuilder(model)
