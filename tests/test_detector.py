@@ -305,3 +305,21 @@ def test_every_variant_finds_the_person_and_int8_agrees(prepared, detector):
             box = answer.objects[0]
             iou = iou_matrix(np.array([[box.ymin, box.xmin, box.ymax, box.xmax]]), best)[0, 0]
             assert iou > (0.95 if variant[1] == "fp32" else 0.8), (variant, key, iou)
+
+
+def test_the_hub_publishes_the_detectors_float_source_as_the_modules_state(graph_path, detector, tmp_path,
+                                                                          monkeypatch):
+    """`hub seed` crashed on the detector: its weights are a TensorFlow graph, not a torch
+    checkpoint. The float source is the module's own state, which loads back strictly."""
+    import torch
+
+    from edgebench.arch.torch_module import load_torch_module
+    from edgebench.hub.publish import float_source_file
+    from edgebench.models.zoo import ZOO
+
+    monkeypatch.setenv("EDGEBENCH_CACHE_DIR", str(tmp_path))
+    path = float_source_file(ZOO[NAME], graph_path)
+    assert path.suffix == ".safetensors" and path.parent.parent == tmp_path
+    again = load_torch_module(ZOO[NAME].arch, path)
+    for (name, a), (other, b) in zip(detector.state_dict().items(), again.state_dict().items()):
+        assert name == other and torch.equal(a, b)

@@ -20,10 +20,10 @@ def load_torch_module(arch: str, weights: Path, kwargs: dict | None = None):
     cls = load_object(current_name(arch))
     model = cls(**kwargs)
     reader = getattr(cls, "state_from_file", None)   # weights in a file torch cannot load (a TF graph)
-    if reader is not None:
-        state = reader(Path(weights))
-    elif Path(weights).suffix.lower() == SUFFIX:
+    if Path(weights).suffix.lower() == SUFFIX:       # the module's own state, saved (a hub card's)
         state = load_state(weights)
+    elif reader is not None:
+        state = reader(Path(weights))
     else:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)

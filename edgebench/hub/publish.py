@@ -96,16 +96,17 @@ def _lineage(spec) -> dict:
 
 
 def float_source_file(spec, weights: Path) -> Path:
-    """The float checkpoint as safetensors, under the name the card's architecture gives it."""
-    import torch
-
+    """The float checkpoint as safetensors, under the name the card's architecture gives it. The
+    weights are read as the architecture reads them (a torch checkpoint, or the person detector's
+    TensorFlow graph), so the file holds exactly the module's state."""
     from edgebench.arch.checkpoint import save_state
+    from edgebench.arch.torch_module import load_torch_module
     from edgebench.paths import cache_dir
 
     directory = cache_dir() / "hub-publish"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / float_source_name(spec)
-    save_state(torch.load(weights, map_location="cpu", weights_only=True), path)
+    save_state(load_torch_module(spec.arch, weights, dict(spec.arch_kwargs)).state_dict(), path)
     return path
 
 
