@@ -42,7 +42,14 @@ def one(store, scenario: str, loadgen: LoadGenSettings | None, runs: int) -> dic
         else:
             f = r.loadgen.figures
             out[r.target] = (f.get("p90_ms") if scenario == "single-stream" else f.get("qps"), r.loadgen.verdict)
+        if scenario == "single-stream":   # the medians too, and the SUT's own p90 inside LoadGen
+            MEDIANS.setdefault(r.target, {}).setdefault("lg" if loadgen else "own", []).append(r.latency_ms.median)
+            if loadgen is not None:
+                MEDIANS[r.target].setdefault("sut_p90", []).append(r.latency_ms.p90)
     return out
+
+
+MEDIANS: dict = {}   # target -> {"own": [p50 ms per round], "lg": [...], "sut_p90": [...]}
 
 
 def main() -> None:
@@ -50,12 +57,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--store", default="/tmp/loadgen-bench.db")
+    parser.add_argument("--server-only", action="store_true", help="only the server search at p99 <= 10 ms")
     args = parser.parse_args()
     store = Store(args.store)
     lg_single = LoadGenSettings(min_duration_s=3.0, min_query_count=args.queries)
     lg_offline = LoadGenSettings(min_duration_s=3.0)
     rows = {t: {"own_p90": [], "lg_p90": [], "own_ips": [], "lg_ips": []} for t in TARGETS}
-    for n in range(1, args.rounds + 1):
+    for n in range(1, 0 if args.server_only else args.rounds + 1):
         for key, scenario, settings in (("own_p90", "single-stream", None), ("lg_p90", "single-stream", lg_single),
                                         ("own_ips", "offline", None), ("lg_ips", "offline", lg_offline)):
             before = load()
@@ -64,11 +72,16 @@ def main() -> None:
             for target, value in got.items():
                 if value is not None:
                     rows[target][key].append(value[0] if isinstance(value, tuple) else value)
-    print("\ntarget | own p90 ms | LoadGen p90 ms | ratio | own offline img/s | LoadGen offline img/s | ratio")
-    for target, r in rows.items():
-        med = {k: statistics.median(v) if v else float("nan") for k, v in r.items()}
-        print(f"{target} | {med['own_p90']:.2f} | {med['lg_p90']:.2f} | {med['lg_p90'] / med['own_p90']:.3f} | "
-              f"{med['own_ips']:.1f} | {med['lg_ips']:.1f} | {med['lg_ips'] / med['own_ips']:.3f}")
+    if not args.server_only:
+        print("\ntarget | own p90 ms | LoadGen p90 ms | ratio | own offline img/s | LoadGen offline img/s | ratio")
+        for target, r in rows.items():
+            med = {k: statistics.median(v) if v else float("nan") for k, v in r.items()}
+            print(f"{target} | {med['own_p90']:.2f} | {med['lg_p90']:.2f} | {med['lg_p90'] / med['own_p90']:.3f} | "
+                  f"{med['own_ips']:.1f} | {med['lg_ips']:.1f} | {med['lg_ips'] / med['own_ips']:.3f}")
+        print("\ntarget | own p50 ms | LoadGen-run p50 ms (SUT-timed) | ratio | SUT-timed p90 inside LoadGen ms")
+        for target, m in MEDIANS.items():
+            own, lg = statistics.median(m["own"]), statistics.median(m["lg"])
+            print(f"{target} | {own:.3f} | {lg:.3f} | {lg / own:.3f} | {statistics.median(m['sut_p90']):.3f}")
     server = LoadGenSettings(latency_bound_ms=10.0, min_duration_s=1.0, min_query_count=args.queries)
     before = load()
     result = run(RunConfig(targets=TARGETS, scenario="server", streams=2, loadgen=server), recorder=store)

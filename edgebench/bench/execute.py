@@ -129,9 +129,10 @@ def feed_inputs(plan: Plan, session, photo: Photo) -> Fed:
     return Fed(x, chosen.get("ms", 0.0), chosen.get("prep"), chosen.get("why", ""))
 
 
-def decode(plan: Plan, session, output, photo: Photo, min_score: float | None = None):
-    """The task's answer from one inference's outputs (the first item of a batch). min_score:
-    a detector's lowest box score kept (None: the task's own floor)."""
+def decode(plan: Plan, session, output, photo_size: tuple[int, int] | None, min_score: float | None = None):
+    """The task's answer from one inference's outputs (the first item of a batch), for a photo
+    of photo_size (width, height; None: no photo). min_score: a detector's lowest box score kept
+    (None: the task's own floor)."""
     from edgebench.tasks.base import Broken, Context, nonfinite
     from edgebench.tasks.inputs import image_input
     from edgebench.tensors import as_tuple
@@ -142,7 +143,7 @@ def decode(plan: Plan, session, output, photo: Photo, min_score: float | None = 
     outputs = tuple(y[:1] if batch > 1 and np.ndim(y) and np.shape(y)[0] == batch else y for y in as_tuple(output))
     context = Context(plan.labels_for(output_specs(session)),
                       specs[index].image_size if index is not None else None,
-                      photo.pil.size if photo is not None else None, min_score)
+                      photo_size, min_score)
     broken = nonfinite(outputs, output_specs(session))
     if broken:   # NaN or infinity in: nothing a task reads, and no figure may come out of it
         return Broken(broken), context.labels.source
@@ -173,6 +174,8 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
         from edgebench.bench.scored import check_task
 
         check_task(plan, labelled)   # before minutes of timing, not after
+        if hasattr(labelled, "load"):   # a classifier's labels: read with the model's own class names
+            labelled.load(plan.source.own_labels())
     events.prepared()
     run_result = _new_run(plan, photo)
     if recorder is not None:
@@ -185,7 +188,8 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
         if labelled is not None:
             from edgebench.bench.scored import score_targets
 
-            run_result.accuracy_notes, run_result.accuracy_warnings = score_targets(plan, run_result.results, labelled)
+            run_result.accuracy_notes, run_result.accuracy_warnings = score_targets(
+                plan, run_result.results, labelled, loadgen_logs=_loadgen_accuracy_logs(plan, run_result.run_id))
     except KeyboardInterrupt as exc:  # what finished is already recorded
         run_result.status, run_result.error, interrupted = "interrupted", _interruption(exc), exc
     except BaseException as exc:
@@ -306,7 +310,7 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
         usage = others.stop()
         if record_load is not None:
             record_load(usage)
-    answer, label_set = decode(plan, session, m.output, photo)
+    answer, label_set = decode(plan, session, m.output, photo.pil.size)
     energy = None
     if m.energy:
         from edgebench.meters.base import energy_from
@@ -320,6 +324,16 @@ def _measure(session, planned: PlannedTarget, plan: Plan, photo: Photo, events: 
     return Measured(m, protocol, input_specs(session), fed.preprocessing, fed.why, fed.preprocess_ms,
                     answer, plan.task.task, label_set, energy, meter.name if meter is not None else None,
                     window, sustained, plan.config.scenario, streams, loadgen)
+
+
+def _loadgen_accuracy_logs(plan: Plan, run_id: str):
+    """Where each target's LoadGen accuracy-mode logs go (a --loadgen run scores through
+    LoadGen's accuracy mode), else None."""
+    if plan.config.loadgen is None:
+        return None
+    from edgebench.bench.loadgen_run import logs_dir_for
+
+    return lambda target: logs_dir_for(run_id, target) / "accuracy"
 
 
 def _measure_loadgen(session, planned: PlannedTarget, plan: Plan, x, events: RunEvents, run_id: str):
@@ -412,7 +426,7 @@ def _untimed_reference(plan: Plan, photo: Photo):
         fed = feed_inputs(plan, session, photo)
         session.set_input(fed.x)
         session.invoke()
-        return decode(plan, session, session.output(), photo)[0]
+        return decode(plan, session, session.output(), photo.pil.size)[0]
 
     for candidate in plan.reference_candidates():
         prepare(candidate, plan.source)
@@ -457,7 +471,7 @@ def predict(config: RunConfig) -> dict[str, object]:
         fed = feed_inputs(plan, session, photo)
         session.set_input(fed.x)
         session.invoke()
-        return decode(plan, session, session.output(), photo)[0]
+        return decode(plan, session, session.output(), photo.pil.size)[0]
 
     answers = {}
     for planned in plan.targets:

@@ -24,8 +24,10 @@ LoadGen is imported lazily (`pip install 'edgebench[loadgen]'`)."""
 from __future__ import annotations
 
 import json
+import os
 import queue
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -145,6 +147,7 @@ class ThreadsExecutor(Executor):
             t.join()
 
 
+
 class QueueExecutor(Executor):
     """Server and offline where the session has the runtime's own request queue (its throughput
     mode): start() hands each sample to a free request; the runtime's callback completes it."""
@@ -214,47 +217,78 @@ def test_settings(lg, scenario: str, chosen: LoadGenSettings, expected_qps: floa
     return settings, overrides
 
 
-def run_test(lg, executor: Executor, settings, samples: int, logs_dir: Path, scenario: str) -> TestOutcome:
+def run_test(lg, executor: Executor, settings, samples: int, logs_dir: Path, scenario: str,
+             loaded_at_once: int | None = None, loader=None, unloader=None) -> TestOutcome:
     """One LoadGen test in a thread of its own, so that Ctrl-C reaches the main thread: it then
-    makes the SUT answer at once, waits for LoadGen to finish the test, and goes on up."""
+    makes the SUT answer at once, waits for LoadGen to finish the test, and goes on up.
+    loader/unloader: LoadGen's calls to load and unload samples (the performance tests' samples
+    are all the run's one input, nothing to load); loaded_at_once: its performance sample count."""
     logs_dir.mkdir(parents=True, exist_ok=True)
     sut = lg.ConstructSUT(executor.issue, lambda: None)
-    qsl = lg.ConstructQSL(samples, samples, lambda indices: None, lambda indices: None)
+    nothing = lambda indices: None  # noqa: E731
+    qsl = lg.ConstructQSL(samples, loaded_at_once or samples, loader or nothing, unloader or nothing)
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(logs_dir)
     log_settings.log_output.copy_summary_to_stdout = False
     log_settings.enable_trace = False
     failure: list[BaseException] = []
+    # The test's end, as the test itself says it: Thread.is_alive() cannot be trusted once a
+    # join() was interrupted by Ctrl-C (it may answer False while the thread still runs).
+    ended = threading.Event()
 
     def test() -> None:
         try:
             lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             failure.append(exc)
+        finally:
+            ended.set()
 
-    worker = threading.Thread(target=test, name="loadgen-test", daemon=True)
-    worker.start()
+    _RUNNING.add(ended)
+    threading.Thread(target=test, name="loadgen-test", daemon=True).start()
     try:
-        _wait(worker)
+        _wait(ended)
     except KeyboardInterrupt:
         # The SUT now answers at once; a server test still lasts its scheduled span, so after a
-        # grace the run goes on up without it (the process ends soon after, recording the run).
+        # grace the run goes on up without it (and the process ends at once: see
+        # exit_at_once_if_a_test_runs).
         executor.aborted.set()
-        _wait(worker, ABORT_GRACE_S)
+        _wait(ended, ABORT_GRACE_S)
+        if ended.is_set():   # ended in time: freed as usual
+            _destroy(lg, ended, qsl, sut)
         raise
-    if worker.is_alive():
-        raise RuntimeError("LoadGen's test did not end")
-    lg.DestroyQSL(qsl)
-    lg.DestroySUT(sut)
+    _destroy(lg, ended, qsl, sut)
     if failure:
         raise failure[0]
     return read_outcome(logs_dir, scenario, executor.latencies_ns)
 
 
-def _wait(worker: threading.Thread, limit_s: float | None = None) -> None:
+_RUNNING: set[threading.Event] = set()   # each LoadGen test's end, set when it has ended
+
+
+def _destroy(lg, ended: threading.Event, qsl, sut) -> None:
+    """LoadGen's sample library and SUT freed once its test has ended (left to the interpreter's
+    exit, they crash it)."""
+    _RUNNING.discard(ended)
+    lg.DestroyQSL(qsl)
+    lg.DestroySUT(sut)
+
+
+def exit_at_once_if_a_test_runs(code: int) -> None:
+    """End the process now, with `code`, when a LoadGen test interrupted by a signal is still
+    running: its C++ thread cannot be stopped, and an interpreter exiting under it crashes
+    ("terminate called without an active exception", or a segmentation fault). Called once the
+    run is stored and its lines printed: nothing else is left to do."""
+    if any(not ended.is_set() for ended in _RUNNING):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _wait(ended: threading.Event, limit_s: float | None = None) -> None:
     deadline = None if limit_s is None else time.monotonic() + limit_s
-    while worker.is_alive() and (deadline is None or time.monotonic() < deadline):
-        worker.join(0.1)
+    while not ended.is_set() and (deadline is None or time.monotonic() < deadline):
+        ended.wait(0.1)
 
 
 # ---- reading LoadGen's logs ----------------------------------------------------------------------

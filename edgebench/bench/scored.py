@@ -31,7 +31,8 @@ PCK_FRACTION = 0.2     # of the longer side of the person's ground-truth box
 # one point of its task's headline figure against the float model, as MLPerf's closed division
 # holds detectors and segmenters to ~1% of fp32.
 INT8_LOSS_POINTS = 1.0
-TASK_OF_DATA = {"detection": "COCO boxes (--annotations)", "pose": "COCO keypoints (--annotations)",
+TASK_OF_DATA = {"classification": "image labels (file names, class folders or labels.csv)",
+                "detection": "COCO boxes (--annotations)", "pose": "COCO keypoints (--annotations)",
                 "segmentation": "masks (--masks)"}
 
 
@@ -63,23 +64,30 @@ def evaluate_set(config: RunConfig, data, on_progress: ProgressCallback | None =
 
 
 def data_task(data) -> str:
-    """The task a labelled set scores: "detection" or "pose" (COCO), "segmentation" (masks)."""
-    return data.kind if hasattr(data, "truth") else "segmentation"
+    """The task a labelled set scores: "classification" (models.labelled.ClassSet), "detection"
+    or "pose" (COCO), "segmentation" (masks)."""
+    return getattr(data, "kind", "segmentation")
 
 
 def check_task(plan: Plan, data) -> None:
     """A one-line error when the model's task is not the one the ground truth scores."""
     kind = data_task(data)
+    if plan.task.name != kind and kind == "classification":
+        truth = {"segmentation": "--masks DIR"}.get(plan.task.name, "--annotations FILE (COCO)")
+        raise UserError(f"{plan.source.name} is read as a {plan.task.name} model ({plan.task.why}): labelled "
+                        f"images alone score a classifier; give its ground truth with {truth}", "accuracy_images")
     if plan.task.name != kind:
         raise UserError(f"{plan.source.name} is read as a {plan.task.name} model ({plan.task.why}), but the ground "
                         f"truth given is {TASK_OF_DATA[kind]}: give a {kind} model or --task {kind}")
 
 
-def score_targets(plan: Plan, results: list, data, resamples: int | None = None) -> tuple[list[str], list[str]]:
+def score_targets(plan: Plan, results: list, data, resamples: int | None = None,
+                  loadgen_logs: Callable[[str], Path] | None = None) -> tuple[list[str], list[str]]:
     """A run's second pass: each target timed without error answers every labelled image once
     (untimed, after all timing), and its figures go on its result (`accuracy`, stored with the
     run). The notes to print under the figures are returned, then the int8 targets' losses
-    beyond the rule (printed in red)."""
+    beyond the rule (printed in red). loadgen_logs(target): where that target's LoadGen
+    accuracy-mode logs go, when the answers come through LoadGen (a --loadgen run)."""
     from edgebench.results.schema import TaskAccuracy
     from edgebench.tasks import coco
 
@@ -88,14 +96,26 @@ def score_targets(plan: Plan, results: list, data, resamples: int | None = None)
     for planned, result in zip(plan.targets, results):   # one result per planned target, in order
         if result.status != "ok":
             continue
-        scored = _target(planned, plan, data, kind, resamples, notes, None)
+        logs = loadgen_logs(planned.name) if loadgen_logs else None
+        scored = _target(planned, plan, data, kind, resamples, notes, None, logs)
         if scored.status == "ok":
             result.accuracy = TaskAccuracy(task=kind, images=scored.images, figures=scored.figures,
                                            dataset=fingerprint)
+            if logs is not None and result.loadgen is not None:
+                result.loadgen.accuracy = _loadgen_accuracy_record(scored, logs)
         else:
             notes.append(f"{planned.name}: no accuracy ({scored.status}: {scored.error})")
     losses = int8_losses([(r.target, r.precision, r.accuracy.figures) for r in results if r.accuracy])
     return [note[:400] for note in dict.fromkeys(notes)], [line[:400] for line in losses]
+
+
+def _loadgen_accuracy_record(scored: TargetAccuracy, logs: Path) -> dict:
+    """What TargetResult.loadgen keeps of its accuracy test: how, the headline figure, the log."""
+    from edgebench.bench.loadgen_accuracy import ACCURACY_LOG, METHOD
+
+    head = scored.figures[0]
+    return {"mode": "AccuracyOnly", "method": METHOD, "samples": scored.images, "figure": head.name,
+            "value": head.value, "logs_dir": str(logs), "accuracy_log": str(logs / ACCURACY_LOG)}
 
 
 def int8_losses(scored: list[tuple[str, str, list[AccuracyFigure]]]) -> list[str]:
@@ -122,48 +142,121 @@ def int8_losses(scored: list[tuple[str, str, list[AccuracyFigure]]]) -> list[str
 
 
 def _target(planned: PlannedTarget, plan: Plan, data, kind: str, resamples: int, notes: list[str],
-            on_progress) -> TargetAccuracy:
-    paths = [p for p, _ in data.pairs] if kind == "segmentation" else [i.path for i in data.images]
-    outcome = attempt(planned, lambda session: _answers(session, planned.name, plan, paths, on_progress),
-                      plan.task.task)
+            on_progress, loadgen_logs: Path | None = None) -> TargetAccuracy:
+    """One target's figures on the labelled set: its answers from a plain loop over the images,
+    or (loadgen_logs given) from LoadGen's accuracy mode, its logs kept there."""
+    images = LabelledImages(plan, data, kind)
+    if loadgen_logs is None:
+        work = lambda session: images.answer_each(session, planned.name, on_progress)  # noqa: E731
+    else:
+        work = lambda session: images.answer_through_loadgen(session, loadgen_logs)  # noqa: E731
+    outcome = attempt(planned, work, plan.task.task)
     acc = TargetAccuracy(
         target=planned.name, precision=planned.target.precision, device=planned.target.device,
         runtime_version=planned.runtime.version() if planned.status == "ok" else None,
         artifact_format=planned.artifact.format if planned.artifact else None,
-        status=outcome.status, error=outcome.error, task=kind, images=len(paths))
+        status=outcome.status, error=outcome.error, task=kind, images=len(images.paths))
     if outcome.value is not None:
-        answers, labels, sizes = outcome.value
-        score = {"detection": _detection, "pose": _pose, "segmentation": _segmentation}[kind]
-        acc.figures, acc.details, note = score(answers, labels, sizes, data, resamples)
+        answers, labels = outcome.value
+        score = {"classification": _classification, "detection": _detection, "pose": _pose,
+                 "segmentation": _segmentation}[kind]
+        acc.figures, acc.details, note = score(answers, labels, images.sizes, data, resamples)
         notes.extend(note)
     return acc
 
 
-def _answers(session, name: str, plan: Plan, paths: list[Path], on_progress):
-    """Each image's decoded answer on this session, the class names it was read with, and
-    each photo's (width, height)."""
-    from edgebench.bench.execute import Photo, decode, feed_inputs
-    from edgebench.tasks.base import Broken
-    from edgebench.tensors import output_specs
+class LabelledImages:
+    """What a labelled set feeds a session, image by image, and what is read back: a
+    classifier's top-k tally (as `edgebench accuracy` counts it), or each image's decoded answer."""
 
-    answers, sizes = [], []
-    for n, path in enumerate(paths, start=1):
-        photo = Photo(path)
-        fed = feed_inputs(plan, session, photo)
-        session.set_input(fed.x)
-        session.invoke()
-        answer = decode(plan, session, session.output(), photo, MIN_SCORE)[0]
+    def __init__(self, plan: Plan, data, kind: str):
+        self.plan, self.data, self.kind = plan, data, kind
+        self.paths = ([i.path for i in data.items] if kind == "classification"
+                      else [p for p, _ in data.pairs] if kind == "segmentation" else [i.path for i in data.images])
+        self.sizes: list[tuple[int, int] | None] = [None] * len(self.paths)
+
+    def input(self, session, i: int):
+        from edgebench.bench.accuracy import classifier_input
+        from edgebench.bench.execute import Photo, feed_inputs
+
+        if self.kind == "classification":
+            return classifier_input(session, self.plan, self.data.items[i])
+        photo = Photo(self.paths[i])
+        self.sizes[i] = photo.pil.size
+        return feed_inputs(self.plan, session, photo).x
+
+    def answer(self, session, i: int, output):
+        """Image i's answer from its outputs: a classifier's scores (tallied in order at the end),
+        else the task's decoded answer."""
+        from edgebench.bench.execute import decode
+        from edgebench.tasks.base import Broken
+        from edgebench.tensors import as_tuple
+
+        if self.kind == "classification":
+            return np.array(as_tuple(output)[0], copy=True)
+        answer = decode(self.plan, session, output, self.sizes[i], MIN_SCORE)[0]
         if isinstance(answer, Broken):   # no figure may come out of NaN
-            raise RuntimeError(f"{path.name}: {answer.summary()}")
-        answers.append(answer)
-        sizes.append(photo.pil.size)
-        if on_progress:
-            on_progress(name, n, len(paths))
-    return answers, plan.labels_for(output_specs(session)), sizes
+            raise RuntimeError(f"{self.paths[i].name}: {answer.summary()}")
+        return answer
+
+    def answer_each(self, session, name: str, on_progress):
+        """(answers in the images' order, the class names read) from one inference per image."""
+        answers = []
+        for i in range(len(self.paths)):
+            session.set_input(self.input(session, i))
+            session.invoke()
+            answers.append(self.answer(session, i, session.output()))
+            if on_progress:
+                on_progress(name, i + 1, len(self.paths))
+        return self._finish(session, answers)
+
+    def answer_through_loadgen(self, session, logs_dir: Path):
+        """The same, from LoadGen's accuracy mode: each image a sample, its outputs read back
+        from LoadGen's accuracy log."""
+        from edgebench.bench import loadgen_accuracy
+
+        first = self.input(session, 0)
+        session.set_input(first)
+        session.invoke()
+        loadgen_accuracy.check_size(len(self.paths), len(loadgen_accuracy.encode(session.output())))
+        answers: list = [None] * len(self.paths)
+        for i, output in loadgen_accuracy.infer_all(session, lambda i: self.input(session, i), len(self.paths),
+                                                    logs_dir):
+            answers[i] = self.answer(session, i, output)
+        return self._finish(session, answers)
+
+    def _finish(self, session, answers: list):
+        from edgebench.tensors import output_specs
+
+        if self.kind != "classification":
+            return answers, self.plan.labels_for(output_specs(session))
+        from edgebench.bench.accuracy import Tally
+
+        tally = Tally(session, self.plan)
+        for item, scores in zip(self.data.items, answers):
+            tally.add(item, scores)
+        return tally, None
 
 
 def _interval(bounds) -> ConfidenceInterval | None:
     return None if bounds is None else ConfidenceInterval(low=bounds[0], high=bounds[1], method="bootstrap")
+
+
+# -- classification ------------------------------------------------------------------------------
+
+def _classification(tally, labels, sizes, data, resamples):
+    """Top-1 (and top-5, for more than 5 classes) with 95% Wilson intervals, counted as
+    `edgebench accuracy` counts them (bench.accuracy.Tally)."""
+    from edgebench.bench.accuracy import TOP_K, too_few_images, wilson_interval
+
+    n = len(tally.predictions)
+    how = "95% CI: Wilson score interval over the images"
+    figures = [AccuracyFigure(name="top-1", value=tally.top1 / n, interval=wilson_interval(tally.top1, n), note=how)]
+    if tally.classes > TOP_K:   # with 5 classes or fewer every image is trivially in the top 5
+        figures.append(AccuracyFigure(name="top-5", value=tally.top5 / n, interval=wilson_interval(tally.top5, n),
+                                      note=how))
+    few = too_few_images(n, [f.interval for f in figures])
+    return figures, {"classes": tally.classes, "top1_hits": tally.top1, "top5_hits": tally.top5}, [few] if few else []
 
 
 # -- detection -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ def print_loadgen(result) -> None:
 def loadgen_lines(label: str, lg) -> list[tuple[str, str | None]]:
     """(line, style) pairs for one target's LoadGen record."""
     style = "green" if lg.verdict == "VALID" else "yellow"
-    lines = [(f"LoadGen {lg.scenario} {label}: {lg.verdict} - {headline(lg)}", style)]
+    lines = [(f"LoadGen {lg.scenario} {label}: {lg.verdict} - {headline(lg)}{accuracy_phrase(lg)}", style)]
     lines += [(f"  - {reason}", "yellow") for reason in lg.reasons]
     if lg.search:
         probes = lg.search.get("probes", [])
@@ -46,6 +46,14 @@ def headline(lg) -> str:
     pct = "p99" if lg.scenario == "multi-stream" else "p90"
     estimate = f", early-stopping {pct} estimate {_ms(f['early_stopping_ms'])}" if f.get("early_stopping_ms") else ""
     return f"{pct} {_ms(f.get(pct + '_ms'))}{estimate}, {f.get('qps', 0):.1f} samples/s, {queries}"
+
+
+def accuracy_phrase(lg) -> str:
+    """', top-1 71.4% (LoadGen accuracy mode, 300 images)' when the run scored through LoadGen."""
+    acc = lg.accuracy
+    if not acc:
+        return ""
+    return f", {acc['figure']} {acc['value'] * 100:.1f}% (LoadGen accuracy mode, {acc['samples']} images)"
 
 
 def _ms(value) -> str:

@@ -50,7 +50,7 @@ def run_command(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the results as JSON here.")] = None,
     calibration: Annotated[Optional[Path], typer.Option("--calibration", help="Your own model (.onnx/.pt2): a folder of your images (JPEG/PNG/BMP, at least 10) to calibrate its int8 variants on; every 5th is held back to check them. Default: edgebench's built-in photos, with a warning.")] = None,
     wide: Annotated[bool, typer.Option("--wide", help="Show every column of the results table, however wide the table (by default columns are left out to fit the terminal, the least needed first, and the screen names them).")] = False,
-    accuracy_images: Annotated[Optional[Path], typer.Option("--accuracy-images", help="Also score every target on these labelled images, after timing: with --annotations (COCO boxes or keypoints) or --masks (segmentation); `edgebench accuracy --help` tells the formats.")] = None,
+    accuracy_images: Annotated[Optional[Path], typer.Option("--accuracy-images", help="Also score every target on these labelled images, after timing: a classifier's labelled as `edgebench accuracy` reads them (top-1, top-5), a detector's or pose model's with --annotations (COCO), a segmenter's with --masks. With --loadgen, through LoadGen's accuracy mode.")] = None,
     annotations: Annotated[Optional[Path], typer.Option("--annotations", help="COCO-format JSON for --accuracy-images (detection: mAP@[.5:.95], AP50; pose: OKS AP, PCK@0.2).")] = None,
     masks: Annotated[Optional[Path], typer.Option("--masks", help="Class-index masks for --accuracy-images (segmentation: mIoU, pixel accuracy; default: beside the images).")] = None,
     mask_map: Annotated[Optional[list[str]], typer.Option("--mask-map", help="Read mask values as other classes, [MASK-FILE:]VALUE=CLASS,... (repeatable).")] = None,
@@ -109,7 +109,9 @@ def _labelled(images: Path | None, annotations: Path | None, masks: Path | None,
             raise UserError("--annotations, --masks and --mask-map score the images of --accuracy-images: give it too")
         return None
     if annotations is None and masks is None and not mask_map:
-        raise UserError("--accuracy-images needs its ground truth: --annotations FILE (COCO) or --masks DIR")
+        from edgebench.models.labelled import ClassSet
+
+        return ClassSet(images)   # a classifier's: labels.csv, class folders or synset-prefixed names
     from edgebench.cli.accuracy import read_ground_truth
 
     return read_ground_truth(images, annotations, masks, mask_map)
@@ -134,4 +136,8 @@ def _run_live(config, recorder, out: Path | None, screen: dict, labelled=None):
         done = sum(r.status == "ok" for r in result.results)
         saved = f"; saved as run {result.run_id[:12]} (interrupted)" if recorder else ""
         err_console.print(f"{result.error or 'interrupted'}: {done} target(s) finished{saved}", markup=False)
+        if config.loadgen is not None:
+            from edgebench.bench.loadgen import exit_at_once_if_a_test_runs
+
+            exit_at_once_if_a_test_runs(128 + interrupted.signum)
         raise typer.Exit(128 + interrupted.signum) from None

@@ -359,8 +359,7 @@ def accuracy_table(result) -> Table | None:
     table = Table(title=escape(f"{first.task} accuracy on {first.images} labelled image"
                                f"{'s' if first.images != 1 else ''} ({data.get('format', 'labelled set')}"
                                f"{', sha256 ' + fingerprint[:12] if fingerprint else ''})"),
-                  caption=escape("Measured after timing: one untimed inference per image per target; "
-                                 + (first.figures[0].note or "" if first.figures else "")))
+                  caption=escape(_accuracy_method(scored) + (first.figures[0].note or "" if first.figures else "")))
     table.add_column("target", no_wrap=True)
     table.add_column("median ms", justify="right")
     names = [f.name for f in first.figures]
@@ -372,6 +371,13 @@ def accuracy_table(result) -> Table | None:
         median = f"{r.latency_ms.median:.3f}" if r.latency_ms is not None else "-"
         table.add_row(escape(r.target), median, *(cells.get(n, "-") for n in names))
     return table
+
+
+def _accuracy_method(scored) -> str:
+    if any(getattr(r, "loadgen", None) is not None and r.loadgen.accuracy for r in scored):
+        return ("Measured after timing, through LoadGen's accuracy mode: each image issued once per target, the "
+                "answers read back from LoadGen's accuracy log; ")
+    return "Measured after timing: one untimed inference per image per target; "
 
 
 def _print_accuracy(result) -> None:

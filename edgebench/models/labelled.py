@@ -142,3 +142,40 @@ def _index_from_name(relative: Path) -> int | None:
     if m and m.group(1) in synset_to_index():
         return synset_to_index()[m.group(1)]
     return None
+
+
+class ClassSet:
+    """A classifier's ground truth for `run --accuracy-images DIR`: the folder's labelled images
+    (labels.csv, class folders or synset-prefixed names), read once the model's own class names
+    are known (a retrained model's folders are its classes), before any target is timed."""
+
+    kind = "classification"
+
+    def __init__(self, image_dir: Path, labels_csv: Path | None = None):
+        from edgebench.fileio import shown, stat_or_none
+
+        self.image_dir, self.labels_csv = Path(image_dir), labels_csv
+        found = stat_or_none(self.image_dir, "image directory")
+        if found is None or not stat.S_ISDIR(found.st_mode):   # said at once, not after the conversions
+            raise UserError(f"image directory not found: {shown(self.image_dir)}", "accuracy_images")
+        self.items: list[LabelledImage] = []
+
+    def load(self, classes: tuple[str, ...] | None) -> None:
+        self.items = labelled_images(self.image_dir, self.labels_csv, classes=classes)
+
+    def fingerprint(self) -> dict:
+        return fingerprint(self.items, self.image_dir)
+
+
+def fingerprint(items: list[LabelledImage], directory: Path) -> dict:
+    """What identifies a labelled folder: a sha256 over every image's name, label and content
+    (the same images relabelled, or re-encoded, give another)."""
+    import hashlib
+
+    from edgebench.models.artifact import sha256_of
+
+    h = hashlib.sha256()
+    for item in items:
+        h.update(f"{item.path.name}\0{item.label_index}\0{sha256_of(item.path)}\n".encode())
+    return {"format": "labelled image folder", "image_dir": str(directory), "images": len(items),
+            "sha256": h.hexdigest()}

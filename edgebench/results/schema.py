@@ -244,6 +244,9 @@ class LoadGenRecord(BaseModel):
     logs_dir: str | None = None
     summary_log: str | None = Field(default=None, description="LoadGen's mlperf_log_summary.txt")
     loadgen_version: str | None = None
+    accuracy: dict | None = Field(default=None, description="accuracy mode (run --accuracy-images): method, "
+                                                            "samples, the task's headline figure and value, "
+                                                            "LoadGen's accuracy log")
 
 
 class TargetResult(BaseModel):
@@ -251,7 +254,7 @@ class TargetResult(BaseModel):
 
     # Scored on labelled data in the same run (edgebench run --annotations/--masks); defined below.
     accuracy: TaskAccuracy | None = Field(default=None, description="the target's accuracy on labelled data "
-                                          "(detection, segmentation, pose), with the data set's fingerprint")
+                                          "(classification, detection, segmentation, pose), with the data set's fingerprint")
 
     target: ShortName
     runtime: ShortName
