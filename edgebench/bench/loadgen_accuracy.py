@@ -83,8 +83,15 @@ class _AnsweringExecutor(lgx.Executor):
         self.failure: BaseException | None = None
 
     def load(self, indices) -> None:
+        # Called from LoadGen's C++ thread: an exception must not cross it. The first failure
+        # (an unreadable image) is raised after the test; its samples are answered empty.
         for i in indices:
-            self.loaded[i] = self.input_of(i)
+            if self.failure is not None:
+                return
+            try:
+                self.loaded[i] = self.input_of(i)
+            except Exception as exc:  # noqa: BLE001 - raised in the caller's thread after the test
+                self.failure = exc
 
     def unload(self, indices) -> None:
         for i in indices:
