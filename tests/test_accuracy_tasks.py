@@ -534,6 +534,24 @@ def test_an_int8_target_losing_more_than_a_point_is_named_against_its_own_runtim
     assert int8_losses([("a-fp32", "fp32", []), ("a-int8", "int8", _figures(0.1))]) == []
 
 
+def test_a_loss_within_overlapping_intervals_says_it_may_be_chance():
+    """19 images: one image more or less is 5 points, and the Wilson intervals overlap widely."""
+    from edgebench.bench.accuracy import wilson_interval
+    from edgebench.bench.scored import int8_losses
+    from edgebench.results.schema import AccuracyFigure
+
+    def top1(hits: int, n: int):
+        return [AccuracyFigure(name="top-1", value=hits / n, interval=wilson_interval(hits, n))]
+
+    [line] = int8_losses([("a-fp32", "fp32", top1(15, 19)), ("a-int8", "int8", top1(14, 19))])
+    assert line.startswith("a-int8 loses 5.3 points of top-1 against a-fp32 (78.9 -> 73.7%)")
+    assert line.endswith("(their 95% intervals overlap, 56.7-91.5% and 51.2-88.2%: on these images the loss may "
+                         "be chance; more images would tell)")
+    # neighbour: intervals apart (10,000 images), the plain line
+    [line] = int8_losses([("a-fp32", "fp32", top1(7900, 10000)), ("a-int8", "int8", top1(7500, 10000))])
+    assert line.endswith("more than the 1-point rule for int8")
+
+
 def test_the_run_screen_shows_an_int8_loss_in_red(monkeypatch):
     import io
 

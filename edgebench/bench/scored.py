@@ -109,6 +109,15 @@ def score_targets(plan: Plan, results: list, data, resamples: int | None = None,
     return [note[:400] for note in dict.fromkeys(notes)], [line[:400] for line in losses]
 
 
+def _overlap(fp32: AccuracyFigure, int8: AccuracyFigure) -> str:
+    """A caution when the two figures' 95% intervals overlap: the loss may be the images' chance."""
+    a, b = fp32.interval, int8.interval
+    if a is None or b is None or a.high < b.low or b.high < a.low:
+        return ""
+    return (f" (their 95% intervals overlap, {a.percent()}% and {b.percent()}%: on these images the loss may be "
+            "chance; more images would tell)")
+
+
 def _loadgen_accuracy_record(scored: TargetAccuracy, logs: Path) -> dict:
     """What TargetResult.loadgen keeps of its accuracy test: how, the headline figure, the log."""
     from edgebench.bench.loadgen_accuracy import ACCURACY_LOG, METHOD
@@ -137,7 +146,7 @@ def int8_losses(scored: list[tuple[str, str, list[AccuracyFigure]]]) -> list[str
         if round(lost, 6) > INT8_LOSS_POINTS:   # 0.50 - 0.49 is 1.0000000000000009 points
             lines.append(f"{target} loses {lost:.1f} points of {int8.name} against {against} "
                          f"({fp32.value * 100:.1f} -> {int8.value * 100:.1f}%): more than the "
-                         f"{INT8_LOSS_POINTS:g}-point rule for int8")
+                         f"{INT8_LOSS_POINTS:g}-point rule for int8" + _overlap(fp32, int8))
     return lines
 
 
