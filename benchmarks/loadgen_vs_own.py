@@ -28,10 +28,10 @@ def load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def one(store, scenario: str, loadgen: LoadGenSettings | None, runs: int) -> dict:
+def one(store, scenario: str, loadgen: LoadGenSettings | None, runs: int, threads: int | None) -> dict:
     protocol = CLASSIC.with_overrides(runs=runs, settle_s=0.0, warmup=20)
-    result = run(RunConfig(targets=TARGETS, scenario=scenario, streams=2, protocol=protocol, loadgen=loadgen),
-                 recorder=store)
+    result = run(RunConfig(targets=TARGETS, scenario=scenario, streams=2, protocol=protocol, loadgen=loadgen,
+                           threads=threads), recorder=store)
     out = {}
     for r in result.results:
         if r.status != "ok":
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--store", default="/tmp/loadgen-bench.db")
     parser.add_argument("--server-only", action="store_true", help="only the server search at p99 <= 10 ms")
+    parser.add_argument("--threads", type=int, default=None, help="threads per session (default: the runtime's)")
     args = parser.parse_args()
     store = Store(args.store)
     lg_single = LoadGenSettings(min_duration_s=3.0, min_query_count=args.queries)
@@ -67,7 +68,7 @@ def main() -> None:
         for key, scenario, settings in (("own_p90", "single-stream", None), ("lg_p90", "single-stream", lg_single),
                                         ("own_ips", "offline", None), ("lg_ips", "offline", lg_offline)):
             before = load()
-            got = one(store, scenario, settings, args.queries)
+            got = one(store, scenario, settings, args.queries, args.threads)
             print(f"round {n} {key:8s} {got}  load {before} -> {load()}", flush=True)
             for target, value in got.items():
                 if value is not None:
@@ -84,7 +85,8 @@ def main() -> None:
             print(f"{target} | {own:.3f} | {lg:.3f} | {lg / own:.3f} | {statistics.median(m['sut_p90']):.3f}")
     server = LoadGenSettings(latency_bound_ms=10.0, min_duration_s=1.0, min_query_count=args.queries)
     before = load()
-    result = run(RunConfig(targets=TARGETS, scenario="server", streams=2, loadgen=server), recorder=store)
+    result = run(RunConfig(targets=TARGETS, scenario="server", streams=2, loadgen=server, threads=args.threads),
+                 recorder=store)
     print(f"\nserver, p99 <= 10 ms (load {before} -> {load()}); run {result.run_id[:12]}")
     for r in result.results:
         if r.loadgen is None:
