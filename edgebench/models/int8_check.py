@@ -37,9 +37,6 @@ def check_int8(fmt: str, int8_path: Path, float_path: Path, samples: list[np.nda
     on `runtimes` (registry keys)."""
     if task == "detection":
         return check_detector_int8(fmt, int8_path, float_path, samples, runtimes)
-    from edgebench.models.artifact import Artifact
-    from edgebench.runtimes.base import load_runtime
-
     result = {"samples": len(samples), "against": f"{fmt}-fp32", "by_runtime": {},
               "method": "held-back calibration images (never calibrated on), one inference per sample: "
                         "top-1 agreement of the int8 file with the float file it was quantized from, on "
@@ -48,33 +45,55 @@ def check_int8(fmt: str, int8_path: Path, float_path: Path, samples: list[np.nda
                         "confidence interval; mean |logit error| over all samples"}
     if not samples or not runtimes:
         return result
-    reference = None
-    for key in runtimes:
-        runtime = load_runtime(key)
-        try:
-            if reference is None:
-                reference = _logits(runtime, Artifact(Path(float_path), fmt, "fp32", "", "check"), samples)
-                result["reference_runtime"] = runtime.name
-            logits = _logits(runtime, Artifact(Path(int8_path), fmt, "int8", "", "check"), samples)
-        except Exception as exc:  # noqa: BLE001 - one runtime failing must not fail the build
-            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-            result["by_runtime"][runtime.name] = {
-                "error": f"{type(exc).__name__}: {lines[-1][:300] if lines else 'no message'}"}
-            continue
+
+    def compare(logits, reference) -> dict:
         same = logits.argmax(1) == reference.argmax(1)
         top_two = np.sort(reference, axis=1)[:, -2:]
         decisive = top_two[:, 1] - top_two[:, 0] >= DECISIVE_MARGIN
         result["decisive_samples"] = int(decisive.sum())
-        entry = {"version": runtime.version(),
-                 "top1_agreement_all_samples": round(float(same.mean()), 4),
+        entry = {"top1_agreement_all_samples": round(float(same.mean()), 4),
                  "mean_abs_logit_error": round(float(np.mean(np.abs(logits - reference))), 4)}
         if decisive.any():
             agreeing = int(same[decisive].sum())
             entry["top1_agreement"] = round(agreeing / int(decisive.sum()), 4)
             entry["top1_agreement_ci95"] = [round(v, 4) for v in agreement_interval(agreeing, int(decisive.sum()))]
-        result["by_runtime"][runtime.name] = entry
+        return entry
+
+    return on_each_runtime(result, runtimes, _artifacts(fmt, int8_path, fmt, float_path),
+                           lambda runtime, artifact: _logits(runtime, artifact, samples), compare)
+
+
+def on_each_runtime(result: dict, runtimes: list[str], artifacts: tuple, answers, compare) -> dict:
+    """The loop every int8 check shares: on each runtime (registry keys), the int8 file's answers
+    compared with the float file's (answered once, on the first runtime: the quantizer's own);
+    result["by_runtime"][name] = {"version", **compare(int8 answers, float answers)}, or the
+    runtime's failure in one line (one runtime failing must not fail the build)."""
+    from edgebench.runtimes.base import load_runtime
+
+    float_artifact, int8_artifact = artifacts
+    reference = None
+    for key in runtimes:
+        runtime = load_runtime(key)
+        try:
+            if reference is None:
+                reference = answers(runtime, float_artifact)
+                result["reference_runtime"] = runtime.name
+            got = answers(runtime, int8_artifact)
+        except Exception as exc:  # noqa: BLE001 - reported per runtime
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            result["by_runtime"][runtime.name] = {
+                "error": f"{type(exc).__name__}: {lines[-1][:300] if lines else 'no message'}"}
+            continue
+        result["by_runtime"][runtime.name] = {"version": runtime.version(), **compare(got, reference)}
     return result
 
+
+def _artifacts(int8_format: str, int8_path: Path, float_format: str, float_path: Path) -> tuple:
+    """(the float file, the int8 file) as artifacts to check."""
+    from edgebench.models.artifact import Artifact
+
+    return (Artifact(Path(float_path), float_format, "fp32", "", "check"),
+            Artifact(Path(int8_path), int8_format, "int8", "", "check"))
 
 
 def check_detector_int8(fmt: str, int8_path: Path, float_path: Path, samples: list[np.ndarray],
@@ -84,9 +103,6 @@ def check_detector_int8(fmt: str, int8_path: Path, float_path: Path, samples: li
     "against", "by_runtime": {runtime: {"box_agreement" (mean F1 over the samples where either
     side finds an object), "box_agreement_min", "mean_iou", "version"} or {"error"}}, "method"}.
     A sample where neither side finds anything agrees trivially and is not counted."""
-    from edgebench.models.artifact import Artifact
-    from edgebench.runtimes.base import load_runtime
-
     result = {"samples": len(samples), "against": f"{fmt}-fp32", "by_runtime": {}, "task": "detection",
               "method": "held-back calibration images (never calibrated on), one inference per sample: the "
                         "detection task's agreement (F1 of boxes matched at IoU 0.5) of the int8 file with "
@@ -94,22 +110,14 @@ def check_detector_int8(fmt: str, int8_path: Path, float_path: Path, samples: li
                         f"an object; flagged below {DETECTION_GOAL:g}"}
     if not samples or not runtimes:
         return result
-    reference = None
-    for key in runtimes:
-        runtime = load_runtime(key)
-        try:
-            if reference is None:
-                reference = _detections(runtime, Artifact(Path(float_path), fmt, "fp32", "", "check"), samples)
-                result["reference_runtime"] = runtime.name
-            answers = _detections(runtime, Artifact(Path(int8_path), fmt, "int8", "", "check"), samples)
-        except Exception as exc:  # noqa: BLE001 - one runtime failing must not fail the build
-            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-            result["by_runtime"][runtime.name] = {
-                "error": f"{type(exc).__name__}: {lines[-1][:300] if lines else 'no message'}"}
-            continue
-        result["by_runtime"][runtime.name] = {"version": runtime.version(), **box_agreement(answers, reference)}
-        result["samples_with_objects"] = result["by_runtime"][runtime.name]["samples_with_objects"]
-    return result
+
+    def compare(answers, reference) -> dict:
+        entry = box_agreement(answers, reference)
+        result["samples_with_objects"] = entry["samples_with_objects"]
+        return entry
+
+    return on_each_runtime(result, runtimes, _artifacts(fmt, int8_path, fmt, float_path),
+                           lambda runtime, artifact: _detections(runtime, artifact, samples), compare)
 
 
 def box_agreement(answers: list, references: list) -> dict:
