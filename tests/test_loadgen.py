@@ -473,3 +473,32 @@ def test_sigterm_during_the_server_search_ends_cleanly_with_the_run_stored(tmp_p
     assert "terminate called" not in stderr and "Traceback" not in stdout + stderr
     [run] = Store(store).all_runs()
     assert run.status == "interrupted"
+
+
+@pytest.mark.slow
+def test_accuracy_mode_scores_a_segmenter_as_the_plain_pass_does(tmp_path, monkeypatch):
+    """Another task through LoadGen's accuracy log: Coral's DeepLabV3 on its two masked photos
+    gives the same mIoU and pixel accuracy as the untimed pass without LoadGen."""
+    pytest.importorskip("mlperf_loadgen")
+    zoo = REPO.parent / "shared" / "fixtures" / "coral-zoo"
+    if not zoo.is_dir():
+        pytest.skip("../shared/fixtures/coral-zoo is not present")
+    from edgebench.bench.execute import run
+    from edgebench.models.annotated import parse_mask_maps, read_masks
+
+    monkeypatch.setenv("EDGEBENCH_DATA_DIR", str(tmp_path))
+    model, image = str(zoo / "deeplabv3_mnv2_pascal_quant.tflite"), str(zoo / "bird_segmentation.bmp")
+
+    def scored(loadgen):
+        masks = read_masks(zoo, mask_maps=parse_mask_maps(["dog_segmentation_mask.bmp:0=12,1=0,2=255"]))
+        config = RunConfig(model=model, image=image, targets=("litert-int8",), threads=1, loadgen=loadgen,
+                           protocol=RunConfig().protocol.with_overrides(runs=3, settle_s=0.0))
+        [target] = run(config, labelled=masks).results
+        assert target.status == "ok", target.error
+        return target
+
+    through = scored(LoadGenSettings(min_duration_s=0.05, min_query_count=2))
+    plain = scored(None)
+    assert [(f.name, f.value) for f in through.accuracy.figures] == [(f.name, f.value) for f in plain.accuracy.figures]
+    assert through.accuracy.figures[0].name == "mIoU" and through.loadgen.accuracy["samples"] == 2
+    assert plain.loadgen is None
