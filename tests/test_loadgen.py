@@ -257,7 +257,7 @@ def test_server_search_converges_and_its_rate_meets_the_bound(litert_plan, tmp_p
     assert any(p["verdict"] == "INVALID" and p["target_qps"] > record["server_qps"] for p in search["probes"])
 
 
-def _stored_loadgen_run(tmp_path):
+def _stored_loadgen_run(tmp_path, accuracy: dict | None = None):
     from edgebench.results.schema import LoadGenRecord
     from edgebench.results.store import Store
 
@@ -270,7 +270,7 @@ def _stored_loadgen_run(tmp_path):
         settings={"target_latency_ns": 10_000_000, "target_latency_percentile": 0.99}, logs_dir=str(logs),
         summary_log="MLPerf Results Summary\nResult is : VALID\n", overrides={"min_duration_ms": 1000},
         search={"probes": [{"target_qps": 40.0, "verdict": "VALID"}, {"target_qps": 80.0, "verdict": "INVALID"}],
-                "stopped_because": "bracket [40, 80] QPS within 10%"})
+                "stopped_because": "bracket [40, 80] QPS within 10%"}, accuracy=accuracy)
     url = f"sqlite:///{tmp_path / 'r.db'}"
     Store(url).save(run)
     return run, url, logs
@@ -284,9 +284,27 @@ def test_results_show_logs_and_the_run_screen(tmp_path):
                                env={"COLUMNS": "300"})
     assert shown.exit_code == 0, shown.output
     assert f"LoadGen logs in {logs}" in shown.output and "Result is : VALID" in shown.output
+    assert "accuracy mode" not in shown.output
     screen = CliRunner().invoke(app, ["results", "show", run.run_id[:12], "--store", url], env={"COLUMNS": "300"})
     assert "LoadGen server litert-int8: VALID - 48.5 QPS at p99 9.10 ms (bound 10.00 ms at p99)" in screen.output
     assert "2 probes (40 ok, 80 x)" in screen.output
+
+
+def test_results_show_logs_names_the_accuracy_log(tmp_path):
+    from edgebench.cli.app import app
+
+    log = tmp_path / "logs" / "accuracy" / "mlperf_log_accuracy.json"
+    run, url, logs = _stored_loadgen_run(tmp_path, {"mode": "AccuracyOnly", "samples": 300, "figure": "top-1",
+                                                    "value": 0.714, "accuracy_log": str(log)})
+    log.parent.mkdir()
+    log.write_text("[]")
+    shown = CliRunner().invoke(app, ["results", "show", run.run_id[:12], "--logs", "--store", url],
+                               env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert f"accuracy mode: 300 samples, LoadGen's accuracy log {logs / 'accuracy' / 'mlperf_log_accuracy.json'}\n" \
+        in shown.output
+    screen = CliRunner().invoke(app, ["results", "show", run.run_id[:12], "--store", url], env={"COLUMNS": "300"})
+    assert "top-1 71.4% (LoadGen accuracy mode, 300 images)" in screen.output
 
 
 def test_results_show_logs_of_a_run_without_loadgen_is_one_line(tmp_path):

@@ -80,3 +80,7 @@ def print_logs(run) -> None:
             f"{folder} - not on this machine; the summary below is the stored copy"
         console.print(f"== {sweep_label(r)}: LoadGen logs in {where}", markup=False, style="bold")
         console.print(r.loadgen.summary_log or "(no summary log was kept)", markup=False)
+        if r.loadgen.accuracy:
+            log = Path(r.loadgen.accuracy["accuracy_log"])
+            console.print(f"accuracy mode: {r.loadgen.accuracy['samples']} samples, LoadGen's accuracy log "
+                          f"{log}{'' if log.is_file() else ' (not on this machine)'}", markup=False)
