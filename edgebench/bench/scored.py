@@ -256,7 +256,7 @@ def _interval(bounds) -> ConfidenceInterval | None:
 def _classification(tally, labels, sizes, data, resamples):
     """Top-1 (and top-5, for more than 5 classes) with 95% Wilson intervals, counted as
     `edgebench accuracy` counts them (bench.accuracy.Tally)."""
-    from edgebench.bench.accuracy import TOP_K, too_few_images, wilson_interval
+    from edgebench.bench.accuracy import ROUGH_WIDTH, TOP_K, too_few_images, wilson_interval
 
     n = len(tally.predictions)
     how = "95% CI: Wilson score interval over the images"
@@ -264,7 +264,11 @@ def _classification(tally, labels, sizes, data, resamples):
     if tally.classes > TOP_K:   # with 5 classes or fewer every image is trivially in the top 5
         figures.append(AccuracyFigure(name="top-5", value=tally.top5 / n, interval=wilson_interval(tally.top5, n),
                                       note=how))
-    few = too_few_images(n, [f.interval for f in figures])
+    # One sentence for every target alike (the notes are printed once each): the interval's
+    # width is in each figure.
+    few = too_few_images(n, [f.interval for f in figures]) and (
+        f"{n} images are too few for these figures to mean much: 95% intervals over "
+        f"{ROUGH_WIDTH * 100:.0f} points wide; about 400 images narrow any to +-5 points")
     return figures, {"classes": tally.classes, "top1_hits": tally.top1, "top5_hits": tally.top5}, [few] if few else []
 
 
