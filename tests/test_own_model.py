@@ -260,6 +260,51 @@ def test_without_calibration_the_builtin_photos_come_with_a_warning(models):
     assert "built-in photos, which may not represent your data" in proc.stdout
 
 
+def _int8_onnx(models: Path) -> Path:
+    """The tiny classifier quantized by ONNX Runtime (dynamic: int8 weights): a file that runs as it is."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    int8 = models / "tiny-int8.onnx"
+    if not int8.is_file():
+        quantize_dynamic(str(models / "tiny.onnx"), str(int8), weight_type=QuantType.QInt8)
+    return int8
+
+
+def _embedder_onnx(models: Path) -> Path:
+    """A float image model with a 16-d output: read as an embedding, a task that gets no int8 variant."""
+    import torch
+    from torch import nn
+
+    path = models / "embedder.onnx"
+    if not path.is_file():
+        torch.manual_seed(5)
+        module = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                               nn.Linear(8, 16)).eval()
+        torch.onnx.export(module, (torch.zeros(1, 3, 64, 64),), str(path), dynamo=True, external_data=False,
+                          verbose=False, input_names=["image"], output_names=["embedding"])
+    return path
+
+
+@pytest.mark.parametrize("which", ["int8 onnx", "embedder"])
+def test_no_calibration_warning_where_nothing_is_calibrated(models, which):
+    """An already-int8 .onnx runs as it is and an embedding model gets no int8 variant: neither is
+    calibrated on the built-in photos, so neither run warns that it is (the float classifier does:
+    the test above)."""
+    from typer.testing import CliRunner
+
+    from edgebench.cli.app import app
+    from edgebench.models.own.source import OwnModelSource, open_own_model
+
+    model = _int8_onnx(models) if which == "int8 onnx" else _embedder_onnx(models)
+    source = open_own_model(model)   # what each file is, so the test checks the case it names
+    assert (not isinstance(source, OwnModelSource)) if which == "int8 onnx" else bool(source.no_int8)
+    target = "onnxruntime-int8" if which == "int8 onnx" else "onnxruntime-fp32"
+    result = CliRunner().invoke(app, ["run", "--model", str(model), "--targets", target, "--runs", "2",
+                                      "--settle", "0", "--no-save"])
+    assert result.exit_code == 0, result.output
+    assert "built-in photos" not in result.output
+
+
 # --- the Edge TPU compiler ---------------------------------------------------------------------
 
 STAND_IN = """#!/bin/sh

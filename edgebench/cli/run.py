@@ -87,10 +87,15 @@ def run_command(
 
 
 def warn_builtin_calibration(model: str, calibration: Path | None) -> None:
-    """Your own model's int8 variants calibrated on the built-in photos: said before the run."""
-    from edgebench.models.own.source import CALIBRATION_WARNING, is_own_model
+    """Your own model's int8 variants calibrated on the built-in photos: said before the run.
+    Not for a file that gets no calibrated variant: an already quantized .onnx (it runs as it
+    is) or a float model whose task or input gets no int8 variant (the int8 targets say why)."""
+    from edgebench.models.own.source import CALIBRATION_WARNING, OwnModelSource, is_own_model, open_own_model
 
-    if calibration is None and is_own_model(model):
+    if calibration is not None or not is_own_model(model):
+        return
+    source = open_own_model(Path(model))   # a file it cannot read is one line here, as in the run
+    if isinstance(source, OwnModelSource) and source.no_int8 is None:
         console.print(f"[yellow]warning:[/] {CALIBRATION_WARNING}")
 
 
