@@ -436,3 +436,66 @@ def test_an_op_one_converter_lacks_skips_that_variant_only(tmp_path, calibration
         assert "\n" not in ran[skipped].error and "(log: " in ran[skipped].error
     assert ran["onnxruntime-fp32"].status == "ok" and ran["torch-fp32"].status == "ok", \
         {r.target: r.error for r in result.results}
+
+
+def _float_answers_as_truth(model: Path, folder: Path, per_image: int = 2) -> Path:
+    """COCO ground truth drawn from the float model's own top boxes on each image (read as `run`
+    reads them: stretched, ImageNet mean/std), so that its fp32 targets score high and an int8
+    variant whose boxes move loses points."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from edgebench.models.artifact import inspect_model_file
+    from edgebench.models.images import load_image, preprocessing_for, stretch_float_nchw
+    from edgebench.tasks.base import Context, Labels
+    from edgebench.tasks.detection import Detection
+    from tests.task_models import CLASSES
+
+    info = inspect_model_file(model)
+    prep, _ = preprocessing_for(info.inputs[0])
+    h, w = info.inputs[0].image_size
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    truth = json.loads((folder / "instances.json").read_text())
+    truth["annotations"] = []
+    for image in truth["images"]:
+        x = stretch_float_nchw(load_image(folder / image["file_name"]), prep, (h, w)).astype(np.float32)
+        outputs = tuple(session.run(None, {session.get_inputs()[0].name: x}))
+        answer = Detection().decode(outputs, info.outputs, Context(Labels(CLASSES), (h, w), min_score=0.01))
+        for box in answer.boxes[:per_image]:
+            bw, bh = (box.xmax - box.xmin) * image["width"], (box.ymax - box.ymin) * image["height"]
+            truth["annotations"].append({"id": len(truth["annotations"]) + 1, "image_id": image["id"],
+                                         "category_id": CLASSES.index(box.label) + 1, "iscrowd": 0,
+                                         "area": bw * bh, "bbox": [box.xmin * image["width"],
+                                                                   box.ymin * image["height"], bw, bh]})
+    path = folder / "float-answers.json"
+    path.write_text(json.dumps(truth))
+    return path
+
+
+@pytest.mark.slow
+def test_an_own_detectors_targets_are_scored_and_int8_losses_flagged(tmp_path, calibration):
+    """run --accuracy-images/--annotations on a user's detector ONNX: its fp32 and int8 targets (the
+    int8 variants built from the file) are each scored, and an int8 variant more than a point of
+    mAP under its float twin is flagged (the seeded, untrained detector's ONNX Runtime int8 file
+    moves its boxes far: 49.5 -> 0.5 when this was written)."""
+    from typer.testing import CliRunner
+
+    from benchmarks.accuracy_sets import shapes
+    from edgebench.cli.app import app
+    from tests.task_models import raw_head_detector
+
+    folder = shapes(tmp_path, 6)
+    detector = raw_head_detector(tmp_path / "detector.onnx")
+    truth = _float_answers_as_truth(detector, folder)
+    out = tmp_path / "run.json"
+    result = CliRunner().invoke(app, [
+        "run", "--model", str(detector), "--calibration", str(calibration), "--accuracy-images", str(folder),
+        "--annotations", str(truth), "--labels", str(folder / "labels.txt"), "-t", "onnxruntime-fp32,onnxruntime-int8",
+        "--runs", "2", "--settle", "0", "--no-save", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    scored = {r["target"]: r["accuracy"] for r in json.loads(out.read_text())["results"]}
+    assert set(scored) == {"onnxruntime-fp32", "onnxruntime-int8"} and all(scored.values()), scored
+    fp32, int8 = (scored[t]["figures"][0]["value"] for t in ("onnxruntime-fp32", "onnxruntime-int8"))
+    assert fp32 - int8 > 0.01, (fp32, int8)
+    text = " ".join(result.output.split())
+    assert "warning: onnxruntime-int8 loses" in text and "more than the 1-point rule for int8" in text
