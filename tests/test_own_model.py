@@ -232,6 +232,39 @@ def test_not_an_archive_is_one_line(tmp_path):
     assert "not a .pt2 archive" in proc.stderr
 
 
+def test_a_pt2_runs_on_torch_as_the_same_frozen_graph_as_the_plain_module(models):
+    """torch-fp32 of a .pt2 runs its program's module traced, frozen and optimized exactly as the
+    zoo's torch target runs a plain module: a TorchScript graph with the same operators (the
+    exported module's input checks and pytree flattening are traced away, not run per call) and
+    the same answer."""
+    from collections import Counter
+
+    import numpy as np
+    import torch
+
+    from edgebench.models.own.source import open_own_model
+    from edgebench.runtimes.base import load_runtime
+
+    runtime = load_runtime("torch")
+    artifact = open_own_model(models / "tiny.pt2").artifact_for("torch-fp32", "fp32", ("torch",))
+    session = runtime.load(artifact, runtime.options_type.build("torch", {}, device="cpu", precision="fp32"))
+    x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
+    plain = _tiny_classifier()
+    with torch.no_grad():
+        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(plain, torch.from_numpy(x))))
+        expected = plain(torch.from_numpy(x)).numpy()
+    try:
+        assert isinstance(session._module, torch.jit.ScriptModule) and session.settings["mode"] == "frozen"
+        kinds = Counter(node.kind() for node in session._module.graph.nodes())
+        assert kinds == Counter(node.kind() for node in frozen.graph.nodes())
+        assert not any("check" in kind or "pytree" in kind or "Python" in kind for kind in kinds), kinds
+        session.set_input(x)
+        session.invoke()
+        assert np.allclose(session.output(), expected, atol=1e-4)
+    finally:
+        session.close()
+
+
 # --- calibration -------------------------------------------------------------------------------
 
 def test_too_few_or_unreadable_calibration_images_are_one_line_and_nothing_is_cached(models, tmp_path, calibration):
@@ -445,7 +478,11 @@ def _float_answers_as_truth(model: Path, folder: Path, per_image: int = 2) -> Pa
     import onnxruntime as ort
 
     from edgebench.models.artifact import inspect_model_file
-    from edgebench.models.images import load_image, preprocessing_for, stretch_float_nchw
+    from edgebench.models.images import (
+        load_image,
+        preprocessing_for,
+        stretch_float_nchw,
+    )
     from edgebench.tasks.base import Context, Labels
     from edgebench.tasks.detection import Detection
     from tests.task_models import CLASSES
