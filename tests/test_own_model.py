@@ -338,6 +338,24 @@ def test_no_calibration_warning_where_nothing_is_calibrated(models, which):
     assert "built-in photos" not in result.output
 
 
+def test_the_calibration_warning_needs_a_target_that_runs_an_int8_variant(models):
+    """Given the run's targets, the warning is said only if one of them runs an int8 variant built
+    from this file: not for fp32 targets only, nor for LiteRT int8 of an ONNX file (no TFLite
+    variant from ONNX)."""
+    from edgebench.cli.run import console, warn_builtin_calibration
+
+    def warned(targets) -> bool:
+        with console.capture() as captured:
+            warn_builtin_calibration(str(models / "tiny.onnx"), None, targets)
+        return "built-in photos" in captured.get()
+
+    assert warned(None) and warned(("onnxruntime-fp32", "openvino-int8"))
+    assert not warned(("onnxruntime-fp32",)) and not warned(("litert-int8",)) and not warned(())
+    with console.capture() as captured:   # a calibration folder given: nothing to warn about
+        warn_builtin_calibration(str(models / "tiny.onnx"), models, ("onnxruntime-int8",))
+    assert "built-in photos" not in captured.get()
+
+
 # --- the Edge TPU compiler ---------------------------------------------------------------------
 
 STAND_IN = """#!/bin/sh
