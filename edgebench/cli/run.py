@@ -86,11 +86,23 @@ def run_command(
             console.print(f"results written to {out}", markup=False)
 
 
-def warn_builtin_calibration(model: str, calibration: Path | None) -> None:
-    """Your own model's int8 variants calibrated on the built-in photos: said before the run."""
-    from edgebench.models.own.source import CALIBRATION_WARNING, is_own_model
+def warn_builtin_calibration(model: str, calibration: Path | None, targets: tuple[str, ...] | None = None) -> None:
+    """Your own model's int8 variants calibrated on the built-in photos: said before the run.
+    Not for a file that gets no calibrated variant: an already quantized .onnx (it runs as it
+    is) or a float model whose task or input gets no int8 variant (the int8 targets say why);
+    nor, given the run's targets (None: every target), when none of them runs an int8 variant
+    of this file."""
+    from edgebench.models.own.source import CALIBRATION_WARNING, OwnModelSource, is_own_model, open_own_model
+    from edgebench.runtimes.base import TARGETS, load_runtime
 
-    if calibration is None and is_own_model(model):
+    if calibration is not None or not is_own_model(model):
+        return
+    source = open_own_model(Path(model))   # a file it cannot read is one line here, as in the run
+    if not isinstance(source, OwnModelSource) or source.no_int8 is not None:
+        return
+    chosen = [TARGETS[name] for name in (TARGETS if targets is None else targets) if name in TARGETS]
+    if any(t.source_precision == "int8" and source.applies("int8", load_runtime(t.runtime_key).formats)
+           for t in chosen):
         console.print(f"[yellow]warning:[/] {CALIBRATION_WARNING}")
 
 

@@ -364,12 +364,14 @@ def runtimes_reading(builder: OwnBuilder, variant: Variant) -> list[str]:
 
 
 def check_variant(job: Job, variant: Variant, int8_path: Path, source: Artifact, samples: list) -> dict:
-    """The int8 check: a classifier's as the zoo's; any other task by its own agreement."""
+    """The int8 check: a classifier's and a detector's as the zoo's (so that a user's export of
+    a zoo model reads the same figures as the zoo's own variants); any other task by its own
+    agreement."""
     runtimes = runtimes_reading(job.builder, variant)
-    if job.model.task == "classification":
+    if job.model.task in ("classification", "detection"):
         from edgebench.models.int8_check import check_int8
 
-        return check_int8(variant[0], int8_path, source.path, samples, runtimes)
+        return check_int8(variant[0], int8_path, source.path, samples, runtimes, job.model.task)
     return check_by_task(job.task(), variant, int8_path, source, samples, runtimes)
 
 
