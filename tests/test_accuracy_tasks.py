@@ -583,3 +583,22 @@ def test_a_file_name_with_control_characters_is_refused_in_one_printable_line(tm
         read_coco(_write(tmp_path, data), image_dir)
     message = str(refused.value)
     assert message.isprintable() and "which is not in" in message and repr(file_name)[1:-1] in message
+
+
+def test_a_detector_that_names_no_classes_is_told_how_to_name_them():
+    """A user's detector without --labels has no class names: the line says what to give, not
+    "none of the model's 0 class names ()"."""
+    from types import SimpleNamespace
+
+    from edgebench.bench.scored import _detection
+    from edgebench.tasks.base import Labels
+
+    data = SimpleNamespace(categories={1: "person"}, annotations_file=Path("instances.json"))
+    with pytest.raises(UserError) as refused:
+        _detection([], Labels(), [], data, 0)
+    assert str(refused.value).startswith("the model names no classes, so its boxes cannot be matched to the "
+                                         "categories of instances.json")
+    assert "run --labels FILE" in str(refused.value)
+    # neighbour: names that match none of the categories keep their own line
+    with pytest.raises(UserError, match="none of the model's 1 class names"):
+        _detection([], Labels(("spaceship",)), [], data, 0)

@@ -287,10 +287,15 @@ def test_too_few_or_unreadable_calibration_images_are_one_line_and_nothing_is_ca
 
 
 def test_without_calibration_the_builtin_photos_come_with_a_warning(models):
-    proc = run_cli("run", "--model", models / "tiny.onnx", "--targets", "onnxruntime-fp32", "--runs", "2",
+    proc = run_cli("run", "--model", models / "tiny.onnx", "--targets", "onnxruntime-int8", "--runs", "2",
                    "--no-save", timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "built-in photos, which may not represent your data" in proc.stdout
+    # neighbour: only float targets, nothing calibrated, no warning
+    proc = run_cli("run", "--model", models / "tiny.onnx", "--targets", "onnxruntime-fp32", "--runs", "2",
+                   "--no-save", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "built-in photos" not in proc.stdout
 
 
 def _int8_onnx(models: Path) -> Path:

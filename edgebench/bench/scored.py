@@ -290,6 +290,10 @@ def _detection(answers, labels, sizes, data, resamples):
     from edgebench.tasks import coco
 
     mapping, scored = category_match(labels, data.categories)
+    if not any(labels.names):
+        raise UserError(f"the model names no classes, so its boxes cannot be matched to the categories of "
+                        f"{data.annotations_file.name}: give its class names, one per line as the annotations "
+                        "name them (run --labels FILE, accuracy --class-names FILE)")
     if not scored:
         raise UserError(f"none of the model's {len(labels.names)} class names ({', '.join(labels.names[:5])}"
                         f"{', ...' if len(labels.names) > 5 else ''}) is a category of "

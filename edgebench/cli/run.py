@@ -70,7 +70,7 @@ def run_command(
         chosen = sustained(parse_duration(duration)) if duration else None
         config = RunConfig(model=model, image=image, targets=split_targets(targets),
                            streams=streams, calibration=calibration, **options.config_fields(chosen))
-        warn_builtin_calibration(model, calibration)
+        warn_builtin_calibration(model, calibration, config.targets)
         recorder = _store(options.store) if options.save else None
         screen = {"meter_off": options.meter == "none", "wide": wide, "wide_hint": WIDE_HINT, "saved": options.save}
         result = _run_live(config, recorder, out, screen, labelled)
