@@ -364,78 +364,13 @@ def runtimes_reading(builder: OwnBuilder, variant: Variant) -> list[str]:
 
 
 def check_variant(job: Job, variant: Variant, int8_path: Path, source: Artifact, samples: list) -> dict:
-    """The int8 check: a classifier's and a detector's as the zoo's (so that a user's export of
-    a zoo model reads the same figures as the zoo's own variants); any other task by its own
-    agreement."""
-    runtimes = runtimes_reading(job.builder, variant)
-    if job.model.task in ("classification", "detection"):
-        from edgebench.models.int8_check import check_int8
+    """The int8 check, the zoo's for the same task (so that a user's export of a zoo model reads
+    the same figures as the zoo's own variants). Int8 variants exist only for the tasks the
+    built-in photos calibrate, classification and detection (source.PHOTO_TASKS)."""
+    from edgebench.models.int8_check import check_int8
 
-        return check_int8(variant[0], int8_path, source.path, samples, runtimes, job.model.task)
-    return check_by_task(job.task(), variant, int8_path, source, samples, runtimes)
-
-
-def check_by_task(task, variant: Variant, int8_path: Path, source: Artifact, samples: list,
-                  runtimes: list[str]) -> dict:
-    """{"samples", "decisive_samples" (= samples), "against", "metric", "by_runtime": {runtime:
-    {"agreement": fraction of samples whose answer agrees with the float's by the task's rule,
-    "agreement_ci95", "mean_figure", "version"} or {"error"}}, "method"}."""
-    from edgebench.models.int8_check import agreement_interval
-    from edgebench.runtimes.base import load_runtime
-    from edgebench.tasks.base import agreement_of
-
-    result = {"samples": len(samples), "decisive_samples": len(samples),
-              "against": f"{source.format}-{source.precision}", "by_runtime": {},
-              "method": "held-back calibration images (never calibrated on), one inference per sample: the "
-                        f"fraction of samples on which the task's agreement passes ({task.threshold_text})"}
-    if not samples or not runtimes:
-        return result
-    reference = None
-    for key in runtimes:
-        runtime = load_runtime(key)
-        try:
-            if reference is None:
-                reference = _answers(task, runtime, Artifact(source.path, source.format, "fp32", "", "check"), samples)
-                result["reference_runtime"] = runtime.name
-            answers = _answers(task, runtime, Artifact(Path(int8_path), variant[0], "int8", "", "check"), samples)
-        except Exception as exc:  # noqa: BLE001 - one runtime failing must not fail the build
-            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-            result["by_runtime"][runtime.name] = {"error": f"{type(exc).__name__}: {lines[-1][:300] if lines else '?'}"}
-            continue
-        agreements = [agreement_of(task, a, r) for a, r in zip(answers, reference)]
-        passed = sum(1 for a in agreements if a.passed)
-        result["metric"] = agreements[0].metric
-        result["by_runtime"][runtime.name] = {
-            "version": runtime.version(), "agreement": round(passed / len(samples), 4),
-            "agreement_ci95": [round(v, 4) for v in agreement_interval(passed, len(samples))],
-            "mean_figure": round(sum(float(a.value) for a in agreements) / len(agreements), 4),
-            "threshold": agreements[0].threshold}
-    return result
-
-
-def _answers(task, runtime, artifact: Artifact, samples: list) -> list:
-    """The task's answer for each float NCHW sample, one inference each."""
-    import numpy as np
-
-    from edgebench.models.images import to_input
-    from edgebench.tasks.base import Broken, Context, Labels, nonfinite
-    from edgebench.tensors import as_tuple, input_specs, output_specs
-
-    options = runtime.options_type.build(runtime.name, {}, device="cpu", precision=artifact.precision)
-    session = runtime.load(artifact, options)
-    try:
-        spec = input_specs(session)[0]
-        context = Context(Labels(), spec.image_size, (spec.image_size[1], spec.image_size[0]))
-        answers = []
-        for x in samples:
-            session.set_input(to_input(x, spec))
-            session.invoke()
-            outputs = tuple(np.asarray(y) for y in as_tuple(session.output()))
-            broken = nonfinite(outputs, output_specs(session))
-            answers.append(Broken(broken) if broken else task.decode(outputs, output_specs(session), context))
-        return answers
-    finally:
-        session.close()
+    return check_int8(variant[0], int8_path, source.path, samples, runtimes_reading(job.builder, variant),
+                      job.model.task)
 
 
 def _main(argv: list[str]) -> int:
