@@ -39,6 +39,42 @@ def session_data(tmp_path_factory) -> Path:
     yield from (path for _ in _environment("EDGEBENCH_DATA_DIR", str(path)))
 
 
+def retrained_manifest(name: str) -> dict:
+    """The manifest of a model retrained in this session (in its temporary data dir)."""
+    import json
+
+    return json.loads((Path(os.environ["EDGEBENCH_DATA_DIR"]) / "models" / name / "model.json").read_text())
+
+
+def retrain_cli(name: str, train: Path, *extra, timeout: float = 900) -> dict:
+    """`edgebench retrain --base mobilenet_v2 --images train --name name ...`, which must register
+    the model; its manifest."""
+    done = run_cli("retrain", "--base", "mobilenet_v2", "--images", train, "--name", name, *extra,
+                   timeout=timeout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"registered {name}" in done.stdout
+    return retrained_manifest(name)
+
+
+@pytest.fixture(scope="session")
+def photo_set(tmp_path_factory) -> tuple[Path, Path]:
+    """(train, val) folders of tests/retrain_photos.py's labelled set, made once per session."""
+    from tests.retrain_photos import make_photo_classes
+
+    return make_photo_classes(tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="session")
+def imprint_model(photo_set) -> dict:
+    """`retrain --method imprint` of mobilenet_v2 on photo_set, registered once per session as
+    photos-imprint (a retrain builds and validates every variant: over a minute here). Read-only
+    for its users: test_retrain checks it, publishes it to a hub and retrains from it; test_fleet
+    sends it to a device as a bundle."""
+    train, val = photo_set
+    return retrain_cli("photos-imprint", train, "--val", val, "--method", "imprint")
+
+
 @pytest.fixture
 def coral() -> Path:
     """Coral's fixtures from ../shared; tests using them skip where they are absent."""
@@ -264,3 +300,20 @@ def in_terminal(*args: str, columns: int = 200, env: dict[str, str] | None = Non
     code = proc.wait(timeout=timeout)
     os.close(master)
     return code, b"".join(chunks).decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def rigorous_run(tmp_path_factory) -> dict:
+    """One real `run --protocol rigorous` (the preset as it is: 3 x >= 1000 runs and >= 10 s per
+    target) of onnxruntime-fp32 and litert-int8, under a 140-column pseudo-terminal, stored and
+    written as JSON. Over half a minute per target, so made once: test_end_to_end checks its
+    numbers, test_run_table_width its screen. {"code", "text" (all it wrote, escapes and all),
+    "store" (URL), "data" (the JSON, None if the run failed)}."""
+    import json
+
+    tmp = tmp_path_factory.mktemp("rigorous")
+    store, out = f"sqlite:///{tmp / 'r.db'}", tmp / "r.json"
+    code, text = in_terminal("run", "--targets", "onnxruntime-fp32,litert-int8", "--settle", "0", "--meter", "none",
+                             "--protocol", "rigorous", "--store", store, "--out", str(out), columns=140)
+    return {"code": code, "text": text, "store": store,
+            "data": json.loads(out.read_text()) if out.is_file() else None}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import json
 import math
@@ -117,6 +118,27 @@ def _store_snapshot(url: str) -> str:
     return out
 
 
+@functools.cache
+def _kept_store() -> tuple[bytes, str]:
+    """A SQLite store holding KEEP alone, as its file's bytes, and its `results export`. Each
+    example starts from a copy of that file (byte for byte the same store, so the same export):
+    creating the schema and exporting it again for every example took over half the time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/s.db"
+        store = Store(url)
+        store.save(KEEP)
+        store.close()   # the WAL is checkpointed into s.db: the file alone is the whole store
+        data = (Path(tmp) / "s.db").read_bytes()
+        return data, _store_snapshot(url)
+
+
+def _store_holding_keep(tmp: str) -> tuple[str, str]:
+    """(URL of a fresh store in tmp holding KEEP alone, its export before anything is imported)."""
+    data, before = _kept_store()
+    (Path(tmp) / "s.db").write_bytes(data)
+    return f"sqlite:///{tmp}/s.db", before
+
+
 def _check_outcome(url: str, before: str, code: int, out: str, err: str, expected_runs) -> str:
     assert "Traceback" not in out + err, err
     if code == 0:
@@ -138,9 +160,7 @@ def _check_outcome(url: str, before: str, code: int, out: str, err: str, expecte
 @given(document=mutated_bundles())
 def test_a_mutated_bundle_imports_identically_or_is_one_line_and_changes_nothing(document):
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/s.db"
-        Store(url).save(KEEP)
-        before = _store_snapshot(url)
+        url, before = _store_holding_keep(tmp)
         path = Path(tmp) / "bundle.json"
         path.write_text(json.dumps(document, allow_nan=True))
         code, out, err = cli("results", "import", path, "--store", url)
@@ -172,9 +192,7 @@ def test_a_csv_export_with_flipped_characters_imports_or_is_one_line(edits):
     for at, char in edits:
         text[at] = char
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/s.db"
-        Store(url).save(KEEP)
-        before = _store_snapshot(url)
+        url, before = _store_holding_keep(tmp)
         path = Path(tmp) / "runs.csv"
         path.write_text("".join(text))
         code, out, err = cli("results", "import", path, "--store", url)

@@ -387,28 +387,27 @@ def test_tls_refuses_clients_and_workers_without_fleet_certificates(tls_fleet, t
     assert "[secure] mobilenet_v2: done" in run.stdout
 
 
-def test_a_retrained_model_travels_to_the_device_as_a_bundle(fleet, tmp_path):
+def test_a_retrained_model_travels_to_the_device_as_a_bundle(fleet, imprint_model, photo_set, tmp_path):
     """A model retrained on the client exists only in the client's data dir: the job carries it
-    (sha256-checked, unpacked under the worker's cache) and the device runs its variants."""
+    (sha256-checked, unpacked under the worker's cache) and the device runs its variants. The
+    model is the session's photos-imprint (tests/conftest.py: retrained once, shared with
+    test_retrain)."""
     from edgebench.paths import cache_dir
     from edgebench.results.store import Store
-    from tests.retrain_photos import make_photo_classes
 
-    train, val = make_photo_classes(tmp_path / "photos", per_class=6, val_per_class=2)
-    made = run_cli("retrain", "--base", "mobilenet_v2", "--images", train, "--val", val, "--name", "fleet-photos",
-                   "--method", "imprint", "--targets", "onnxruntime-fp32", timeout=900)
-    assert made.returncode == 0, made.stdout + made.stderr
+    _, val = photo_set
+    name = imprint_model["name"]
     image = sorted((val / "rocket").iterdir())[0]
     store = tmp_path / "retrained.db"
     done = run_cli("fleet", "run", "--scheduler", fleet["address"], "--devices", "dev-b", "--models",
-                   "fleet-photos", "--targets", "onnxruntime-fp32,litert-int8", "--image", image, *TINY,
+                   name, "--targets", "onnxruntime-fp32,litert-int8", "--image", image, *TINY,
                    "--store", store, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     (run,) = Store(str(store)).all_runs()
-    assert run.model["name"] == "fleet-photos" and run.device.hostname == "dev-b"
+    assert run.model["name"] == name and run.device.hostname == "dev-b"
     assert {(t.target, t.status, t.top1.label) for t in run.results} == {
         ("onnxruntime-fp32", "ok", "rocket"), ("litert-int8", "ok", "rocket")}
-    unpacked = list((cache_dir() / "fleet" / "models").glob("*/fleet-photos/model.json"))
+    unpacked = list((cache_dir() / "fleet" / "models").glob(f"*/{name}/model.json"))
     assert len(unpacked) == 1
 
 

@@ -18,39 +18,18 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, run_cli, start_hub
-from tests.retrain_photos import CLASSES, make_photo_classes
+from tests.conftest import retrain_cli as retrain
+from tests.conftest import retrained_manifest as manifest
+from tests.retrain_photos import CLASSES
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def photo_set(tmp_path_factory) -> tuple[Path, Path]:
-    return make_photo_classes(tmp_path_factory.mktemp("photos"))
-
-
-def manifest(name: str) -> dict:
-    return json.loads((Path(os.environ["EDGEBENCH_DATA_DIR"]) / "models" / name / "model.json").read_text())
-
-
-def retrain(name: str, train: Path, *extra, timeout: float = 900) -> dict:
-    done = run_cli("retrain", "--base", "mobilenet_v2", "--images", train, "--name", name, *extra,
-                   timeout=timeout)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
-    assert f"registered {name}" in done.stdout
-    return manifest(name)
-
-
+# photo_set and imprint_model: session fixtures (tests/conftest.py), shared with test_fleet.
 @pytest.fixture(scope="module")
 def head_model(photo_set) -> dict:
     train, val = photo_set
     return retrain("photos-head", train, "--val", val)
-
-
-@pytest.fixture(scope="module")
-def imprint_model(photo_set) -> dict:
-    train, val = photo_set
-    return retrain("photos-imprint", train, "--val", val, "--method", "imprint")
 
 
 def _every_target_validates(model: dict) -> None:

@@ -107,10 +107,14 @@ def run_in_terminal(*args: str, columns: int, env: dict | None = None) -> str:
     """The real CLI under a pseudo-terminal of `columns` x 50, as a user sees it (escapes removed)."""
     from tests.conftest import in_terminal
 
-    code, text = in_terminal(*args, columns=columns, env=env)
+    return final_screen(*in_terminal(*args, columns=columns, env=env))
+
+
+def final_screen(code: int, text: str) -> str:
+    """What stays on a terminal after the live display, escapes removed (code: must be 0)."""
     assert code == 0, text[-3000:]
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
-    return screen.replace("\r\n", "\n").split("\r")[-1]   # what stays after the live display
+    return screen.replace("\r\n", "\n").split("\r")[-1]
 
 
 CLI_TARGETS = ("onnxruntime-fp32", "litert-int8")   # ranked at run time
@@ -142,12 +146,12 @@ def test_the_real_classic_table_in_a_terminal(columns):
 
 
 @pytest.mark.slow
-def test_the_real_rigorous_table_in_a_terminal(tmp_path):
-    """One rigorous run (3 x 10 s per target), shown by `run` at 140 columns, then by
-    `results show` at 80 and 100: the same screen code, the same stored result."""
-    store = f"sqlite:///{tmp_path / 'r.db'}"
-    screen = run_in_terminal(*RUN, "--protocol", "rigorous", "--runs", "20", "--warmup", "5",
-                             "--store", store, columns=140)
+def test_the_real_rigorous_table_in_a_terminal(rigorous_run):
+    """One rigorous run (3 x 10 s per target; tests/conftest.py's rigorous_run, shared with
+    test_end_to_end), shown by `run` at 140 columns, then by `results show` at 80 and 100: the
+    same screen code, the same stored result."""
+    store = rigorous_run["store"]
+    screen = final_screen(rigorous_run["code"], rigorous_run["text"])
     assert "95% CI" in screen or "95% CI of median ms" in " ".join(screen.split()), screen
     assert_cli_table(screen, 140)
     run_id = re.search(r"saved as run (\w+)", screen)[1]
