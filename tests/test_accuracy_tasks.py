@@ -602,3 +602,18 @@ def test_a_detector_that_names_no_classes_is_told_how_to_name_them():
     # neighbour: names that match none of the categories keep their own line
     with pytest.raises(UserError, match="none of the model's 1 class names"):
         _detection([], Labels(("spaceship",)), [], data, 0)
+
+
+@pytest.mark.parametrize("task, says", [("detection", "--annotations FILE (COCO)"),
+                                        ("pose", "--annotations FILE (COCO keypoints)"),
+                                        ("segmentation", "--masks DIR"),
+                                        ("embedding", "edgebench scores no labelled data for embedding models")])
+def test_labelled_images_alone_name_what_each_task_needs(task, says):
+    from types import SimpleNamespace
+
+    from edgebench.bench.scored import check_task
+
+    plan = SimpleNamespace(task=SimpleNamespace(name=task, why="its outputs"), source=SimpleNamespace(name="m"))
+    with pytest.raises(UserError) as refused:
+        check_task(plan, SimpleNamespace(kind="classification"))
+    assert says in str(refused.value) and "labelled images alone score a classifier" in str(refused.value)

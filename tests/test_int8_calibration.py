@@ -216,3 +216,64 @@ def test_agreement_is_counted_on_samples_the_float_model_is_sure_of(tmp_path):
     entry = check["by_runtime"]["onnxruntime"]
     assert check["samples"] == 4 and check["decisive_samples"] == 2
     assert entry["top1_agreement"] == 1.0 and entry["top1_agreement_all_samples"] == 0.5
+
+
+# -- the detector's check: every output, NaN answered as a miss -----------------------------------
+
+class _FourOutputDetector:
+    """A stand-in runtime whose session ends in TFLite's detection post-processing (boxes,
+    classes, scores, count: four outputs); `nan` makes its int8 file answer NaN boxes."""
+
+    name = "stand-in"
+
+    def __init__(self, nan: bool = False):
+        self.nan = nan
+        self.options_type = type("O", (), {"build": staticmethod(lambda *a, **k: None)})
+
+    def version(self) -> str:
+        return "1"
+
+    def load(self, artifact, options):
+        from edgebench.tensors import TensorSpec
+
+        runtime = self
+
+        class Session:
+            input_spec = TensorSpec("x", (1, 3, 8, 8), "float32", "NCHW")
+            output_specs = (TensorSpec("boxes", (1, 2, 4), "float32"), TensorSpec("classes", (1, 2), "float32"),
+                            TensorSpec("scores", (1, 2), "float32"), TensorSpec("count", (1,), "float32"))
+            output_spec = output_specs[0]
+
+            def set_input(self, x):
+                pass
+
+            def invoke(self):
+                pass
+
+            def output(self):
+                boxes = np.array([[[0.1, 0.1, 0.5, 0.5], [0.6, 0.6, 0.9, 0.9]]], np.float32)
+                if runtime.nan and artifact.precision == "int8":
+                    boxes[:] = np.nan
+                return (boxes, np.array([[0.0, 1.0]], np.float32), np.array([[0.9, 0.8]], np.float32),
+                        np.array([2.0], np.float32))
+
+            def close(self):
+                pass
+
+        return Session()
+
+
+@pytest.mark.parametrize("nan, f1", [(False, 1.0), (True, 0.0)])
+def test_a_detector_with_post_processed_outputs_is_checked_on_all_four(monkeypatch, tmp_path, nan, f1):
+    """A user's detector ending in boxes/classes/scores/count: every output is read (before, the
+    check took one array of the four and failed on every runtime, so no warning was possible),
+    and an int8 file answering NaN agrees with nothing."""
+    from edgebench.models import int8_check
+
+    monkeypatch.setattr("edgebench.runtimes.base.load_runtime", lambda key: _FourOutputDetector(nan))
+    sample = np.zeros((1, 3, 8, 8), np.float32)
+    check = int8_check.check_detector_int8("onnx", tmp_path / "q.onnx", tmp_path / "f.onnx", [sample, sample],
+                                           ["stand-in"])
+    entry = check["by_runtime"]["stand-in"]
+    assert "error" not in entry, entry
+    assert entry["box_agreement"] == f1 and check["samples_with_objects"] == 2

@@ -436,7 +436,11 @@ def test_accuracy_mode_top1_equals_edgebench_accuracy_on_the_same_images(tmp_pat
 
     from edgebench.models.labelled import labelled_images
 
+    from edgebench.bench import loadgen_accuracy
+
     monkeypatch.setenv("EDGEBENCH_DATA_DIR", str(tmp_path))
+    # LoadGen loads the library in sets of this many: several sets, each loaded and unloaded
+    monkeypatch.setattr(loadgen_accuracy, "LOADED_AT_ONCE", 7)
     images = tmp_path / "images"   # every 5th image of the set, read in place through a labels.csv
     images.mkdir()
     chosen = labelled_images(DEV)[::5]
@@ -520,3 +524,63 @@ def test_accuracy_mode_scores_a_segmenter_as_the_plain_pass_does(tmp_path, monke
     assert [(f.name, f.value) for f in through.accuracy.figures] == [(f.name, f.value) for f in plain.accuracy.figures]
     assert through.accuracy.figures[0].name == "mIoU" and through.loadgen.accuracy["samples"] == 2
     assert plain.loadgen is None
+
+
+def test_a_sample_that_cannot_be_prepared_is_raised_after_loadgens_test(tmp_path):
+    """The load callback runs in LoadGen's C++ thread: an unreadable image there ends the test
+    normally and is raised afterwards, in the caller's thread (never across LoadGen)."""
+    pytest.importorskip("mlperf_loadgen")
+    import numpy as np
+
+    from edgebench.bench import loadgen_accuracy as la
+
+    class Session:
+        def set_input(self, x):
+            self.x = x
+
+        def invoke(self):
+            pass
+
+        def output(self):
+            return self.x * 2
+
+    def input_of(i: int):
+        if i == 3:
+            raise UserError("photo 3 is not a readable image")
+        return np.full((1, 2), i, np.float32)
+
+    with pytest.raises(UserError, match="photo 3 is not a readable image"):
+        la.infer_all(Session(), input_of, 6, tmp_path / "bad")
+    answers = dict(la.infer_all(Session(), lambda i: np.full((1, 2), i, np.float32), 6, tmp_path / "good"))
+    assert sorted(answers) == list(range(6)) and all(float(a[0][0, 0]) == 2 * i for i, a in answers.items())
+
+
+def test_after_ctrl_c_the_loader_prepares_nothing_more():
+    from edgebench.bench import loadgen_accuracy as la
+
+    prepared = []
+    executor = la._AnsweringExecutor(None, lambda i: prepared.append(i) or i)
+    executor.load([0, 1])
+    executor.aborted.set()
+    executor.load([2, 3])
+    assert prepared == [0, 1] and sorted(executor.loaded) == [0, 1]
+
+
+def test_a_target_the_labels_cannot_score_is_a_note_and_the_timed_run_is_kept(monkeypatch):
+    """An error of the accuracy pass (after minutes of timing) costs that target its figures,
+    not the run: a note says why."""
+    from types import SimpleNamespace
+
+    from edgebench.bench import scored
+
+    def refuse(*args):
+        raise UserError("LoadGen's accuracy log would hold 3 x 300.0 MB of outputs (0.9 GB): give at most 1 images")
+
+    monkeypatch.setattr(scored, "_target", refuse)
+    plan = SimpleNamespace(targets=[SimpleNamespace(name="litert-int8", sweep={})])
+    result = SimpleNamespace(status="ok", accuracy=None, loadgen=None)
+    data = SimpleNamespace(kind="classification", fingerprint=lambda: {})
+    notes, warnings = scored.score_targets(plan, [result], data, 0, loadgen_logs=lambda planned: Path("/x"))
+    assert notes == ["no accuracy figures: LoadGen's accuracy log would hold 3 x 300.0 MB of outputs (0.9 GB): "
+                     "give at most 1 images"]
+    assert warnings == [] and result.accuracy is None

@@ -157,8 +157,9 @@ def run(config: RunConfig = RunConfig(), events: RunEvents | None = None,
     >>> from edgebench import run, RunConfig
     >>> result = run(RunConfig(targets=("litert-int8",)))
 
-    labelled: ground truth (models.annotated.CocoSet / MaskSet) every timed target is also
-    scored on, after all timing (each result's `accuracy`).
+    labelled: ground truth (models.labelled.ClassSet, models.annotated.CocoSet / MaskSet) every
+    timed target is also scored on, after all timing (each result's `accuracy`; through LoadGen's
+    accuracy mode when config.loadgen is set).
     Ctrl-C raises RunInterrupted carrying the targets finished so far (already recorded).
     """
     from edgebench.models.images import default_image
@@ -333,16 +334,20 @@ def _loadgen_accuracy_logs(plan: Plan, run_id: str):
         return None
     from edgebench.bench.loadgen_run import logs_dir_for
 
-    return lambda target: logs_dir_for(run_id, target) / "accuracy"
+    return lambda planned: logs_dir_for(run_id, loadgen_label(planned)) / "accuracy"
+
+
+def loadgen_label(planned: PlannedTarget) -> str:
+    """A target's name and sweep point: its LoadGen logs' folder name."""
+    return " ".join([planned.name, *(f"{k}={v}" for k, v in planned.sweep.items())])
 
 
 def _measure_loadgen(session, planned: PlannedTarget, plan: Plan, x, events: RunEvents, run_id: str):
     """LoadGen issues the queries (bench.loadgen_run); its logs go under the run's id."""
     from edgebench.bench.loadgen_run import logs_dir_for, measure_loadgen
 
-    label = " ".join([planned.name, *(f"{k}={v}" for k, v in planned.sweep.items())])
     return measure_loadgen(session, planned, plan, x, lambda: events.target_started(planned.name, 0),
-                           logs_dir_for(run_id or "unsaved", label))
+                           logs_dir_for(run_id or "unsaved", loadgen_label(planned)))
 
 
 def _timed(session, planned: PlannedTarget, plan: Plan, fed: Fed, protocol: Protocol, progress, meter):

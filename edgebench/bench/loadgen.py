@@ -275,11 +275,12 @@ def _destroy(lg, ended: threading.Event, qsl, sut) -> None:
 
 
 def exit_at_once_if_a_test_runs(code: int) -> None:
-    """End the process now, with `code`, when a LoadGen test interrupted by a signal is still
-    running: its C++ thread cannot be stopped, and an interpreter exiting under it crashes
-    ("terminate called without an active exception", or a segmentation fault). Called once the
-    run is stored and its lines printed: nothing else is left to do."""
-    if any(not ended.is_set() for ended in _RUNNING):
+    """End the process now, with `code`, when a LoadGen test interrupted by a signal was left
+    running (or ended after the grace, its sample library and SUT never freed): its C++ thread
+    cannot be stopped, and an interpreter exiting under it, or over LoadGen objects not freed,
+    crashes ("terminate called without an active exception", or a segmentation fault). Called
+    once the run is stored and its lines printed: nothing else is left to do."""
+    if _RUNNING:   # a test still running, or one that ended too late to be freed: either crashes the exit
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

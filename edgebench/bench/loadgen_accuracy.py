@@ -47,7 +47,7 @@ def decode_response(data: bytes) -> tuple:
 
 
 def check_size(count: int, output_bytes: int) -> None:
-    """One line, before LoadGen starts, when the log would be too big to read back."""
+    """One line, before LoadGen's accuracy test starts, when its log would be too big to read back."""
     total = count * output_bytes
     if total > MAX_LOG_OUTPUT_BYTES:
         most = max(1, MAX_LOG_OUTPUT_BYTES // max(output_bytes, 1))
@@ -86,7 +86,7 @@ class _AnsweringExecutor(lgx.Executor):
         # Called from LoadGen's C++ thread: an exception must not cross it. The first failure
         # (an unreadable image) is raised after the test; its samples are answered empty.
         for i in indices:
-            if self.failure is not None:
+            if self.failure is not None or self.aborted.is_set():   # Ctrl-C: no more preparing
                 return
             try:
                 self.loaded[i] = self.input_of(i)

@@ -73,21 +73,26 @@ def check_task(plan: Plan, data) -> None:
     """A one-line error when the model's task is not the one the ground truth scores."""
     kind = data_task(data)
     if plan.task.name != kind and kind == "classification":
-        truth = {"segmentation": "--masks DIR"}.get(plan.task.name, "--annotations FILE (COCO)")
+        truth = {"segmentation": "give its ground truth with --masks DIR",
+                 "detection": "give its ground truth with --annotations FILE (COCO)",
+                 "pose": "give its ground truth with --annotations FILE (COCO keypoints)"}.get(
+            plan.task.name, f"edgebench scores no labelled data for {plan.task.name} models")
         raise UserError(f"{plan.source.name} is read as a {plan.task.name} model ({plan.task.why}): labelled "
-                        f"images alone score a classifier; give its ground truth with {truth}", "accuracy_images")
+                        f"images alone score a classifier; {truth}", "accuracy_images")
     if plan.task.name != kind:
         raise UserError(f"{plan.source.name} is read as a {plan.task.name} model ({plan.task.why}), but the ground "
                         f"truth given is {TASK_OF_DATA[kind]}: give a {kind} model or --task {kind}")
 
 
 def score_targets(plan: Plan, results: list, data, resamples: int | None = None,
-                  loadgen_logs: Callable[[str], Path] | None = None) -> tuple[list[str], list[str]]:
+                  loadgen_logs: Callable[[PlannedTarget], Path] | None = None) -> tuple[list[str], list[str]]:
     """A run's second pass: each target timed without error answers every labelled image once
     (untimed, after all timing), and its figures go on its result (`accuracy`, stored with the
     run). The notes to print under the figures are returned, then the int8 targets' losses
-    beyond the rule (printed in red). loadgen_logs(target): where that target's LoadGen
-    accuracy-mode logs go, when the answers come through LoadGen (a --loadgen run)."""
+    beyond the rule (printed in red). loadgen_logs(planned): where that target's LoadGen
+    accuracy-mode logs go, when the answers come through LoadGen (a --loadgen run). A target
+    the labelled set cannot score (a detector naming no classes, an accuracy log too big) gets
+    a note, not an error: the timed run it follows is kept and printed."""
     from edgebench.results.schema import TaskAccuracy
     from edgebench.tasks import coco
 
@@ -96,8 +101,12 @@ def score_targets(plan: Plan, results: list, data, resamples: int | None = None,
     for planned, result in zip(plan.targets, results):   # one result per planned target, in order
         if result.status != "ok":
             continue
-        logs = loadgen_logs(planned.name) if loadgen_logs else None
-        scored = _target(planned, plan, data, kind, resamples, notes, None, logs)
+        logs = loadgen_logs(planned) if loadgen_logs else None
+        try:
+            scored = _target(planned, plan, data, kind, resamples, notes, None, logs)
+        except UserError as exc:
+            notes.append(f"no accuracy figures: {exc}")
+            continue
         if scored.status == "ok":
             result.accuracy = TaskAccuracy(task=kind, images=scored.images, figures=scored.figures,
                                            dataset=fingerprint)

@@ -125,33 +125,44 @@ def box_agreement(answers: list, references: list) -> dict:
     pairs where either side reports an object."""
     from edgebench.tasks.detection import Detection
 
+    from edgebench.tasks.base import Broken
+
     task = Detection()
-    counted = [task.agreement(a, r) for a, r in zip(answers, references) if a.objects or r.objects]
-    if not counted:
+    f1, iou = [], []
+    for a, r in zip(answers, references):
+        if isinstance(a, Broken) or isinstance(r, Broken):   # NaN or infinity: no box can agree
+            f1.append(0.0)
+            iou.append(0.0)
+        elif a.objects or r.objects:
+            agreement = task.agreement(a, r)
+            f1.append(float(agreement.value))
+            iou.append(float(agreement.figures["mean_iou"]))
+    if not f1:
         return {"samples_with_objects": 0}
-    return {"samples_with_objects": len(counted),
-            "box_agreement": round(float(np.mean([c.value for c in counted])), 4),
-            "box_agreement_min": round(float(min(c.value for c in counted)), 4),
-            "mean_iou": round(float(np.mean([c.figures["mean_iou"] for c in counted])), 4)}
+    return {"samples_with_objects": len(f1), "box_agreement": round(float(np.mean(f1)), 4),
+            "box_agreement_min": round(min(f1), 4), "mean_iou": round(float(np.mean(iou)), 4)}
 
 
 def _detections(runtime, artifact, samples: list[np.ndarray]) -> list:
     """The detection task's answers for float NCHW samples, one inference each."""
     from edgebench.models.images import to_input
-    from edgebench.tasks.base import Context
+    from edgebench.tasks.base import Broken, Context, nonfinite
     from edgebench.tasks.detection import Detection
+    from edgebench.tensors import as_tuple, output_specs
 
     task = Detection()
     options = runtime.options_type.build(runtime.name, {}, device="cpu", precision=artifact.precision)
     session = runtime.load(artifact, options)
     try:
-        specs = (session.output_spec,)
+        specs = output_specs(session)   # a raw head, or post-processed boxes/classes/scores/count
         context = Context(input_size=session.input_spec.image_size)
         answers = []
         for x in samples:
             session.set_input(to_input(x, session.input_spec))
             session.invoke()
-            answers.append(task.decode((np.asarray(session.output()),), specs, context))
+            outputs = tuple(np.asarray(y) for y in as_tuple(session.output()))
+            broken = nonfinite(outputs, specs)
+            answers.append(Broken(broken) if broken else task.decode(outputs, specs, context))
         return answers
     finally:
         session.close()

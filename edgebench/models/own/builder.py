@@ -7,9 +7,9 @@ or set of photos builds another file. Variants live in <cache>/own/<file stem>-<
 
 Every int8 variant is checked as it is built, on the calibration images held back from
 calibration, on each CPU runtime that runs it, against the float variant it was quantized
-from: a classifier with the zoo's check (edgebench.models.int8_check: top-1 agreement on the
-samples the float model is sure of), any other task with the task's own agreement figure (a
-detector: F1 of its boxes), counted as the fraction of samples on which it passes.
+from, with the zoo's check for its task (edgebench.models.int8_check): a classifier's top-1
+agreement on the samples the float model is sure of, a detector's mean box F1 over the samples
+where either finds an object. Only those two tasks get int8 variants (source.PHOTO_TASKS).
 """
 
 from __future__ import annotations
