@@ -565,7 +565,7 @@ def test_the_run_screen_shows_an_int8_loss_in_red(monkeypatch):
         accuracy_notes = ["scored on person only"]
         accuracy_warnings = ["litert-int8 loses 2.7 points of mAP@[.5:.95] against litert-fp32 (54.8 -> 52.1%)"]
 
-    Run.results = [type("R", (), {"target": "litert-int8", "latency_ms": None,
+    Run.results = [type("R", (), {"target": "litert-int8", "latency_ms": None, "loadgen": None,
                                   "accuracy": TaskAccuracy(task="detection", images=3, figures=_figures(0.521))})()]
     out = io.StringIO()
     monkeypatch.setattr(run_screen, "console", Console(width=250, file=out, force_terminal=True, highlight=False))

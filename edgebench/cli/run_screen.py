@@ -374,7 +374,7 @@ def accuracy_table(result) -> Table | None:
 
 
 def _accuracy_method(scored) -> str:
-    if any(getattr(r, "loadgen", None) is not None and r.loadgen.accuracy for r in scored):
+    if any(r.loadgen is not None and r.loadgen.accuracy for r in scored):
         return ("Measured after timing, through LoadGen's accuracy mode: each image issued once per target, the "
                 "answers read back from LoadGen's accuracy log; ")
     return "Measured after timing: one untimed inference per image per target; "
